@@ -1,0 +1,186 @@
+using System.Globalization;
+using O2O.Core;
+
+namespace O2O.Cli;
+
+/// <summary>A bad command line: the message names the flag and what it accepts. Exit code 2.</summary>
+public sealed class UsageError(string message) : UserError(message)
+{
+    public override int ExitCode => 2;
+}
+
+/// <summary>One flag of a command. Names are canonical with underscores (the notebook's spelling).</summary>
+public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false, bool Required = false);
+
+/// <summary>A command: its flags, an optional positional argument, and what it runs.</summary>
+public sealed record CommandSpec(
+    string Name,
+    string Summary,
+    IReadOnlyList<OptionSpec> Options,
+    Func<ParsedArgs, int> Run,
+    string? Positional = null,
+    string? PositionalHelp = null)
+{
+    /// <summary>Help text: usage line, summary and every flag with its default.</summary>
+    public string HelpText()
+    {
+        var w = new System.Text.StringBuilder();
+        w.Append("usage: o2o ").Append(Name);
+        if (Positional is not null) w.Append(' ').Append(Positional.ToUpperInvariant());
+        w.AppendLine(" [options]").AppendLine().AppendLine(Summary).AppendLine();
+        if (Positional is not null) w.AppendLine($"  {Positional.ToUpperInvariant(),-26} {PositionalHelp}");
+        foreach (var o in Options)
+        {
+            var flag = "--" + o.Name + (o.IsFlag ? " [true|false]" : " VALUE");
+            var dflt = o.Required ? " (required)" : o.Default is null ? "" : $" (default: {o.Default})";
+            w.AppendLine($"  {flag,-26} {o.Help}{dflt}");
+        }
+        w.AppendLine($"  {"--help",-26} show this text");
+        w.AppendLine().AppendLine("Flags are accepted with underscores (--env_id) or dashes (--env-id).");
+        return w.ToString();
+    }
+}
+
+/// <summary>The parsed command line of one command, with typed, validated getters.</summary>
+public sealed class ParsedArgs
+{
+    readonly Dictionary<string, string> _values;
+    readonly CommandSpec _spec;
+
+    ParsedArgs(CommandSpec spec, Dictionary<string, string> values, string? positional)
+    {
+        _spec = spec;
+        _values = values;
+        PositionalValue = positional;
+    }
+
+    /// <summary>The positional argument, if the command takes one and it was given.</summary>
+    public string? PositionalValue { get; }
+
+    /// <summary>Canonical flag name: dashes become underscores.</summary>
+    public static string Canonical(string name) => name.Replace('-', '_');
+
+    /// <summary>Parse <paramref name="args"/> against <paramref name="spec"/>; unknown or malformed flags are usage errors.</summary>
+    public static ParsedArgs Parse(CommandSpec spec, IReadOnlyList<string> args)
+    {
+        var byName = spec.Options.ToDictionary(o => o.Name);
+        var values = new Dictionary<string, string>();
+        string? positional = null;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var tok = args[i];
+            if (!tok.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (spec.Positional is null || positional is not null)
+                    throw new UsageError($"unexpected argument '{tok}'; see 'o2o {spec.Name} --help'");
+                positional = tok;
+                continue;
+            }
+            var body = tok[2..];
+            string? inline = null;
+            var eq = body.IndexOf('=');
+            if (eq >= 0) { inline = body[(eq + 1)..]; body = body[..eq]; }
+            var name = Canonical(body);
+            if (!byName.TryGetValue(name, out var opt))
+            {
+                var near = byName.Keys.OrderBy(k => Levenshtein(k, name)).FirstOrDefault();
+                var hint = near is not null && Levenshtein(near, name) <= 3 ? $" (did you mean --{near}?)" : "";
+                throw new UsageError($"unknown flag '--{body}' for 'o2o {spec.Name}'{hint}; see 'o2o {spec.Name} --help'");
+            }
+            string value;
+            if (inline is not null) value = inline;
+            else if (opt.IsFlag)
+            {
+                var next = i + 1 < args.Count ? args[i + 1].ToLowerInvariant() : null;
+                if (next is "true" or "false" or "1" or "0" or "yes" or "no") { value = next; i++; }
+                else value = "true";
+            }
+            else
+            {
+                if (i + 1 >= args.Count) throw new UsageError($"--{name} needs a value; see 'o2o {spec.Name} --help'");
+                value = args[++i];
+            }
+            if (values.ContainsKey(name)) throw new UsageError($"--{name} given twice; give it once");
+            values[name] = value;
+        }
+        foreach (var o in spec.Options)
+            if (o.Required && !values.ContainsKey(o.Name))
+                throw new UsageError($"--{o.Name} is required ({o.Help}); see 'o2o {spec.Name} --help'");
+        return new ParsedArgs(spec, values, positional);
+    }
+
+    OptionSpec Spec(string name) =>
+        _spec.Options.FirstOrDefault(o => o.Name == name) ?? throw new InvalidOperationException($"flag --{name} is not declared by 'o2o {_spec.Name}'");
+
+    /// <summary>True when the flag was given on the command line.</summary>
+    public bool Has(string name) { Spec(name); return _values.ContainsKey(name); }
+
+    /// <summary>The raw value, or the declared default.</summary>
+    public string? String(string name) => _values.TryGetValue(name, out var v) ? v : Spec(name).Default;
+
+    /// <summary>The value as a required string.</summary>
+    public string RequiredString(string name) =>
+        String(name) ?? throw new UsageError($"--{name} is required ({Spec(name).Help})");
+
+    /// <summary>An integer in [min, max].</summary>
+    public int Int(string name, int min = int.MinValue, int max = int.MaxValue)
+    {
+        var s = RequiredString(name).Replace("_", "");
+        if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
+            throw new UsageError($"--{name} '{String(name)}' is not an integer");
+        if (v < min || v > max)
+            throw new UsageError(max == int.MaxValue ? $"--{name} must be ≥ {min}, got {v}" : $"--{name} must be in [{min}, {max}], got {v}");
+        return v;
+    }
+
+    /// <summary>A 64-bit integer ≥ min (budgets such as --total_steps 300_000).</summary>
+    public long Long(string name, long min = long.MinValue)
+    {
+        var s = RequiredString(name).Replace("_", "");
+        if (!long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
+            throw new UsageError($"--{name} '{String(name)}' is not an integer");
+        if (v < min) throw new UsageError($"--{name} must be ≥ {min}, got {v}");
+        return v;
+    }
+
+    /// <summary>A finite real number in [min, max].</summary>
+    public double Double(string name, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+    {
+        var s = RequiredString(name);
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+            throw new UsageError($"--{name} '{s}' is not a finite number");
+        if (v < min || v > max) throw new UsageError($"--{name} must be in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}], got {s}");
+        return v;
+    }
+
+    /// <summary>A boolean: true/false, 1/0, yes/no.</summary>
+    public bool Bool(string name)
+    {
+        var s = String(name) ?? "false";
+        return s.ToLowerInvariant() switch
+        {
+            "true" or "1" or "yes" => true,
+            "false" or "0" or "no" => false,
+            _ => throw new UsageError($"--{name} '{s}' must be true or false"),
+        };
+    }
+
+    /// <summary>One of a fixed set of words.</summary>
+    public string Choice(string name, params string[] allowed)
+    {
+        var s = RequiredString(name).ToLowerInvariant();
+        if (!allowed.Contains(s)) throw new UsageError($"--{name} '{String(name)}' must be one of: {string.Join(", ", allowed)}");
+        return s;
+    }
+
+    static int Levenshtein(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (var j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (var i = 1; i <= a.Length; i++)
+            for (var j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+}

@@ -1,0 +1,13 @@
+using O2O.Cli.Commands;
+
+namespace O2O.Cli;
+
+/// <summary>Every command of `o2o`, in the order `o2o --help` lists them.</summary>
+public static class CommandTable
+{
+    public static IReadOnlyList<CommandSpec> All { get; } =
+    [
+        RunCommand.Spec,
+        TorchCheckCommand.Spec,
+    ];
+}

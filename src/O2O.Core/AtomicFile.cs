@@ -1,0 +1,70 @@
+namespace O2O.Core;
+
+/// <summary>Writes that never leave a half-written file under the final name.</summary>
+public static class AtomicFile
+{
+    /// <summary>
+    /// Run <paramref name="write"/> against a temporary file in the destination folder, then rename it
+    /// over <paramref name="path"/>. On any failure the temporary file is removed and nothing else changes.
+    /// </summary>
+    public static void Write(string path, Action<string> write)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        try
+        {
+            Directory.CreateDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserError($"cannot create folder '{dir}' for '{path}' ({e.Message}); choose a writable location");
+        }
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            write(tmp);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch (Exception e)
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (e is UnauthorizedAccessException or DirectoryNotFoundException)
+                throw new UserError($"cannot write '{path}' ({e.Message}); choose a writable location");
+            throw;
+        }
+    }
+
+    /// <summary>Write a stream's worth of bytes atomically.</summary>
+    public static void WriteStream(string path, Action<Stream> write) =>
+        Write(path, tmp =>
+        {
+            using var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            write(fs);
+            fs.Flush(flushToDisk: true);
+        });
+
+    /// <summary>Write text atomically (UTF-8, no BOM).</summary>
+    public static void WriteText(string path, string text) =>
+        WriteStream(path, s =>
+        {
+            using var w = new StreamWriter(s, new System.Text.UTF8Encoding(false), leaveOpen: true);
+            w.Write(text);
+        });
+
+    /// <summary>Fail early, with a one-line message, if files cannot be created in the folder of <paramref name="path"/>.</summary>
+    public static void EnsureWritableFolder(string path, string what)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var probe = Path.Combine(dir, $".o2o-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserError($"{what} '{path}' is not writable ({e.Message}); choose a writable location");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+namespace O2O.Data;
+/// <summary>Marker for the data layer assembly.</summary>
+internal static class AssemblyInfo { }

@@ -1,0 +1,70 @@
+using TorchSharp;
+
+namespace O2O.Learning.Runtime;
+
+/// <summary>Start-up of the native tensor library: platform fix, device choice, threads, seeds.</summary>
+public static class TorchRuntime
+{
+    static readonly Lock Gate = new();
+    static bool _ready;
+
+    /// <summary>Patch the native glue if this platform needs it, then load libtorch once.</summary>
+    public static void EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (_ready) return;
+            try
+            {
+                LibTorchSharpFix.Apply();
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new O2OTorchLoadException(
+                    $"cannot patch libLibTorchSharp.so for this libstdc++ ({e.Message}); make the build output folder writable or run './o2o' once as its owner");
+            }
+            try
+            {
+                torch.InitializeDeviceType(DeviceType.CPU);
+            }
+            catch (Exception e) when (e is not O2OTorchLoadException)
+            {
+                throw new O2OTorchLoadException(
+                    $"libtorch failed to load ({FirstLine(e.Message)}); rebuild with './o2o' (it restores TorchSharp's linux-x64 natives) and see README 'Platform notes'");
+            }
+            _ready = true;
+        }
+    }
+
+    /// <summary>Resolve a --device value: cpu, cuda or auto (auto falls back to cpu).</summary>
+    public static torch.Device ResolveDevice(string device)
+    {
+        EnsureLoaded();
+        switch (device.Trim().ToLowerInvariant())
+        {
+            case "cpu":
+                return torch.CPU;
+            case "auto":
+                return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+            case "cuda":
+                if (!torch.cuda.is_available())
+                    throw new O2O.Core.UserError("--device cuda: this build has no CUDA (TorchSharp is linked to the CPU libtorch); use --device cpu or --device auto");
+                return torch.CUDA;
+            default:
+                throw new O2O.Core.UserError($"--device '{device}': expected cpu, cuda or auto");
+        }
+    }
+
+    /// <summary>Seed libtorch's generator and pin the intra-op thread count (1 gives reproducible sums).</summary>
+    public static void Configure(int seed, int threads)
+    {
+        EnsureLoaded();
+        torch.manual_seed(seed);
+        if (threads > 0) torch.set_num_threads(threads);
+    }
+
+    static string FirstLine(string s) => s.Split('\n')[0].Trim();
+}
+
+/// <summary>libtorch could not be loaded; the message says how to fix it.</summary>
+public sealed class O2OTorchLoadException(string message) : O2O.Core.UserError(message);
