@@ -8,6 +8,9 @@ public static class CommandTable
     public static IReadOnlyList<CommandSpec> All { get; } =
     [
         RunCommand.Spec,
+        PretrainBcCommand.Spec,
+        TrainOnlineCommand.Spec,
+        EvalCommand.Spec,
         TorchCheckCommand.Spec,
     ];
 }

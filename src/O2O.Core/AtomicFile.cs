@@ -19,7 +19,8 @@ public static class AtomicFile
         {
             throw new UserError($"cannot create folder '{dir}' for '{path}' ({e.Message}); choose a writable location");
         }
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        // Keep the extension last: some writers (PNG, HDF5) look at it.
+        var tmp = Path.Combine(dir, $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}-{Path.GetFileName(full)}");
         try
         {
             write(tmp);

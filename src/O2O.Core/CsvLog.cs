@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text;
+
+namespace O2O.Core;
+
+/// <summary>
+/// A CSV log with a fixed header, invariant culture, one row per call, flushed after each row.
+/// Opening an existing log for resume keeps exactly its first <c>keepRows</c> data rows (so a run
+/// killed after writing a row it had not checkpointed continues without duplicates).
+/// </summary>
+public sealed class CsvLog : IDisposable
+{
+    readonly StreamWriter writer;
+
+    CsvLog(StreamWriter writer, IReadOnlyList<string> columns)
+    {
+        this.writer = writer;
+        Columns = columns;
+    }
+
+    public IReadOnlyList<string> Columns { get; }
+
+    /// <summary>Start a new log (replacing any file at <paramref name="path"/>).</summary>
+    public static CsvLog Create(string path, IReadOnlyList<string> columns)
+    {
+        AtomicFile.WriteText(path, string.Join(',', columns) + "\n");
+        return Open(path, columns);
+    }
+
+    /// <summary>Continue an existing log after its first <paramref name="keepRows"/> data rows.</summary>
+    public static CsvLog Resume(string path, IReadOnlyList<string> columns, int keepRows)
+    {
+        if (!File.Exists(path)) throw new UserError($"cannot resume: log '{path}' is missing; start a new run without --resume");
+        var lines = File.ReadAllLines(path);
+        if (lines.Length == 0 || lines[0] != string.Join(',', columns))
+            throw new UserError($"cannot resume: log '{path}' has other columns than this run; start a new run without --resume");
+        if (lines.Length - 1 < keepRows)
+            throw new UserError($"cannot resume: log '{path}' has {lines.Length - 1} rows but the checkpoint is at row {keepRows}");
+        AtomicFile.WriteText(path, string.Join('\n', lines.Take(keepRows + 1)) + "\n");
+        return Open(path, columns);
+    }
+
+    static CsvLog Open(string path, IReadOnlyList<string> columns)
+    {
+        var fs = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        return new CsvLog(new StreamWriter(fs, new UTF8Encoding(false)), columns);
+    }
+
+    /// <summary>Write one row; values are matched to columns by name, missing ones left empty.</summary>
+    public void Write(IReadOnlyDictionary<string, double> values)
+    {
+        var sb = new StringBuilder();
+        for (var i = 0; i < Columns.Count; i++)
+        {
+            if (i > 0) sb.Append(',');
+            if (values.TryGetValue(Columns[i], out var v)) sb.Append(Format(v));
+        }
+        writer.Write(sb.Append('\n').ToString());
+        writer.Flush();
+    }
+
+    /// <summary>Shortest round-trippable invariant form; integers without a decimal point.</summary>
+    public static string Format(double v) =>
+        double.IsNaN(v) ? "nan" : v == Math.Floor(v) && Math.Abs(v) < 1e15 ? ((long)v).ToString(CultureInfo.InvariantCulture) : v.ToString("R", CultureInfo.InvariantCulture);
+
+    public void Dispose() => writer.Dispose();
+}

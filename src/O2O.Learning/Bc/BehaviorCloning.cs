@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using O2O.Core;
+using O2O.Data;
+using O2O.Learning.Checkpoints;
+using O2O.Learning.Nn;
+using O2O.Learning.Runtime;
+using O2O.Sim;
+using static TorchSharp.torch;
+
+namespace O2O.Learning.Bc;
+
+/// <summary>Settings of behaviour cloning (the notebook's pretrain_bc flags plus a few).</summary>
+public sealed record BcOptions
+{
+    public required string EnvId { get; init; }
+    public int Epochs { get; init; } = 20;
+    public int BatchSize { get; init; } = 1024;
+    public double Lr { get; init; } = 1e-3;
+    /// <summary>Hidden widths of the actor's mean network (tanh). PPO fine-tunes this same network.</summary>
+    public int[] Hidden { get; init; } = [256, 256];
+    public int Seed { get; init; } = 1;
+    /// <summary>Fraction held out (by episode when the data has episode ends, else by row).</summary>
+    public double Holdout { get; init; } = 0.05;
+    /// <summary>Episodes of the final deterministic evaluation in the environment (0 skips it).</summary>
+    public int EvalEpisodes { get; init; } = 10;
+    public int TorchThreads { get; init; } = 1;
+
+    public void Validate()
+    {
+        if (Epochs <= 0) throw new UserError($"--epochs must be > 0, got {Epochs}");
+        if (BatchSize <= 0) throw new UserError($"--batch_size must be > 0, got {BatchSize}");
+        if (Lr <= 0) throw new UserError($"--lr must be > 0, got {Lr}");
+        if (Holdout is < 0 or >= 0.5) throw new UserError($"--holdout must be in [0, 0.5), got {Holdout}");
+        if (Hidden.Length == 0 || Hidden.Any(h => h <= 0)) throw new UserError("--hidden must list positive widths, e.g. 256,256");
+    }
+}
+
+/// <summary>One epoch of BC: mean negative log-likelihood on train and held-out rows.</summary>
+public sealed record BcEpoch(int Epoch, double TrainNll, double HoldoutNll, double HoldoutMse, double Seconds);
+
+/// <summary>The fitted actor, its learning curve, and (optionally) its return in the environment.</summary>
+public sealed record BcResult(ActorBundle Actor, IReadOnlyList<BcEpoch> Curve, EvalResult? Eval, double SamplesPerSecond);
+
+/// <summary>
+/// Behaviour cloning by maximum likelihood of a diagonal Gaussian with state-independent log-std.
+/// We fit the full Gaussian, not only the mean: the mean's optimum is the same as under MSE (the
+/// variance only weights dimensions), and the fitted σ is the behaviour data's residual spread, a
+/// sensible starting exploration noise for PPO (floored there). Observations are z-scored with the
+/// dataset's statistics, which the actor carries.
+/// </summary>
+public static class BehaviorCloning
+{
+    public static BcResult Train(BcOptions o, OfflineDataset data, Action<string>? log = null)
+    {
+        o.Validate();
+        log ??= _ => { };
+        var spec = EnvRegistry.Get(o.EnvId);
+        if (data.ObsDim != spec.ObsDim)
+            throw new UserError($"dataset observations have {data.ObsDim} dims but {o.EnvId} has {spec.ObsDim}; use a dataset of {o.EnvId}");
+        if (data.ActDim != spec.ActDim)
+            throw new UserError($"dataset actions have {data.ActDim} dims but {o.EnvId} has {spec.ActDim}; use a dataset of {o.EnvId}");
+        TorchRuntime.Configure(o.Seed, o.TorchThreads);
+        var rng = new Rng((ulong)o.Seed * 31 + 7);
+        var (train, hold) = Split(data, o.Holdout, rng);
+        if (train.Length < o.BatchSize)
+            throw new UserError($"only {train.Length} training rows for --batch_size {o.BatchSize}; lower --batch_size or use more data");
+
+        var norm = DatasetNorm(data);
+        var od = data.ObsDim;
+        var ad = data.ActDim;
+        var obsN = new float[data.Count * od];
+        norm.Normalize(data.Observations, obsN, data.Count);
+        var actor = new GaussianActor(od, ad, o.Hidden);
+        using var opt = optim.Adam(actor.parameters(), lr: o.Lr);
+        using var obsAll = tensor(obsN, [data.Count, od]);
+        using var actAll = tensor(data.Actions, [data.Count, ad]);
+        using var holdIx = tensor(hold.Select(i => (long)i).ToArray());
+        var curve = new List<BcEpoch>();
+        var clock = Stopwatch.StartNew();
+        long samples = 0;
+        for (var e = 1; e <= o.Epochs; e++)
+        {
+            var t0 = clock.Elapsed.TotalSeconds;
+            rng.Shuffle(train);
+            double sum = 0;
+            var batches = 0;
+            for (var s = 0; s + o.BatchSize <= train.Length; s += o.BatchSize)
+            {
+                using var scope = NewDisposeScope();
+                var ix = tensor(train.AsSpan(s, o.BatchSize).ToArray().Select(i => (long)i).ToArray());
+                var (lp, _) = actor.Evaluate(obsAll.index_select(0, ix), actAll.index_select(0, ix));
+                var loss = -lp.mean();
+                opt.zero_grad();
+                loss.backward();
+                opt.step();
+                sum += loss.item<float>();
+                batches++;
+                samples += o.BatchSize;
+            }
+            double hNll = double.NaN, hMse = double.NaN;
+            if (hold.Length > 0)
+                using (var scope = NewDisposeScope())
+                using (no_grad())
+                {
+                    var obs = obsAll.index_select(0, holdIx);
+                    var act = actAll.index_select(0, holdIx);
+                    var (lp, _) = actor.Evaluate(obs, act);
+                    hNll = -lp.mean().item<float>();
+                    hMse = (actor.call(obs) - act).pow(2).mean().item<float>();
+                }
+            var ep = new BcEpoch(e, sum / batches, hNll, hMse, clock.Elapsed.TotalSeconds - t0);
+            curve.Add(ep);
+            log($"bc epoch {e}/{o.Epochs}  train nll {ep.TrainNll:F4}  holdout nll {ep.HoldoutNll:F4}  holdout mse {ep.HoldoutMse:F4}  ({ep.Seconds:F1}s)");
+        }
+        var sps = samples / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+        var bundle = new ActorBundle(o.EnvId, actor, norm, "bc");
+        bundle.Extra["epochs"] = o.Epochs;
+        bundle.Extra["holdout_nll"] = curve[^1].HoldoutNll is var h && double.IsFinite(h) ? h : null;
+        EvalResult? eval = null;
+        if (o.EvalEpisodes > 0)
+        {
+            eval = Evaluation.Run(o.EnvId, () => new PolicyRunner(bundle), o.EvalEpisodes, seed: 10_000 + o.Seed, deterministic: true);
+            bundle.Extra["eval_return_mean"] = eval.Mean;
+        }
+        return new BcResult(bundle, curve, eval, sps);
+    }
+
+    /// <summary>Observation normaliser from the dataset's mean and std (std floored at 1e-3), frozen.</summary>
+    public static RunningNorm DatasetNorm(OfflineDataset data)
+    {
+        var od = data.ObsDim;
+        var mean = new double[od];
+        var var = new double[od];
+        for (var r = 0; r < data.Count; r++)
+            for (var j = 0; j < od; j++) mean[j] += data.Observations[r * od + j];
+        for (var j = 0; j < od; j++) mean[j] /= data.Count;
+        for (var r = 0; r < data.Count; r++)
+            for (var j = 0; j < od; j++) { var d = data.Observations[r * od + j] - mean[j]; var[j] += d * d; }
+        for (var j = 0; j < od; j++) var[j] = Math.Max(var[j] / data.Count, 1e-6);
+        var norm = new RunningNorm(od, epsilon: 0) { Frozen = true };
+        norm.Set(mean, var, data.Count);
+        return norm;
+    }
+
+    /// <summary>Held-out rows: whole episodes when the data marks them, else random rows.</summary>
+    static (int[] Train, int[] Hold) Split(OfflineDataset data, double frac, Rng rng)
+    {
+        if (frac <= 0) return (Enumerable.Range(0, data.Count).ToArray(), []);
+        var starts = data.EpisodeStarts();
+        var hold = new List<int>();
+        var train = new List<int>();
+        if (starts.Length >= 10)
+        {
+            var order = Enumerable.Range(0, starts.Length).ToArray();
+            rng.Shuffle(order);
+            var nHold = Math.Max(1, (int)Math.Round(starts.Length * frac));
+            var held = order.Take(nHold).ToHashSet();
+            for (var e = 0; e < starts.Length; e++)
+            {
+                var end = e + 1 < starts.Length ? starts[e + 1] : data.Count;
+                (held.Contains(e) ? hold : train).AddRange(Enumerable.Range(starts[e], end - starts[e]));
+            }
+        }
+        else
+        {
+            var rows = Enumerable.Range(0, data.Count).ToArray();
+            rng.Shuffle(rows);
+            var nHold = (int)Math.Round(data.Count * frac);
+            hold.AddRange(rows.Take(nHold));
+            train.AddRange(rows.Skip(nHold));
+        }
+        return (train.ToArray(), hold.ToArray());
+    }
+}
