@@ -11,6 +11,7 @@ public static class CommandTable
         PretrainBcCommand.Spec,
         TrainOnlineCommand.Spec,
         EvalCommand.Spec,
+        CollectCommand.Spec,
         TorchCheckCommand.Spec,
     ];
 }

@@ -25,6 +25,8 @@ public sealed class PolicyRunner
     public PolicyRunner(ActorBundle bundle) : this(bundle.Actor, bundle.ObsNorm) { }
 
     public int ObsDim => mean.Input;
+    /// <summary>Current σ per action dimension.</summary>
+    public ReadOnlySpan<float> Std => std;
     public int ActDim => mean.Output;
 
     /// <summary>Copy weights and σ from the actor.</summary>

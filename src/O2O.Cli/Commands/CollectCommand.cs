@@ -1,0 +1,55 @@
+using O2O.Core;
+using O2O.Data;
+using O2O.Experiments;
+using O2O.Sim;
+
+namespace O2O.Cli.Commands;
+
+/// <summary>`o2o data collect`: a D4RL-format dataset rolled out here (labelled as generated).</summary>
+public static class CollectCommand
+{
+    public static readonly CommandSpec Spec = new(
+        "data collect",
+        "roll out a behaviour policy (random or a saved actor) into a D4RL-format HDF5 file",
+        [
+            new("env_id", "environment, e.g. Hopper-v4", Required: true),
+            new("policy", "'random' or the path of an actor checkpoint (*_actor.pt)", "random"),
+            new("deterministic", "act with the actor's mean instead of sampling", "false", IsFlag: true),
+            new("steps", "transitions to collect", "1000000"),
+            new("out", "output file (.hdf5, or .npz)", Required: true),
+            CommonOptions.Seed,
+        ],
+        Execute);
+
+    static int Execute(ParsedArgs a)
+    {
+        var env = EnvRegistry.Get(a.RequiredString("env_id")).Id;
+        var policyArg = a.RequiredString("policy");
+        BehaviourPolicy policy = policyArg.Equals("random", StringComparison.OrdinalIgnoreCase)
+            ? new BehaviourPolicy.Random()
+            : new BehaviourPolicy.Actor(policyArg, a.Bool("deterministic"));
+        if (policy is BehaviourPolicy.Actor && !File.Exists(policyArg))
+            throw new UserError($"--policy '{policyArg}' is neither 'random' nor an existing actor checkpoint");
+        var steps = a.Int("steps", 1);
+        var outPath = a.RequiredString("out");
+        AtomicFile.EnsureWritableFolder(outPath, "--out");
+        var ds = DatasetCollector.Collect(new CollectOptions(env, policy, steps, a.Int("seed"), policy is BehaviourPolicy.Random ? "random" : "custom"), Console.WriteLine);
+        if (outPath.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) DatasetIO.SaveNpz(outPath, ds);
+        else DatasetIO.SaveHdf5(outPath, ds);
+        var starts = ds.EpisodeStarts();
+        var returns = EpisodeReturns(ds, starts);
+        var norm = D4rlScores.TryGetReference(env, out _, out _) ? $", normalised {D4rlScores.Normalize(env, returns.Average()):F1}" : "";
+        Console.WriteLine($"episodes {starts.Length}: return mean {returns.Average():F1} (min {returns.Min():F1}, max {returns.Max():F1}){norm}");
+        Console.WriteLine($"wrote {outPath}");
+        return 0;
+    }
+
+    static double[] EpisodeReturns(OfflineDataset ds, int[] starts) =>
+        starts.Select((s, i) =>
+        {
+            var end = i + 1 < starts.Length ? starts[i + 1] : ds.Count;
+            double r = 0;
+            for (var k = s; k < end; k++) r += ds.Rewards![k];
+            return r;
+        }).ToArray();
+}
