@@ -9,5 +9,6 @@ public static class CommandTable
     [
         RunCommand.Spec,
         TorchCheckCommand.Spec,
+        EnvsCommand.Spec,
     ];
 }

@@ -2,8 +2,8 @@ namespace O2O.Sim;
 
 /// <summary>
 /// N copies of one environment stepped in parallel on persistent worker threads, with auto-reset.
-/// Env i is seeded with seed + i and only ever touched by one thread per step, so results do not
-/// depend on the thread count. Step allocates nothing.
+/// Env i is seeded with seed + i, owns its random stream and is stepped by exactly one thread per
+/// step, so results do not depend on the thread count or on which thread took it. Step allocates nothing.
 /// </summary>
 public sealed class VecEnv : IDisposable
 {
@@ -14,8 +14,9 @@ public sealed class VecEnv : IDisposable
     readonly Thread[] _workers;            // workers 1..Threads-1; the caller runs partition 0
     readonly SemaphoreSlim[] _go;
     readonly ManualResetEventSlim _allDone = new(false);
-    readonly Exception?[] _errors;
-    int _pending;
+    Exception? _error;
+    int _completed;
+    int _nextEnv;
     volatile bool _stopping;
     bool _disposed;
 
@@ -91,7 +92,6 @@ public sealed class VecEnv : IDisposable
         EpisodeLength = new int[numEnvs];
         for (var i = 0; i < numEnvs; i++) _envs[i].Reset(unchecked(seed + i), ObsRow(i));
 
-        _errors = new Exception?[Threads];
         _go = new SemaphoreSlim[Threads];
         _workers = new Thread[Threads];
         for (var k = 1; k < Threads; k++)
@@ -131,29 +131,16 @@ public sealed class VecEnv : IDisposable
                 throw new ArgumentException($"actions[{j}] (env {j / _actDim}, entry {j % _actDim}) is {actions[j]}; {Spec.Id} needs finite actions", nameof(actions));
         actions.CopyTo(_actions);
 
-        if (Threads > 1)
-        {
-            Volatile.Write(ref _pending, Threads - 1);
-            _allDone.Reset();
-            for (var k = 1; k < Threads; k++) _go[k].Release();
-        }
-        try
-        {
-            StepPartition(0);
-        }
-        catch (Exception e)
-        {
-            _errors[0] = e;
-        }
-        if (Threads > 1) _allDone.Wait();
-        for (var k = 0; k < Threads; k++)
-        {
-            if (_errors[k] is { } error)
-            {
-                Array.Clear(_errors);
-                throw new InvalidOperationException($"{Spec.Id} VecEnv step failed: {error.Message}", error);
-            }
-        }
+        // Publish the work: the counter hands out env indices; whoever completes the last env signals.
+        _allDone.Reset();
+        _error = null;
+        Volatile.Write(ref _completed, 0);
+        Volatile.Write(ref _nextEnv, 0);
+        for (var k = 1; k < Threads; k++) _go[k].Release();
+        StepShare();
+        _allDone.Wait();
+        if (_error is { } error)
+            throw new InvalidOperationException($"{Spec.Id} VecEnv step failed: {error.Message}", error);
     }
 
     void WorkerLoop(int k)
@@ -162,47 +149,57 @@ public sealed class VecEnv : IDisposable
         {
             _go[k].Wait();
             if (_stopping) return;
+            StepShare();
+        }
+    }
+
+    /// <summary>
+    /// Take envs from a shared counter until none are left. Dynamic rather than fixed shares: on a busy machine a
+    /// worker that wakes late takes fewer envs (or none, and its wake-up then joins the next step) instead of
+    /// holding everyone up. No env index is handed out between steps, so a late wake-up never touches shared state.
+    /// </summary>
+    void StepShare()
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref _nextEnv) - 1) < NumEnvs)
+        {
             try
             {
-                StepPartition(k);
+                StepOne(i);
             }
             catch (Exception e)
             {
-                _errors[k] = e;
+                Interlocked.CompareExchange(ref _error, e, null);
             }
             finally
             {
-                if (Interlocked.Decrement(ref _pending) == 0) _allDone.Set();
+                if (Interlocked.Increment(ref _completed) == NumEnvs) _allDone.Set();
             }
         }
     }
 
-    /// <summary>Envs k, k + Threads, k + 2·Threads, …: a fixed assignment, so each env sees the same calls whatever the thread count.</summary>
-    void StepPartition(int k)
+    void StepOne(int i)
     {
-        for (var i = k; i < NumEnvs; i += Threads)
+        var env = _envs[i];
+        var next = FinalObs.AsSpan(i * _obsDim, _obsDim);
+        var r = env.Step(_actions.AsSpan(i * _actDim, _actDim), next);
+        Results[i] = r;
+        Rewards[i] = (float)r.Reward;
+        Terminated[i] = r.Terminated;
+        Truncated[i] = r.Truncated;
+        _runningReturn[i] += r.Reward;
+        if (r.Terminated || r.Truncated)
         {
-            var env = _envs[i];
-            var next = FinalObs.AsSpan(i * _obsDim, _obsDim);
-            var r = env.Step(_actions.AsSpan(i * _actDim, _actDim), next);
-            Results[i] = r;
-            Rewards[i] = (float)r.Reward;
-            Terminated[i] = r.Terminated;
-            Truncated[i] = r.Truncated;
-            _runningReturn[i] += r.Reward;
-            if (r.Terminated || r.Truncated)
-            {
-                EpisodeReturn[i] = _runningReturn[i];
-                EpisodeLength[i] = env.EpisodeStep;
-                _runningReturn[i] = 0;
-                env.Reset(null, ObsRow(i));
-            }
-            else
-            {
-                EpisodeReturn[i] = 0;
-                EpisodeLength[i] = 0;
-                next.CopyTo(ObsRow(i));
-            }
+            EpisodeReturn[i] = _runningReturn[i];
+            EpisodeLength[i] = env.EpisodeStep;
+            _runningReturn[i] = 0;
+            env.Reset(null, ObsRow(i));
+        }
+        else
+        {
+            EpisodeReturn[i] = 0;
+            EpisodeLength[i] = 0;
+            next.CopyTo(ObsRow(i));
         }
     }
 

@@ -122,6 +122,18 @@ public class VecEnvTests
     }
 
     [Fact]
+    public void Step_allocates_nothing_on_the_calling_thread()
+    {
+        using var vec = new VecEnv("Hopper-v4", 4, seed: 0, threads: 2);
+        var actions = new float[12];
+        var rng = new Pcg32(6);
+        for (var t = 0; t < 50; t++) { TestSupport.RandomActions(ref rng, actions); vec.Step(actions); }
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var t = 0; t < 500; t++) { TestSupport.RandomActions(ref rng, actions); vec.Step(actions); }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Unknown_env_id_is_the_registry_error()
     {
         Assert.Throws<O2O.Core.UserError>(() => new VecEnv("Hoper-v4", 2, 0));
