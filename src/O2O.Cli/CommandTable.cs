@@ -13,5 +13,6 @@ public static class CommandTable
         EvalCommand.Spec,
         CollectCommand.Spec,
         TorchCheckCommand.Spec,
+        EnvsCommand.Spec,
     ];
 }

@@ -18,6 +18,7 @@ public static class TorchCheckCommand
         using var x = torch.ones(3, requires_grad: true);
         using var y = (x * x).sum();
         y.backward();
+        Console.WriteLine($"libmujoco: ok (MuJoCo {O2O.Sim.MuJoCo.Version})");
         Console.WriteLine($"libtorch: ok (TorchSharp {typeof(torch).Assembly.GetName().Version}, grad of sum(x²) at 1 = {x.grad!.mean().item<float>()})");
         return 0;
     }

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Globalization;
+using O2O.Sim;
+
+namespace O2O.Bench;
+
+/// <summary>
+/// Hopper-v4 throughput three ways, in one process so they see the same machine load: the C harness
+/// (bench/c/mujoco_bench.c, the limit), one C# env on one thread, and a VecEnv of 8 envs on 2 threads.
+/// Each is measured in rounds, interleaved, and the best round counts (the machine is shared; the best
+/// round is the one least disturbed by other work).
+/// </summary>
+internal static class EnvBenchmark
+{
+    const string EnvId = "Hopper-v4";
+
+    public static int Run(string[] args)
+    {
+        var steps = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
+        var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+        var root = RepoRoot();
+        var work = Directory.CreateTempSubdirectory("o2o-bench-");
+        try
+        {
+            var xml = Path.Combine(work.FullName, "hopper.xml");
+            using (var res = typeof(EnvRegistry).Assembly.GetManifestResourceStream("O2O.Sim.Assets.hopper.xml")!)
+            using (var file = File.Create(xml))
+                res.CopyTo(file);
+            var exe = Path.Combine(work.FullName, "mujoco_bench");
+            var (cc, _, ccErr) = Exec("gcc", "-O2", "-I/usr/include", Path.Combine(root, "bench", "c", "mujoco_bench.c"), "-o", exe, "-l:libmujoco.so.2.2.2", "-lm");
+            if (cc != 0) { Console.Error.WriteLine($"bench env: gcc failed (needs gcc and libmujoco-dev): {ccErr.Trim()}"); return 1; }
+
+            Console.WriteLine($"Hopper-v4 (RK4, frame_skip 4, random actions, reset on fall), MuJoCo {MuJoCo.Version}, {Environment.ProcessorCount} cores, {steps} env steps per round, best of {rounds}");
+            SingleThread(steps / 4);  // warm up the JIT (tiered compilation, PGO) before timing
+            VecEnvRate(steps / 4, 8, 2);
+            double c = 0, single = 0, vec = 0;
+            for (var r = 0; r < rounds; r++)
+            {
+                c = Math.Max(c, CRate(exe, xml, steps));
+                single = Math.Max(single, SingleThread(steps));
+                vec = Math.Max(vec, VecEnvRate(steps, 8, 2));
+            }
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C harness (gcc -O2)          {0,9:0} env steps/s", c));
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C# env, 1 thread             {0,9:0} env steps/s   {1:0.00} × C   (target ≥ 0.90)", single, single / c));
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C# VecEnv 8 envs, 2 threads  {0,9:0} env steps/s   {1:0.00} × 1 thread   (target ≥ 1.70)", vec, vec / single));
+            return 0;
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    static double CRate(string exe, string xml, int steps)
+    {
+        var (code, stdout, stderr) = Exec(exe, xml, steps.ToString(CultureInfo.InvariantCulture));
+        if (code != 0) throw new InvalidOperationException($"C harness failed: {stderr.Trim()}");
+        var field = stdout.Split(' ').First(f => f.StartsWith("c_env_steps_per_s=", StringComparison.Ordinal));
+        return double.Parse(field["c_env_steps_per_s=".Length..], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The loop a single-env collector runs: random action, step, reset when the episode ends.</summary>
+    static double SingleThread(int steps)
+    {
+        using var env = EnvRegistry.Make(EnvId);
+        var obs = new float[env.Spec.ObsDim];
+        var action = new float[env.Spec.ActDim];
+        var rng = new Pcg32(1);
+        env.Reset(1, obs);
+        var clock = Stopwatch.StartNew();
+        for (var t = 0; t < steps; t++)
+        {
+            for (var i = 0; i < action.Length; i++) action[i] = (float)rng.Uniform(-1, 1);
+            var r = env.Step(action, obs);
+            if (r.Terminated || r.Truncated) env.Reset(null, obs);
+        }
+        return steps / clock.Elapsed.TotalSeconds;
+    }
+
+    static double VecEnvRate(int steps, int numEnvs, int threads)
+    {
+        using var vec = new VecEnv(EnvId, numEnvs, seed: 1, threads: threads);
+        var actions = new float[numEnvs * vec.Spec.ActDim];
+        var rng = new Pcg32(2);
+        var iterations = steps / numEnvs;
+        var clock = Stopwatch.StartNew();
+        for (var t = 0; t < iterations; t++)
+        {
+            for (var i = 0; i < actions.Length; i++) actions[i] = (float)rng.Uniform(-1, 1);
+            vec.Step(actions);
+        }
+        return iterations * numEnvs / clock.Elapsed.TotalSeconds;
+    }
+
+    static (int Code, string Out, string Err) Exec(string exe, params string[] args)
+    {
+        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "O2O.slnx"))) return dir.FullName;
+        throw new InvalidOperationException($"run from inside the O2O repository (no O2O.slnx above {AppContext.BaseDirectory})");
+    }
+}

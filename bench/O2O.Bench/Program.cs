@@ -1,0 +1,23 @@
+namespace O2O.Bench;
+
+/// <summary>Benchmark entry point: the first argument names the benchmark, the rest go to it.</summary>
+public static class Program
+{
+    /// <summary>Benchmarks by name; add new ones here (data, ppo, …).</summary>
+    static readonly (string Name, string Summary, Func<string[], int> Run)[] Benchmarks =
+    [
+        ("env", "Hopper-v4 env steps/s: the C harness over libmujoco, C# single thread, VecEnv on 2 threads", EnvBenchmark.Run),
+    ];
+
+    public static int Main(string[] args)
+    {
+        var hit = args.Length > 0 ? Benchmarks.FirstOrDefault(b => b.Name == args[0]) : default;
+        if (hit.Run is null)
+        {
+            Console.Error.WriteLine("usage: dotnet run -c Release --project bench/O2O.Bench -- BENCHMARK [options]");
+            foreach (var b in Benchmarks) Console.Error.WriteLine($"  {b.Name,-8} {b.Summary}");
+            return args.Length == 0 || args[0] is "--help" or "-h" ? 0 : 2;
+        }
+        return hit.Run(args[1..]);
+    }
+}

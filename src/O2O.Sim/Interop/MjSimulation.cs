@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using O2O.Core;
+
+namespace O2O.Sim.Interop;
+
+/// <summary>Owns an mjModel; freed exactly once, also if the owner forgets to dispose.</summary>
+internal sealed class MjModelHandle() : SafeHandle(0, ownsHandle: true)
+{
+    public override bool IsInvalid => handle == 0;
+    public MjModelHandle(nint model) : this() => SetHandle(model);
+    protected override bool ReleaseHandle() { NativeMethods.mj_deleteModel(handle); return true; }
+}
+
+/// <summary>Owns an mjData; freed exactly once, also if the owner forgets to dispose.</summary>
+internal sealed class MjDataHandle() : SafeHandle(0, ownsHandle: true)
+{
+    public override bool IsInvalid => handle == 0;
+    public MjDataHandle(nint data) : this() => SetHandle(data);
+    protected override bool ReleaseHandle() { NativeMethods.mj_deleteData(handle); return true; }
+}
+
+/// <summary>
+/// One compiled MJCF model with one simulation state. Exposes qpos/qvel/ctrl/time as spans over native
+/// memory (MuJoCo allocates mjData's arrays once, so the pointers are stable until disposal).
+/// </summary>
+internal sealed unsafe class MjSimulation : IDisposable
+{
+    readonly MjModelHandle _modelHandle;
+    readonly MjDataHandle _dataHandle;
+    readonly nint _m, _d;
+    readonly double* _qpos, _qvel, _ctrl, _qpos0, _time;
+    bool _disposed;
+
+    public int Nq { get; }
+    public int Nv { get; }
+    public int Nu { get; }
+    public int Nbody { get; }
+    public double Timestep { get; }
+    /// <summary>mjtIntegrator: 0 Euler, 1 RK4, 2 implicit.</summary>
+    public int Integrator { get; }
+
+    MjSimulation(nint model, nint data)
+    {
+        _modelHandle = new MjModelHandle(model);
+        _dataHandle = new MjDataHandle(data);
+        _m = model;
+        _d = data;
+        var mb = (byte*)model;
+        var db = (byte*)data;
+        Nq = *(int*)(mb + MuJoCoOffsets.ModelNq);
+        Nv = *(int*)(mb + MuJoCoOffsets.ModelNv);
+        Nu = *(int*)(mb + MuJoCoOffsets.ModelNu);
+        Nbody = *(int*)(mb + MuJoCoOffsets.ModelNbody);
+        Timestep = *(double*)(mb + MuJoCoOffsets.ModelOptTimestep);
+        Integrator = *(int*)(mb + MuJoCoOffsets.ModelOptIntegrator);
+        _qpos0 = *(double**)(mb + MuJoCoOffsets.ModelQpos0);
+        _qpos = *(double**)(db + MuJoCoOffsets.DataQpos);
+        _qvel = *(double**)(db + MuJoCoOffsets.DataQvel);
+        _ctrl = *(double**)(db + MuJoCoOffsets.DataCtrl);
+        _time = (double*)(db + MuJoCoOffsets.DataTime);
+        BodyMass = new ReadOnlySpan<double>(*(double**)(mb + MuJoCoOffsets.ModelBodyMass), Nbody).ToArray();
+    }
+
+    /// <summary>Compile the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/>.</summary>
+    public static MjSimulation FromEmbeddedAsset(string assetName)
+    {
+        using var stream = typeof(MjSimulation).Assembly.GetManifestResourceStream("O2O.Sim.Assets." + assetName)
+            ?? throw new InvalidOperationException($"MJCF asset '{assetName}' is not embedded in {typeof(MjSimulation).Assembly.GetName().Name}");
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return FromXml(reader.ReadToEnd(), assetName);
+    }
+
+    /// <summary>Compile MJCF text: MuJoCo 2.2.2 loads from files, so the text goes through a private temp file.</summary>
+    public static MjSimulation FromXml(string xml, string name)
+    {
+        MuJoCo.EnsureLoaded();
+        var path = Path.Combine(Path.GetTempPath(), $"o2o-{Environment.ProcessId}-{Guid.NewGuid():N}-{name}");
+        try
+        {
+            File.WriteAllText(path, xml, new UTF8Encoding(false));
+            const int errSize = 1000;
+            var err = stackalloc byte[errSize];
+            err[0] = 0;
+            var model = NativeMethods.mj_loadXML(path, 0, err, errSize);
+            if (model == 0)
+            {
+                var msg = Marshal.PtrToStringUTF8((nint)err)?.Trim() ?? "";
+                throw new UserError($"MuJoCo could not compile model '{name}': {string.Join(' ', msg.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}");
+            }
+            var data = NativeMethods.mj_makeData(model);
+            if (data == 0)
+            {
+                NativeMethods.mj_deleteModel(model);
+                throw new OutOfMemoryException($"mj_makeData failed for model '{name}'");
+            }
+            return new MjSimulation(model, data);
+        }
+        finally
+        {
+            try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Generalised positions, length <see cref="Nq"/>.</summary>
+    public Span<double> QPos { get { ThrowIfDisposed(); return new(_qpos, Nq); } }
+    /// <summary>Generalised velocities, length <see cref="Nv"/>.</summary>
+    public Span<double> QVel { get { ThrowIfDisposed(); return new(_qvel, Nv); } }
+    /// <summary>Actuator controls, length <see cref="Nu"/>.</summary>
+    public Span<double> Ctrl { get { ThrowIfDisposed(); return new(_ctrl, Nu); } }
+    /// <summary>The model's default pose (qpos0), length <see cref="Nq"/>.</summary>
+    public ReadOnlySpan<double> QPos0 { get { ThrowIfDisposed(); return new(_qpos0, Nq); } }
+    /// <summary>Simulated time in seconds.</summary>
+    public double Time { get { ThrowIfDisposed(); return *_time; } }
+    /// <summary>Body masses as compiled (index 0 is the world).</summary>
+    public IReadOnlyList<double> BodyMass { get; }
+
+    public void ResetData() { ThrowIfDisposed(); NativeMethods.mj_resetData(_m, _d); }
+    public void Forward() { ThrowIfDisposed(); NativeMethods.mj_forward(_m, _d); }
+
+    /// <summary><paramref name="n"/> physics steps.</summary>
+    public void Step(int n)
+    {
+        ThrowIfDisposed();
+        for (var i = 0; i < n; i++) NativeMethods.mj_step(_m, _d);
+    }
+
+    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _dataHandle.Dispose();
+        _modelHandle.Dispose();
+    }
+}

@@ -1,0 +1,232 @@
+using O2O.Sim.Interop;
+
+namespace O2O.Sim;
+
+/// <summary>Which Gymnasium v4 locomotion task an env is; picks its health check and reset noise.</summary>
+public enum LocomotionTask
+{
+    /// <summary>Hopper-v4.</summary>
+    Hopper,
+    /// <summary>Walker2d-v4.</summary>
+    Walker2d,
+    /// <summary>HalfCheetah-v4.</summary>
+    HalfCheetah,
+}
+
+/// <summary>
+/// Hopper-v4, Walker2d-v4 and HalfCheetah-v4 over MuJoCo 2.2.2 with Gymnasium v4 semantics
+/// (observation, reward, termination, reset noise: docs/envs.md). Step allocates nothing.
+/// </summary>
+public sealed class LocomotionEnv : IEnv
+{
+    // Gymnasium v4 constants (hopper_v4.py, walker2d_v4.py, half_cheetah_v4.py defaults).
+    const double ForwardRewardWeight = 1.0;
+    const double ObsVelocityClip = 10.0;
+
+    readonly MjSimulation _sim;
+    readonly double _ctrlCostWeight;
+    readonly double _healthyReward;
+    Pcg32 _rng;
+    bool _needsReset = true;
+    bool _everReset;
+    bool _disposed;
+
+    /// <summary>The task this env simulates.</summary>
+    public LocomotionTask Task { get; }
+
+    /// <inheritdoc/>
+    public EnvSpec Spec { get; }
+
+    /// <inheritdoc/>
+    public int EpisodeStep { get; private set; }
+
+    /// <summary>Create an env for <paramref name="task"/>; prefer <see cref="EnvRegistry.Make"/>.</summary>
+    public LocomotionEnv(LocomotionTask task) : this(task, EnvRegistry.SpecOf(task)) { }
+
+    internal LocomotionEnv(LocomotionTask task, EnvSpec spec)
+    {
+        Task = task;
+        Spec = spec;
+        var asset = task switch
+        {
+            LocomotionTask.Hopper => "hopper.xml",
+            LocomotionTask.Walker2d => "walker2d.xml",
+            LocomotionTask.HalfCheetah => "half_cheetah.xml",
+            _ => throw new ArgumentOutOfRangeException(nameof(task), task, "unknown locomotion task"),
+        };
+        (_ctrlCostWeight, _healthyReward) = task == LocomotionTask.HalfCheetah ? (0.1, 0.0) : (1e-3, 1.0);
+        _sim = MjSimulation.FromEmbeddedAsset(asset);
+        var compiledDt = _sim.Timestep * spec.FrameSkip;
+        if (_sim.Nq != spec.NqPos || _sim.Nv != spec.NqVel || _sim.Nu != spec.ActDim || _sim.Nq - 1 + _sim.Nv != spec.ObsDim
+            || Math.Abs(compiledDt - spec.Dt) > 1e-12)
+        {
+            _sim.Dispose();
+            throw new InvalidOperationException(
+                $"{asset} compiles to nq={_sim.Nq}, nv={_sim.Nv}, nu={_sim.Nu}, dt={compiledDt}, which does not match the spec {spec}");
+        }
+        _rng = new Pcg32((ulong)Random.Shared.NextInt64());  // unseeded like Gymnasium until Reset(seed)
+    }
+
+    /// <inheritdoc/>
+    public ReadOnlySpan<double> QPos => _sim.QPos;
+
+    /// <inheritdoc/>
+    public ReadOnlySpan<double> QVel => _sim.QVel;
+
+    /// <summary>Simulated seconds since the last reset.</summary>
+    public double Time => _sim.Time;
+
+    /// <summary>Root x position (qpos[0]); not part of the observation.</summary>
+    public double XPosition => _sim.QPos[0];
+
+    /// <summary>Timestep and integrator as compiled from the MJCF (for checks and docs).</summary>
+    internal MjSimulation Simulation => _sim;
+
+    /// <summary>Gymnasium's is_healthy for the current state (always true for HalfCheetah).</summary>
+    public bool IsHealthy
+    {
+        get
+        {
+            var qpos = _sim.QPos;
+            switch (Task)
+            {
+                case LocomotionTask.Hopper:
+                {
+                    // state_vector()[2:] = qpos[2:] ++ qvel, each in (−100, 100); z > 0.7; angle in (−0.2, 0.2).
+                    for (var i = 2; i < qpos.Length; i++)
+                        if (!(qpos[i] > -100.0 && qpos[i] < 100.0)) return false;
+                    foreach (var v in _sim.QVel)
+                        if (!(v > -100.0 && v < 100.0)) return false;
+                    return qpos[1] > 0.7 && qpos[2] > -0.2 && qpos[2] < 0.2;
+                }
+                case LocomotionTask.Walker2d:
+                    return qpos[1] > 0.8 && qpos[1] < 2.0 && qpos[2] > -1.0 && qpos[2] < 1.0;
+                default:
+                    return true;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Reset(int? seed, Span<float> obs)
+    {
+        ThrowIfDisposed();
+        CheckObsLength(obs);
+        if (seed is int s) _rng = new Pcg32(unchecked((ulong)(long)s));
+        _sim.ResetData();
+        var qpos = _sim.QPos;
+        var qvel = _sim.QVel;
+        var qpos0 = _sim.QPos0;
+        // Gymnasium reset_model: qpos noise first, then qvel noise; init_qvel is zero.
+        if (Task == LocomotionTask.HalfCheetah)
+        {
+            const double scale = 0.1;
+            for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + _rng.Uniform(-scale, scale);
+            for (var i = 0; i < qvel.Length; i++) qvel[i] = scale * _rng.NextGaussian();
+        }
+        else
+        {
+            const double scale = 5e-3;
+            for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + _rng.Uniform(-scale, scale);
+            for (var i = 0; i < qvel.Length; i++) qvel[i] = _rng.Uniform(-scale, scale);
+        }
+        _sim.Forward();
+        EpisodeStep = 0;
+        _needsReset = false;
+        _everReset = true;
+        Observe(obs);
+    }
+
+    /// <inheritdoc/>
+    public StepResult Step(ReadOnlySpan<float> action, Span<float> obs)
+    {
+        ThrowIfDisposed();
+        if (_needsReset)
+            throw new InvalidOperationException(!_everReset
+                ? $"{Spec.Id}: call Reset before the first Step"
+                : $"{Spec.Id}: the episode ended (terminated or truncated) after {EpisodeStep} steps; call Reset before stepping again");
+        if (action.Length != Spec.ActDim)
+            throw new ArgumentException($"action has {action.Length} entries, {Spec.Id} expects {Spec.ActDim}", nameof(action));
+        CheckObsLength(obs);
+        for (var i = 0; i < action.Length; i++)
+            if (!float.IsFinite(action[i]))
+                throw new ArgumentException($"action[{i}] is {action[i]}; {Spec.Id} needs finite actions", nameof(action));
+
+        // Clip to the action space before the simulator sees it; the control cost is of the clipped action.
+        var ctrl = _sim.Ctrl;
+        var sumSq = 0.0;
+        for (var i = 0; i < action.Length; i++)
+        {
+            double a = Math.Clamp(action[i], -1f, 1f);
+            ctrl[i] = a;
+            sumSq += a * a;
+        }
+
+        var xBefore = _sim.QPos[0];
+        _sim.Step(Spec.FrameSkip);
+        var xAfter = _sim.QPos[0];
+
+        var xVelocity = (xAfter - xBefore) / Spec.Dt;
+        var forwardReward = ForwardRewardWeight * xVelocity;
+        var controlCost = _ctrlCostWeight * sumSq;
+        // Gymnasium pays healthy_reward on every step while terminate_when_unhealthy (the default) holds,
+        // including the step that ends in a fall.
+        var healthyReward = _healthyReward;
+        var terminated = !IsHealthy;
+        EpisodeStep++;
+        var truncated = EpisodeStep >= Spec.MaxEpisodeSteps;  // Gymnasium's TimeLimit
+        if (terminated || truncated) _needsReset = true;
+        Observe(obs);
+        return new StepResult(
+            Reward: healthyReward + forwardReward - controlCost,
+            Terminated: terminated,
+            Truncated: truncated,
+            ForwardReward: forwardReward,
+            ControlCost: controlCost,
+            HealthyReward: healthyReward,
+            XPosition: xAfter,
+            XVelocity: xVelocity);
+    }
+
+    /// <inheritdoc/>
+    public void SetState(ReadOnlySpan<double> qpos, ReadOnlySpan<double> qvel)
+    {
+        ThrowIfDisposed();
+        if (qpos.Length != Spec.NqPos) throw new ArgumentException($"qpos has {qpos.Length} entries, {Spec.Id} expects {Spec.NqPos}", nameof(qpos));
+        if (qvel.Length != Spec.NqVel) throw new ArgumentException($"qvel has {qvel.Length} entries, {Spec.Id} expects {Spec.NqVel}", nameof(qvel));
+        qpos.CopyTo(_sim.QPos);
+        qvel.CopyTo(_sim.QVel);
+        _sim.Forward();
+    }
+
+    /// <inheritdoc/>
+    public void Observe(Span<float> obs)
+    {
+        ThrowIfDisposed();
+        CheckObsLength(obs);
+        var qpos = _sim.QPos;
+        var qvel = _sim.QVel;
+        var n = qpos.Length - 1;
+        for (var i = 0; i < n; i++) obs[i] = (float)qpos[i + 1];
+        if (Task == LocomotionTask.HalfCheetah)
+            for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)qvel[i];
+        else
+            for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)Math.Clamp(qvel[i], -ObsVelocityClip, ObsVelocityClip);
+    }
+
+    void CheckObsLength(Span<float> obs)
+    {
+        if (obs.Length != Spec.ObsDim)
+            throw new ArgumentException($"observation buffer has {obs.Length} entries, {Spec.Id} needs {Spec.ObsDim}", nameof(obs));
+    }
+
+    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _sim.Dispose();
+    }
+}

@@ -1,0 +1,220 @@
+namespace O2O.Sim;
+
+/// <summary>
+/// N copies of one environment stepped in parallel on persistent worker threads, with auto-reset.
+/// Env i is seeded with seed + i, owns its random stream and is stepped by exactly one thread per
+/// step, so results do not depend on the thread count or on which thread took it. Step allocates nothing.
+/// </summary>
+public sealed class VecEnv : IDisposable
+{
+    readonly IEnv[] _envs;
+    readonly int _obsDim, _actDim;
+    readonly float[] _actions;
+    readonly double[] _runningReturn;
+    readonly Thread[] _workers;            // workers 1..Threads-1; the caller runs partition 0
+    readonly SemaphoreSlim[] _go;
+    readonly ManualResetEventSlim _allDone = new(false);
+    Exception? _error;
+    int _completed;
+    int _nextEnv;
+    volatile bool _stopping;
+    bool _disposed;
+
+    /// <summary>The environment's static facts.</summary>
+    public EnvSpec Spec { get; }
+
+    /// <summary>Number of environments.</summary>
+    public int NumEnvs { get; }
+
+    /// <summary>Threads that step the envs (the calling thread included).</summary>
+    public int Threads { get; }
+
+    /// <summary>Current observation of each env (NumEnvs × ObsDim, row-major), after auto-reset.</summary>
+    public float[] Obs { get; }
+
+    /// <summary>
+    /// Observation that followed the last action of each env (NumEnvs × ObsDim). For an env whose episode just ended
+    /// (Terminated or Truncated) this is the final observation of that episode, while <see cref="Obs"/> already holds
+    /// the next episode's first one; for the others it equals the <see cref="Obs"/> row.
+    /// </summary>
+    public float[] FinalObs { get; }
+
+    /// <summary>Reward of the last step per env.</summary>
+    public float[] Rewards { get; }
+
+    /// <summary>True where the last step ended the episode by a fall (do not bootstrap).</summary>
+    public bool[] Terminated { get; }
+
+    /// <summary>True where the last step hit the time limit (bootstrap from <see cref="FinalObs"/>).</summary>
+    public bool[] Truncated { get; }
+
+    /// <summary>Full step result (reward terms, x position and velocity) per env.</summary>
+    public StepResult[] Results { get; }
+
+    /// <summary>Return of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.</summary>
+    public double[] EpisodeReturn { get; }
+
+    /// <summary>Length of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.</summary>
+    public int[] EpisodeLength { get; }
+
+    /// <summary>
+    /// Make <paramref name="numEnvs"/> envs of <paramref name="envId"/>, reset env i with seed <paramref name="seed"/> + i.
+    /// <paramref name="threads"/> 0 means min(numEnvs, processor count).
+    /// </summary>
+    public VecEnv(string envId, int numEnvs, int seed, int threads = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(numEnvs, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(threads);
+        Spec = EnvRegistry.Get(envId);
+        NumEnvs = numEnvs;
+        Threads = Math.Min(numEnvs, threads == 0 ? Environment.ProcessorCount : threads);
+        _obsDim = Spec.ObsDim;
+        _actDim = Spec.ActDim;
+        _envs = new IEnv[numEnvs];
+        try
+        {
+            for (var i = 0; i < numEnvs; i++) _envs[i] = EnvRegistry.Make(envId);
+        }
+        catch
+        {
+            foreach (var e in _envs) e?.Dispose();
+            throw;
+        }
+        _actions = new float[numEnvs * _actDim];
+        _runningReturn = new double[numEnvs];
+        Obs = new float[numEnvs * _obsDim];
+        FinalObs = new float[numEnvs * _obsDim];
+        Rewards = new float[numEnvs];
+        Terminated = new bool[numEnvs];
+        Truncated = new bool[numEnvs];
+        Results = new StepResult[numEnvs];
+        EpisodeReturn = new double[numEnvs];
+        EpisodeLength = new int[numEnvs];
+        for (var i = 0; i < numEnvs; i++) _envs[i].Reset(unchecked(seed + i), ObsRow(i));
+
+        _go = new SemaphoreSlim[Threads];
+        _workers = new Thread[Threads];
+        for (var k = 1; k < Threads; k++)
+        {
+            _go[k] = new SemaphoreSlim(0);
+            var worker = k;
+            _workers[k] = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"VecEnv {envId} worker {k}" };
+            _workers[k].Start();
+        }
+    }
+
+    /// <summary>The underlying env i (for qpos/qvel when collecting datasets). Do not step it directly.</summary>
+    public IEnv Env(int i) => _envs[i];
+
+    /// <summary>Start a new episode in every env (continuing each env's random stream) and fill <see cref="Obs"/>.</summary>
+    public void Reset()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (var i = 0; i < NumEnvs; i++)
+        {
+            _envs[i].Reset(null, ObsRow(i));
+            _runningReturn[i] = 0;
+        }
+    }
+
+    /// <summary>
+    /// Step every env with its row of <paramref name="actions"/> (NumEnvs × ActDim, row-major, clipped to [-1, 1] by the env);
+    /// fills the result arrays and auto-resets finished envs.
+    /// </summary>
+    public void Step(ReadOnlySpan<float> actions)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (actions.Length != _actions.Length)
+            throw new ArgumentException($"actions has {actions.Length} entries, {NumEnvs} envs × {_actDim} ({Spec.Id}) need {_actions.Length}", nameof(actions));
+        for (var j = 0; j < actions.Length; j++)
+            if (!float.IsFinite(actions[j]))
+                throw new ArgumentException($"actions[{j}] (env {j / _actDim}, entry {j % _actDim}) is {actions[j]}; {Spec.Id} needs finite actions", nameof(actions));
+        actions.CopyTo(_actions);
+
+        // Publish the work: the counter hands out env indices; whoever completes the last env signals.
+        _allDone.Reset();
+        _error = null;
+        Volatile.Write(ref _completed, 0);
+        Volatile.Write(ref _nextEnv, 0);
+        for (var k = 1; k < Threads; k++) _go[k].Release();
+        StepShare();
+        _allDone.Wait();
+        if (_error is { } error)
+            throw new InvalidOperationException($"{Spec.Id} VecEnv step failed: {error.Message}", error);
+    }
+
+    void WorkerLoop(int k)
+    {
+        while (true)
+        {
+            _go[k].Wait();
+            if (_stopping) return;
+            StepShare();
+        }
+    }
+
+    /// <summary>
+    /// Take envs from a shared counter until none are left. Dynamic rather than fixed shares: on a busy machine a
+    /// worker that wakes late takes fewer envs (or none, and its wake-up then joins the next step) instead of
+    /// holding everyone up. No env index is handed out between steps, so a late wake-up never touches shared state.
+    /// </summary>
+    void StepShare()
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref _nextEnv) - 1) < NumEnvs)
+        {
+            try
+            {
+                StepOne(i);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _error, e, null);
+            }
+            finally
+            {
+                if (Interlocked.Increment(ref _completed) == NumEnvs) _allDone.Set();
+            }
+        }
+    }
+
+    void StepOne(int i)
+    {
+        var env = _envs[i];
+        var next = FinalObs.AsSpan(i * _obsDim, _obsDim);
+        var r = env.Step(_actions.AsSpan(i * _actDim, _actDim), next);
+        Results[i] = r;
+        Rewards[i] = (float)r.Reward;
+        Terminated[i] = r.Terminated;
+        Truncated[i] = r.Truncated;
+        _runningReturn[i] += r.Reward;
+        if (r.Terminated || r.Truncated)
+        {
+            EpisodeReturn[i] = _runningReturn[i];
+            EpisodeLength[i] = env.EpisodeStep;
+            _runningReturn[i] = 0;
+            env.Reset(null, ObsRow(i));
+        }
+        else
+        {
+            EpisodeReturn[i] = 0;
+            EpisodeLength[i] = 0;
+            next.CopyTo(ObsRow(i));
+        }
+    }
+
+    Span<float> ObsRow(int i) => Obs.AsSpan(i * _obsDim, _obsDim);
+
+    /// <summary>Stop the worker threads and free every env.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _stopping = true;
+        for (var k = 1; k < Threads; k++) _go[k].Release();
+        for (var k = 1; k < Threads; k++) _workers[k].Join();
+        for (var k = 1; k < Threads; k++) _go[k].Dispose();
+        _allDone.Dispose();
+        foreach (var e in _envs) e.Dispose();
+    }
+}
