@@ -9,5 +9,8 @@ public static class CommandTable
     [
         RunCommand.Spec,
         TorchCheckCommand.Spec,
+        DataConvertCommand.Spec,
+        DataDownloadCommand.Spec,
+        DataInfoCommand.Spec,
     ];
 }
