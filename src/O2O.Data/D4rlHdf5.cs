@@ -231,17 +231,18 @@ internal static class D4rlHdf5
         var creation = new H5DatasetCreation(Filters: options.Gzip
             ? [new H5Filter(DeflateFilter.Id, new() { [DeflateFilter.COMPRESSION_LEVEL] = 1 })]
             : []);
-        H5Dataset Rows<T>(T[] data, int width) => width == 1
-            ? new H5Dataset<T[]>(data, chunks: [rowsPerChunk], fileDims: [(ulong)n], datasetCreation: creation)
-            : new H5Dataset<T[]>(data, chunks: [rowsPerChunk, (uint)width], fileDims: [(ulong)n, (ulong)width], datasetCreation: creation);
-        H5Dataset Flags(bool[] b) => Rows(Array.ConvertAll(b, x => x ? H5Bool.TRUE : H5Bool.FALSE), 1);
+        H5Dataset Rows<T>(T[] data, int width) =>
+            new H5Dataset<T[]>(data, chunks: [rowsPerChunk, (uint)width], fileDims: [(ulong)n, (ulong)width], datasetCreation: creation);
+        H5Dataset Vector<T>(T[] data) =>
+            new H5Dataset<T[]>(data, chunks: [rowsPerChunk], fileDims: [(ulong)n], datasetCreation: creation);
+        H5Dataset Flags(bool[] b) => Vector(Array.ConvertAll(b, x => x ? H5Bool.TRUE : H5Bool.FALSE));
 
         var file = new H5File
         {
             ["observations"] = Rows(ds.Observations, ds.ObsDim),
             ["actions"] = Rows(ds.Actions, ds.ActDim),
         };
-        if (ds.Rewards is not null) file["rewards"] = Rows(ds.Rewards, 1);
+        if (ds.Rewards is not null) file["rewards"] = Vector(ds.Rewards);
         if (ds.NextObservations is not null) file["next_observations"] = Rows(ds.NextObservations, ds.ObsDim);
         if (ds.Terminals is not null) file["terminals"] = Flags(ds.Terminals);
         if (ds.Timeouts is not null) file["timeouts"] = Flags(ds.Timeouts);
@@ -250,7 +251,7 @@ internal static class D4rlHdf5
             var infos = new H5Group();
             if (ds.InfosQpos is not null) infos["qpos"] = Rows(ds.InfosQpos, ds.InfosQposWidth);
             if (ds.InfosQvel is not null) infos["qvel"] = Rows(ds.InfosQvel, ds.InfosQvelWidth);
-            if (ds.InfosActionLogProbs is not null) infos["action_log_probs"] = Rows(ds.InfosActionLogProbs, 1);
+            if (ds.InfosActionLogProbs is not null) infos["action_log_probs"] = Vector(ds.InfosActionLogProbs);
             file["infos"] = infos;
         }
         if (ds.Metadata.Count > 0)

@@ -110,7 +110,7 @@ public static class DatasetIO
         if (ds.NextObservations is not null) arrays.Add(new("next_states", NpyArray.FromFloat32(ds.NextObservations, ds.Count, ds.ObsDim)));
         if (ds.Terminals is not null) arrays.Add(new("terminals", NpyArray.FromBool(ds.Terminals, ds.Count)));
         if (ds.Timeouts is not null) arrays.Add(new("timeouts", NpyArray.FromBool(ds.Timeouts, ds.Count)));
-        Npz.Write(path, arrays, compress);
+        WriteGuarded(path, () => Npz.Write(path, arrays, compress));
     }
 
     /// <summary>
@@ -121,6 +121,14 @@ public static class DatasetIO
     public static void SaveHdf5(string path, OfflineDataset ds, Hdf5WriteOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(ds);
-        D4rlHdf5.Write(path, ds, options);
+        WriteGuarded(path, () => D4rlHdf5.Write(path, ds, options));
+    }
+
+    /// <summary>Check the folder first (a clear error before any work), and turn I/O failures (disk full…) into one line.</summary>
+    static void WriteGuarded(string path, Action write)
+    {
+        AtomicFile.EnsureWritableFolder(path, "output");
+        try { write(); }
+        catch (IOException e) { throw new UserError($"cannot write '{path}' ({e.Message.TrimEnd('.')}); free some space or choose another location"); }
     }
 }
