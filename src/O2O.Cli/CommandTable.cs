@@ -11,8 +11,11 @@ public static class CommandTable
         PretrainBcCommand.Spec,
         TrainOnlineCommand.Spec,
         EvalCommand.Spec,
+        DataConvertCommand.Spec,
+        DataDownloadCommand.Spec,
+        DataInfoCommand.Spec,
         CollectCommand.Spec,
-        TorchCheckCommand.Spec,
         EnvsCommand.Spec,
+        TorchCheckCommand.Spec,
     ];
 }

@@ -1,0 +1,24 @@
+using O2O.Data;
+
+namespace O2O.Cli.Commands;
+
+/// <summary>`o2o data info PATH`: what a dataset holds and what is wrong with it.</summary>
+public static class DataInfoCommand
+{
+    public static readonly CommandSpec Spec = new(
+        "data info",
+        "describe a dataset (HDF5 or NPZ): sizes, returns, normalised score, flags, problems",
+        [],
+        Execute,
+        Positional: "path",
+        PositionalHelp: "dataset file (.hdf5/.h5 or .npz)");
+
+    static int Execute(ParsedArgs a)
+    {
+        var path = a.PositionalValue ?? throw new UsageError("give the dataset file: o2o data info PATH");
+        var ds = DatasetIO.Load(path, allowNonFinite: true);
+        var stats = DatasetStats.Compute(ds, path);
+        Console.Write(stats.Format($"{path} ({DatasetIO.DetectKind(path)})"));
+        return 0;
+    }
+}
