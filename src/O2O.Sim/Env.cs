@@ -51,4 +51,13 @@ public interface IEnv : IDisposable
 
     /// <summary>Steps taken in the current episode.</summary>
     int EpisodeStep { get; }
+
+    /// <summary>Everything that decides the env's future: physics state, solver warm start, step counter, RNG.</summary>
+    EnvState CaptureState();
+
+    /// <summary>Continue exactly from a state captured from an env of the same id.</summary>
+    void RestoreState(EnvState state);
 }
+
+/// <summary>A captured env state as plain numbers (checkpoints store them as tensors).</summary>
+public sealed record EnvState(double[] Reals, long[] Ints);

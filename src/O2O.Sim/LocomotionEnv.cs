@@ -189,6 +189,39 @@ public sealed class LocomotionEnv : IEnv
     }
 
     /// <inheritdoc/>
+    public EnvState CaptureState()
+    {
+        ThrowIfDisposed();
+        var reals = new double[Spec.NqPos + 2 * Spec.NqVel + 1];
+        _sim.QPos.CopyTo(reals);
+        _sim.QVel.CopyTo(reals.AsSpan(Spec.NqPos));
+        _sim.QaccWarmstart.CopyTo(reals.AsSpan(Spec.NqPos + Spec.NqVel));
+        reals[^1] = _sim.Time;
+        var rng = _rng.GetState();
+        long[] ints = [EpisodeStep, _needsReset ? 1 : 0, _everReset ? 1 : 0, .. rng.Select(u => unchecked((long)u))];
+        return new EnvState(reals, ints);
+    }
+
+    /// <inheritdoc/>
+    public void RestoreState(EnvState state)
+    {
+        ThrowIfDisposed();
+        if (state.Reals.Length != Spec.NqPos + 2 * Spec.NqVel + 1 || state.Ints.Length != 7)
+            throw new ArgumentException($"state does not belong to {Spec.Id} ({state.Reals.Length} reals, {state.Ints.Length} ints)", nameof(state));
+        var r = state.Reals.AsSpan();
+        r[..Spec.NqPos].CopyTo(_sim.QPos);
+        r.Slice(Spec.NqPos, Spec.NqVel).CopyTo(_sim.QVel);
+        _sim.Forward();
+        // mj_forward leaves the warm start alone; set it (and time) after, as they were.
+        r.Slice(Spec.NqPos + Spec.NqVel, Spec.NqVel).CopyTo(_sim.QaccWarmstart);
+        _sim.Time = r[^1];
+        EpisodeStep = (int)state.Ints[0];
+        _needsReset = state.Ints[1] != 0;
+        _everReset = state.Ints[2] != 0;
+        _rng = Pcg32.FromState(state.Ints.AsSpan(3).ToArray().Select(l => unchecked((ulong)l)).ToArray());
+    }
+
+    /// <inheritdoc/>
     public void SetState(ReadOnlySpan<double> qpos, ReadOnlySpan<double> qvel)
     {
         ThrowIfDisposed();

@@ -25,6 +25,20 @@ public struct Pcg32
         NextUInt();
     }
 
+    /// <summary>The full generator state, for checkpoints: state, increment, spare Gaussian bits, has-spare.</summary>
+    public readonly ulong[] GetState() => [_state, _inc, BitConverter.DoubleToUInt64Bits(_spareGaussian), _hasSpare ? 1UL : 0UL];
+
+    /// <summary>A generator continuing exactly from <see cref="GetState"/>.</summary>
+    public static Pcg32 FromState(ReadOnlySpan<ulong> s) => new(s[0], s[1], BitConverter.UInt64BitsToDouble(s[2]), s[3] != 0);
+
+    Pcg32(ulong state, ulong inc, double spare, bool hasSpare)
+    {
+        _state = state;
+        _inc = inc;
+        _spareGaussian = spare;
+        _hasSpare = hasSpare;
+    }
+
     /// <summary>Next 32 uniformly distributed bits.</summary>
     public uint NextUInt()
     {

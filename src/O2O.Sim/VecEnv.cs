@@ -103,6 +103,45 @@ public sealed class VecEnv : IDisposable
         }
     }
 
+    /// <summary>
+    /// Every env's state, the running episode returns and the current observations, as flat arrays
+    /// (a checkpoint stores them; <see cref="SetState"/> continues exactly).
+    /// </summary>
+    public (double[] Reals, long[] Ints) GetState()
+    {
+        var reals = new List<double>();
+        var ints = new List<long> { NumEnvs };
+        for (var i = 0; i < NumEnvs; i++)
+        {
+            var s = _envs[i].CaptureState();
+            ints.Add(s.Reals.Length);
+            ints.Add(s.Ints.Length);
+            reals.AddRange(s.Reals);
+            ints.AddRange(s.Ints);
+            reals.Add(_runningReturn[i]);
+        }
+        reals.AddRange(Obs.Select(v => (double)v));
+        return (reals.ToArray(), ints.ToArray());
+    }
+
+    /// <summary>Continue from <see cref="GetState"/> of a VecEnv with the same env id and count.</summary>
+    public void SetState(double[] reals, long[] ints)
+    {
+        if (ints.Length == 0 || ints[0] != NumEnvs)
+            throw new ArgumentException($"saved state is for {(ints.Length == 0 ? 0 : ints[0])} envs, this VecEnv has {NumEnvs}");
+        int ri = 0, ii = 1;
+        for (var i = 0; i < NumEnvs; i++)
+        {
+            var nr = (int)ints[ii++];
+            var ni = (int)ints[ii++];
+            _envs[i].RestoreState(new EnvState(reals[ri..(ri + nr)], ints[ii..(ii + ni)]));
+            ri += nr;
+            ii += ni;
+            _runningReturn[i] = reals[ri++];
+        }
+        for (var j = 0; j < Obs.Length; j++) Obs[j] = (float)reals[ri + j];
+    }
+
     /// <summary>The underlying env i (for qpos/qvel when collecting datasets). Do not step it directly.</summary>
     public IEnv Env(int i) => _envs[i];
 

@@ -130,7 +130,7 @@ public sealed class PpoTrainer : IDisposable
             AtomicFile.WriteText(Path.ChangeExtension(o.Csv, ".json"), System.Text.Json.JsonSerializer.Serialize(o, JsonOpts));
             ckpt.Save(o, actor, critic, optimizer, obsNorm, rewardScaler, rng, envs, (epoch, envSteps, 0, best, lastEval, nonfiniteRestores));
         }
-        using var tb = o.TensorboardDir is null ? null : torch.utils.tensorboard.SummaryWriter(o.TensorboardDir);
+        var tb = o.TensorboardDir is null ? null : torch.utils.tensorboard.SummaryWriter(o.TensorboardDir);
         var wall = Stopwatch.StartNew();
         var evalEveryEpochs = (int)Math.Max(1, (o.EvalEvery + o.StepsPerEpoch - 1) / o.StepsPerEpoch);
         var recentNonfinite = new Queue<int>();

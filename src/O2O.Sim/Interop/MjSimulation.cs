@@ -29,7 +29,7 @@ internal sealed unsafe class MjSimulation : IDisposable
     readonly MjModelHandle _modelHandle;
     readonly MjDataHandle _dataHandle;
     readonly nint _m, _d;
-    readonly double* _qpos, _qvel, _ctrl, _qpos0, _time;
+    readonly double* _qpos, _qvel, _ctrl, _qpos0, _time, _qaccWarmstart;
     bool _disposed;
 
     public int Nq { get; }
@@ -59,6 +59,7 @@ internal sealed unsafe class MjSimulation : IDisposable
         _qvel = *(double**)(db + MuJoCoOffsets.DataQvel);
         _ctrl = *(double**)(db + MuJoCoOffsets.DataCtrl);
         _time = (double*)(db + MuJoCoOffsets.DataTime);
+        _qaccWarmstart = *(double**)(db + MuJoCoOffsets.DataQaccWarmstart);
         BodyMass = new ReadOnlySpan<double>(*(double**)(mb + MuJoCoOffsets.ModelBodyMass), Nbody).ToArray();
     }
 
@@ -111,7 +112,9 @@ internal sealed unsafe class MjSimulation : IDisposable
     /// <summary>The model's default pose (qpos0), length <see cref="Nq"/>.</summary>
     public ReadOnlySpan<double> QPos0 { get { ThrowIfDisposed(); return new(_qpos0, Nq); } }
     /// <summary>Simulated time in seconds.</summary>
-    public double Time { get { ThrowIfDisposed(); return *_time; } }
+    public double Time { get { ThrowIfDisposed(); return *_time; } set { ThrowIfDisposed(); *_time = value; } }
+    /// <summary>The solver's warm start (qacc of the previous step): part of the state that decides the next step.</summary>
+    public Span<double> QaccWarmstart { get { ThrowIfDisposed(); return new(_qaccWarmstart, Nv); } }
     /// <summary>Body masses as compiled (index 0 is the world).</summary>
     public IReadOnlyList<double> BodyMass { get; }
 
