@@ -201,6 +201,26 @@ public static class DsrTrainer
         }
     }
 
+    /// <summary>Maximum likelihood on raw D-dimensional points (random minibatches with replacement); for tests and tools.</summary>
+    internal static void FitFlow(RealNvpFlow flow, Tensor data, int steps, int batch, double lr)
+    {
+        var parameters = flow.parameters().ToArray();
+        using var opt = optim.Adam(parameters, lr);
+        var n = data.shape[0];
+        var schedule = optim.lr_scheduler.CosineAnnealingLR(opt, steps);
+        for (var step = 0; step < steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            var x = data.index_select(0, randint(0, n, [batch]));
+            var loss = -flow.forward(x).mean();
+            opt.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(parameters, 100.0);
+            opt.step();
+            schedule.step();
+        }
+    }
+
     internal static (double Joint, double State) HeldOutLogLik(RealNvpFlow jointFlow, RealNvpFlow stateFlow, Tensor zHeld, Tensor aHeld)
     {
         using var _ = no_grad();
