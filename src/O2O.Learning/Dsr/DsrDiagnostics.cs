@@ -46,6 +46,10 @@ public sealed record ModeDiagnostics
     public required double AurocNoisyActions { get; init; }
     /// <summary>AUROC, held-out pairs vs the OOD set (null when none was given).</summary>
     public double? AurocOod { get; init; }
+    /// <summary>Counts of held-out sigma in <see cref="DsrDiagnostics.HistogramBins"/> equal bins over [0, 1].</summary>
+    public required int[] SigmaHistogramHeldOut { get; init; }
+    /// <summary>Counts of sigma of the same states with uniform random actions, same bins.</summary>
+    public required int[] SigmaHistogramUniformActions { get; init; }
 }
 
 /// <summary>Quality report of a trained DSR, printed by train-dsr and saved as X_dsr.json beside X_dsr.pt.</summary>
@@ -57,6 +61,9 @@ public sealed record DsrDiagnostics
     public static readonly double[] ActionScales = [0, 0.05, 0.1, 0.2, 0.5, 1];
     /// <summary>State perturbation scales (dataset std) of the support curve.</summary>
     public static readonly double[] StateScales = [0, 0.5, 1, 2, 4];
+
+    /// <summary>Number of equal bins over [0, 1] of the sigma histograms.</summary>
+    public const int HistogramBins = 20;
 
     /// <summary>Environment id.</summary>
     public required string EnvId { get; init; }
@@ -198,7 +205,16 @@ public sealed record DsrDiagnostics
                 AurocUniformActions = Auroc.Compute(baseRaw, Raw("uniform", m, sc)),
                 AurocNoisyActions = Auroc.Compute(baseRaw, Raw("noise0.3", m, sc)),
                 AurocOod = ood is null ? null : Auroc.Compute(baseRaw, Raw("ood", m, sc)),
+                SigmaHistogramHeldOut = Histogram(sig),
+                SigmaHistogramUniformActions = Histogram(Raw("uniform", m, sc).Select(v => cal.Sigma(v, t))),
             });
+        }
+
+        static int[] Histogram(IEnumerable<double> sigmas)
+        {
+            var counts = new int[HistogramBins];
+            foreach (var v in sigmas) counts[Math.Clamp((int)(v * HistogramBins), 0, HistogramBins - 1)]++;
+            return counts;
         }
 
         var curves = new List<SupportCurve>();
