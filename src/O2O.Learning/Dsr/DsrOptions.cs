@@ -1,0 +1,164 @@
+using System.Text.Json.Serialization;
+using O2O.Core;
+
+namespace O2O.Learning.Dsr;
+
+/// <summary>Which model family scores support: a normalising flow or a contrastive energy network.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<DsrKind>))]
+public enum DsrKind
+{
+    /// <summary>RealNVP affine-coupling flows, maximum likelihood; score log p.</summary>
+    Flow,
+    /// <summary>Energy networks trained with InfoNCE against synthetic negatives; score −E.</summary>
+    Energy,
+}
+
+/// <summary>What the support score measures.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SupportMode>))]
+public enum SupportMode
+{
+    /// <summary>g = log p(s, a): punishes unusual actions and unusual states.</summary>
+    Joint,
+    /// <summary>g = log p(s, a) − log p(s) = log p(a | s): punishes unusual actions where the data has been.</summary>
+    Conditional,
+    /// <summary>g = log p(s): state novelty only.</summary>
+    State,
+}
+
+/// <summary>Which raw score is calibrated into sigma; the alternatives to log p exist because log p can fall like a wall.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<DsrScore>))]
+public enum DsrScore
+{
+    /// <summary>The model's log-density (flow) or −E (energy).</summary>
+    LogP,
+    /// <summary>Flow only: −‖z‖²/2 in the base space (log p without the log-det term), which grows quadratically, not explosively.</summary>
+    Radius,
+    /// <summary>log p with the calibration temperature multiplied by <see cref="DsrOptions.Temper"/>: sigma stays 0.5 at tau but falls t times more slowly.</summary>
+    Tempered,
+}
+
+/// <summary>DsrKind.Parse: command-line word → kind, with a one-line error listing the valid values.</summary>
+public static class DsrKindParsing
+{
+    extension(DsrKind)
+    {
+        /// <summary>Parse 'flow' or 'energy' (case-insensitive).</summary>
+        public static DsrKind Parse(string text) => DsrParsing.ParseWord<DsrKind>(text, "--kind", ["flow", "energy"]);
+    }
+}
+
+/// <summary>SupportMode.Parse: command-line word → mode, with a one-line error listing the valid values.</summary>
+public static class SupportModeParsing
+{
+    extension(SupportMode)
+    {
+        /// <summary>Parse 'joint', 'conditional' or 'state' (case-insensitive).</summary>
+        public static SupportMode Parse(string text) => DsrParsing.ParseWord<SupportMode>(text, "--support", ["joint", "conditional", "state"]);
+    }
+}
+
+/// <summary>DsrScore.Parse: command-line word → score, with a one-line error listing the valid values.</summary>
+public static class DsrScoreParsing
+{
+    extension(DsrScore)
+    {
+        /// <summary>Parse 'logp', 'radius' or 'tempered' (case-insensitive).</summary>
+        public static DsrScore Parse(string text) => DsrParsing.ParseWord<DsrScore>(text, "--score", ["logp", "radius", "tempered"]);
+    }
+}
+
+/// <summary>Command-line words of the DSR enums.</summary>
+public static class DsrParsing
+{
+    internal static T ParseWord<T>(string? text, string flag, string[] valid) where T : struct, Enum
+    {
+        var word = (text ?? "").Trim();
+        for (var i = 0; i < valid.Length; i++)
+            if (string.Equals(word, valid[i], StringComparison.OrdinalIgnoreCase))
+                return Enum.GetValues<T>()[i];
+        throw new UserError($"{flag} '{text}' is not valid; expected one of: {string.Join(", ", valid)}");
+    }
+
+    /// <summary>The command-line word of a value (the inverse of Parse).</summary>
+    public static string Word(this DsrKind k) => k.ToString().ToLowerInvariant();
+
+    /// <summary>The command-line word of a value (the inverse of Parse).</summary>
+    public static string Word(this SupportMode m) => m.ToString().ToLowerInvariant();
+
+    /// <summary>The command-line word of a value (the inverse of Parse).</summary>
+    public static string Word(this DsrScore s) => s.ToString().ToLowerInvariant();
+}
+
+/// <summary>Hyper-parameters of DSR training; defaults follow docs/method.md.</summary>
+public sealed record DsrOptions
+{
+    /// <summary>Model family: flow (default) or energy.</summary>
+    public DsrKind Kind { get; init; } = DsrKind.Flow;
+
+    /// <summary>Passes over the training split.</summary>
+    public int Epochs { get; init; } = 20;
+
+    /// <summary>Minibatch size (pairs per Adam step).</summary>
+    public int BatchSize { get; init; } = 2048;
+
+    /// <summary>Adam learning rate.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Fraction of transitions held out, by whole episodes, for calibration and diagnostics; never trained on.</summary>
+    public double Holdout { get; init; } = 0.05;
+
+    /// <summary>Boundary quantile: tau = q_rho of held-out scores, where sigma = 0.5. Must lie in (0, 0.5).</summary>
+    public double Rho { get; init; } = 0.05;
+
+    /// <summary>Seed of libtorch's generator and of the split.</summary>
+    public int Seed { get; init; } = 0;
+
+    /// <summary>Width of the hidden layers of every conditioner / energy network.</summary>
+    public int Hidden { get; init; } = 128;
+
+    /// <summary>Number of affine coupling layers per flow.</summary>
+    public int CouplingLayers { get; init; } = 8;
+
+    /// <summary>Bound on each coupling's log-scale: s = b·tanh(raw/b), so one layer scales by at most e^b.</summary>
+    public double LogScaleBound { get; init; } = 2.0;
+
+    /// <summary>Std of Gaussian dequantisation noise added to actions while training (actions clipped at ±1 are point masses).</summary>
+    public double ActionNoise { get; init; } = 0.05;
+
+    /// <summary>Std of noise added to z-scored states while training (constant state dimensions would otherwise be point masses).</summary>
+    public double StateNoise { get; init; } = 0.01;
+
+    /// <summary>Which raw score sigma is calibrated on: logp (default), radius (flow only) or tempered.</summary>
+    public DsrScore Score { get; init; } = DsrScore.LogP;
+
+    /// <summary>Temperature factor t of the tempered score (sigma at the held-out median is logistic(ln 19 / t)).</summary>
+    public double Temper { get; init; } = 4.0;
+
+    /// <summary>Negatives per positive pair in the energy model's InfoNCE loss (split among the negative families).</summary>
+    public int EnergyNegatives { get; init; } = 16;
+
+    /// <summary>Maximum held-out pairs used for the diagnostics (support curve, AUROC); a random subset when larger.</summary>
+    public int DiagnosticsMaxPairs { get; init; } = 4096;
+
+    /// <summary>Throw a <see cref="UserError"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Kind)) throw new UserError($"--kind {(int)Kind} is not valid; expected one of: flow, energy");
+        if (!Enum.IsDefined(Score)) throw new UserError($"--score {(int)Score} is not valid; expected one of: logp, radius, tempered");
+        if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1");
+        if (BatchSize < 2) throw new UserError($"--batch_size {BatchSize}: must be at least 2");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new UserError($"--lr {LearningRate}: must be a positive number");
+        if (!(Holdout > 0 && Holdout < 0.5)) throw new UserError($"--holdout {Holdout}: must lie in (0, 0.5)");
+        if (!(Rho > 0 && Rho < 0.5)) throw new UserError($"--rho {Rho}: must lie in (0, 0.5) (tau = q_rho must sit below the median)");
+        if (Hidden < 2) throw new UserError($"--hidden {Hidden}: must be at least 2");
+        if (CouplingLayers < 2) throw new UserError($"--coupling_layers {CouplingLayers}: must be at least 2 (each dimension must be transformed)");
+        if (!(LogScaleBound > 0) || double.IsInfinity(LogScaleBound)) throw new UserError($"--log_scale_bound {LogScaleBound}: must be a positive number");
+        if (!(ActionNoise >= 0) || double.IsInfinity(ActionNoise)) throw new UserError($"--action_noise {ActionNoise}: must be zero or positive");
+        if (!(StateNoise >= 0) || double.IsInfinity(StateNoise)) throw new UserError($"--state_noise {StateNoise}: must be zero or positive");
+        if (!(Temper >= 1) || double.IsInfinity(Temper)) throw new UserError($"--temper {Temper}: must be at least 1");
+        if (EnergyNegatives < 4) throw new UserError($"--energy_negatives {EnergyNegatives}: must be at least 4 (one per negative family)");
+        if (DiagnosticsMaxPairs < 100) throw new UserError($"--diagnostics_max_pairs {DiagnosticsMaxPairs}: must be at least 100");
+        if (Kind == DsrKind.Energy && Score == DsrScore.Radius)
+            throw new UserError("--score radius needs --kind flow (an energy model has no base space); use logp or tempered");
+    }
+}
