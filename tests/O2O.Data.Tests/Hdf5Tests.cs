@@ -47,8 +47,9 @@ public class Hdf5Tests
 
     [Theory]
     [InlineData(true, 4096)]
-    [InlineData(false, 4096)]
+    [InlineData(false, 32768)]
     [InlineData(true, 7)]
+    [InlineData(false, 1)]
     public void Dataset_round_trips_through_hdf5(bool gzip, int chunkRows)
     {
         using var tmp = new TempDir();
@@ -90,7 +91,8 @@ public class Hdf5Tests
     {
         using var tmp = new TempDir();
         var ds = Make.Dataset(n: 5000);
-        DatasetIO.SaveHdf5(tmp.File("d.hdf5"), ds);
+        DatasetIO.SaveHdf5(tmp.File("d.hdf5"), ds, new Hdf5WriteOptions(Gzip: true, ChunkRows: 4096));
+        DatasetIO.SaveHdf5(tmp.File("plain.hdf5"), ds);
         var (code, stdout, stderr) = Python.Run("""
             import sys, h5py, numpy as np
             with h5py.File(sys.argv[1], 'r') as f:
@@ -99,7 +101,10 @@ public class Hdf5Tests
                     print(k, d.dtype, d.shape, d.chunks, d.compression)
                 print('sum', repr(float(f['observations'][:].astype(np.float64).sum())), int(f['terminals'][:].sum()))
                 print('meta', f['metadata/env_id'][()].decode(), f['metadata/generated_by'][()].decode(), f['metadata/seed'][()].decode())
-            """, tmp.File("d.hdf5"));
+            with h5py.File(sys.argv[2], 'r') as f:
+                d = f['observations']
+                print('plain', d.dtype, d.shape, d.chunks, d.compression, int(f['timeouts'][:].sum()))
+            """, tmp.File("d.hdf5"), tmp.File("plain.hdf5"));
         Assert.True(code == 0, stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("observations float32 (5000, 11) (4096, 11) gzip", lines[0]);
@@ -114,6 +119,7 @@ public class Hdf5Tests
         Assert.Equal(ds.Observations.Sum(x => (double)x), double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), 6);
         Assert.Equal(ds.Terminals!.Count(t => t), int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal("meta Hopper-v4 o2o tests 1", lines[10]);
+        Assert.Equal($"plain float32 (5000, 11) (5000, 11) None {ds.Timeouts!.Count(t => t)}", lines[11]); // defaults: one row-shaped chunk here, no gzip
     }
 
     [Fact]

@@ -42,8 +42,8 @@ public class GaussianMathTests
         using var obs = randn(5, 4);
         using var mean = actor.call(obs).detach();
         var (lp, ent) = actor.Evaluate(obs, mean);
-        // At the mean, log N = −Σ(log σ + ½ log 2π) = entropy − d/2.
-        using var diff = (lp - (ent - 1.0)).abs().max();
+        // At the mean, log N = −Σ(log σ + ½ log 2π) = −entropy + d/2 (d = 2 here).
+        using var diff = (lp - (1.0 - ent)).abs().max();
         Assert.True(diff.item<float>() < 1e-5);
         lp.Dispose(); ent.Dispose();
     }
@@ -66,8 +66,8 @@ public class RunningNormTests
             var m = col.Average();
             var v = col.Sum(x => (x - m) * (x - m)) / col.Length;
             // The prior pseudo-count 1e-4 at mean 0, var 1 shifts the result by ~1e-6.
-            Assert.Equal(m, norm.Mean[j], 4);
-            Assert.Equal(v, norm.Var[j], 3);
+            Assert.InRange(norm.Mean[j], m - 1e-4, m + 1e-4);
+            Assert.InRange(norm.Var[j], v * (1 - 1e-5), v * (1 + 1e-5));
         }
     }
 
