@@ -17,7 +17,7 @@ internal static class EnvBenchmark
     public static int Run(string[] args)
     {
         var steps = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
-        var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+        var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         var root = RepoRoot();
         var work = Directory.CreateTempSubdirectory("o2o-bench-");
         try
@@ -33,14 +33,16 @@ internal static class EnvBenchmark
             Console.WriteLine($"Hopper-v4 (RK4, frame_skip 4, random actions, reset on fall), MuJoCo {MuJoCo.Version}, {Environment.ProcessorCount} cores, {steps} env steps per round, best of {rounds}");
             SingleThread(steps / 4);  // warm up the JIT (tiered compilation, PGO) before timing
             VecEnvRate(steps / 4, 8, 2);
-            double c = 0, single = 0, vec = 0;
+            double c = 0, c2 = 0, single = 0, vec = 0;
             for (var r = 0; r < rounds; r++)
             {
                 c = Math.Max(c, CRate(exe, xml, steps));
+                c2 = Math.Max(c2, CRateTwoProcesses(exe, xml, steps));
                 single = Math.Max(single, SingleThread(steps));
                 vec = Math.Max(vec, VecEnvRate(steps, 8, 2));
             }
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C harness (gcc -O2)          {0,9:0} env steps/s", c));
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C harness, 2 processes       {0,9:0} env steps/s   {1:0.00} × C   (what this machine's load allows for 2 workers)", c2, c2 / c));
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C# env, 1 thread             {0,9:0} env steps/s   {1:0.00} × C   (target ≥ 0.90)", single, single / c));
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C# VecEnv 8 envs, 2 threads  {0,9:0} env steps/s   {1:0.00} × 1 thread   (target ≥ 1.70)", vec, vec / single));
             return 0;
@@ -57,6 +59,14 @@ internal static class EnvBenchmark
         if (code != 0) throw new InvalidOperationException($"C harness failed: {stderr.Trim()}");
         var field = stdout.Split(' ').First(f => f.StartsWith("c_env_steps_per_s=", StringComparison.Ordinal));
         return double.Parse(field["c_env_steps_per_s=".Length..], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Two C harnesses at once: the best two-way scaling the machine offers right now (the sum of their rates).</summary>
+    static double CRateTwoProcesses(string exe, string xml, int steps)
+    {
+        var a = Task.Run(() => CRate(exe, xml, steps));
+        var b = Task.Run(() => CRate(exe, xml, steps));
+        return a.Result + b.Result;
     }
 
     /// <summary>The loop a single-env collector runs: random action, step, reset when the episode ends.</summary>

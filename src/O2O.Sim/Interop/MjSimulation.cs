@@ -78,7 +78,14 @@ internal sealed unsafe class MjSimulation : IDisposable
         var path = Path.Combine(Path.GetTempPath(), $"o2o-{Environment.ProcessId}-{Guid.NewGuid():N}-{name}");
         try
         {
-            File.WriteAllText(path, xml, new UTF8Encoding(false));
+            try
+            {
+                File.WriteAllText(path, xml, new UTF8Encoding(false));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UserError($"cannot write the MJCF model to the temp folder {Path.GetTempPath()} ({e.Message}); point TMPDIR at a writable folder", e);
+            }
             const int errSize = 1000;
             var err = stackalloc byte[errSize];
             err[0] = 0;
