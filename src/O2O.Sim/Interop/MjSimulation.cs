@@ -32,6 +32,9 @@ internal sealed unsafe class MjSimulation : IDisposable
     readonly double* _qpos, _qvel, _ctrl, _qpos0, _time;
     bool _disposed;
 
+    /// <summary>mj_loadXML keeps the last parsed model in a process-wide slot, so loads are serialised.</summary>
+    static readonly Lock LoadLock = new();
+
     public int Nq { get; }
     public int Nv { get; }
     public int Nu { get; }
@@ -89,7 +92,8 @@ internal sealed unsafe class MjSimulation : IDisposable
             const int errSize = 1000;
             var err = stackalloc byte[errSize];
             err[0] = 0;
-            var model = NativeMethods.mj_loadXML(path, 0, err, errSize);
+            nint model;
+            lock (LoadLock) model = NativeMethods.mj_loadXML(path, 0, err, errSize);
             if (model == 0)
             {
                 var msg = Marshal.PtrToStringUTF8((nint)err)?.Trim() ?? "";
