@@ -95,6 +95,9 @@ public sealed class VecEnv : IDisposable
             throw;
         }
 
+        // ManualResetEventSlim creates its lock object the first time a wait has to block; make that happen
+        // here (a 1 ms timed wait on the unset event) so no Step ever allocates.
+        _allDone.Wait(1);
         _go = new SemaphoreSlim[Threads];
         _workers = new Thread[Threads];
         for (var k = 1; k < Threads; k++)
