@@ -5,12 +5,12 @@ namespace O2O.Sim;
 /// <summary>The environments O2O knows, by Gymnasium id ("Hopper-v4" → a fresh <see cref="IEnv"/>).</summary>
 public static class EnvRegistry
 {
-    static readonly (EnvSpec Spec, LocomotionTask Task, string D4rlName)[] Entries =
+    static readonly (EnvSpec Spec, LocomotionKind Kind, string D4rlName)[] Entries =
     [
         // Dimensions and timing from Gymnasium's v4 docs; LocomotionEnv checks them against the compiled MJCF.
-        (new EnvSpec("Hopper-v4", ObsDim: 11, ActDim: 3, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000, NqPos: 6, NqVel: 6), LocomotionTask.Hopper, "hopper"),
-        (new EnvSpec("Walker2d-v4", ObsDim: 17, ActDim: 6, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000, NqPos: 9, NqVel: 9), LocomotionTask.Walker2d, "walker2d"),
-        (new EnvSpec("HalfCheetah-v4", ObsDim: 17, ActDim: 6, Dt: 0.05, FrameSkip: 5, MaxEpisodeSteps: 1000, NqPos: 9, NqVel: 9), LocomotionTask.HalfCheetah, "halfcheetah"),
+        (new EnvSpec("Hopper-v4", ObsDim: 11, ActDim: 3, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000, NqPos: 6, NqVel: 6), LocomotionKind.Hopper, "hopper"),
+        (new EnvSpec("Walker2d-v4", ObsDim: 17, ActDim: 6, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000, NqPos: 9, NqVel: 9), LocomotionKind.Walker2d, "walker2d"),
+        (new EnvSpec("HalfCheetah-v4", ObsDim: 17, ActDim: 6, Dt: 0.05, FrameSkip: 5, MaxEpisodeSteps: 1000, NqPos: 9, NqVel: 9), LocomotionKind.HalfCheetah, "halfcheetah"),
     ];
 
     /// <summary>Every registered spec, in a fixed order.</summary>
@@ -26,10 +26,10 @@ public static class EnvRegistry
     public static IEnv Make(string id)
     {
         var entry = Entries[IndexOf(id)];
-        return new LocomotionEnv(entry.Task, entry.Spec);
+        return new LocomotionEnv(entry.Kind, entry.Spec);
     }
 
-    internal static EnvSpec SpecOf(LocomotionTask task) => Entries.First(e => e.Task == task).Spec;
+    internal static EnvSpec SpecOf(LocomotionKind kind) => Entries.First(e => e.Kind == kind).Spec;
 
     /// <summary>
     /// The env id of a D4RL task name: "hopper-medium-v2" → "Hopper-v4" (prefixes hopper, walker2d, halfcheetah).

@@ -2,8 +2,8 @@ using O2O.Sim.Interop;
 
 namespace O2O.Sim;
 
-/// <summary>Which Gymnasium v4 locomotion task an env is; picks its health check and reset noise.</summary>
-public enum LocomotionTask
+/// <summary>Which Gymnasium v4 locomotion robot an env simulates; picks its health check and reset noise.</summary>
+public enum LocomotionKind
 {
     /// <summary>Hopper-v4.</summary>
     Hopper,
@@ -31,8 +31,8 @@ public sealed class LocomotionEnv : IEnv
     bool _everReset;
     bool _disposed;
 
-    /// <summary>The task this env simulates.</summary>
-    public LocomotionTask Task { get; }
+    /// <summary>Which of the three robots this env simulates.</summary>
+    public LocomotionKind Kind { get; }
 
     /// <inheritdoc/>
     public EnvSpec Spec { get; }
@@ -40,21 +40,21 @@ public sealed class LocomotionEnv : IEnv
     /// <inheritdoc/>
     public int EpisodeStep { get; private set; }
 
-    /// <summary>Create an env for <paramref name="task"/>; prefer <see cref="EnvRegistry.Make"/>.</summary>
-    public LocomotionEnv(LocomotionTask task) : this(task, EnvRegistry.SpecOf(task)) { }
+    /// <summary>Create an env for <paramref name="kind"/>; prefer <see cref="EnvRegistry.Make"/>.</summary>
+    public LocomotionEnv(LocomotionKind kind) : this(kind, EnvRegistry.SpecOf(kind)) { }
 
-    internal LocomotionEnv(LocomotionTask task, EnvSpec spec)
+    internal LocomotionEnv(LocomotionKind kind, EnvSpec spec)
     {
-        Task = task;
+        Kind = kind;
         Spec = spec;
-        var asset = task switch
+        var asset = kind switch
         {
-            LocomotionTask.Hopper => "hopper.xml",
-            LocomotionTask.Walker2d => "walker2d.xml",
-            LocomotionTask.HalfCheetah => "half_cheetah.xml",
-            _ => throw new ArgumentOutOfRangeException(nameof(task), task, "unknown locomotion task"),
+            LocomotionKind.Hopper => "hopper.xml",
+            LocomotionKind.Walker2d => "walker2d.xml",
+            LocomotionKind.HalfCheetah => "half_cheetah.xml",
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown locomotion kind"),
         };
-        (_ctrlCostWeight, _healthyReward) = task == LocomotionTask.HalfCheetah ? (0.1, 0.0) : (1e-3, 1.0);
+        (_ctrlCostWeight, _healthyReward) = kind == LocomotionKind.HalfCheetah ? (0.1, 0.0) : (1e-3, 1.0);
         _sim = MjSimulation.FromEmbeddedAsset(asset);
         var compiledDt = _sim.Timestep * spec.FrameSkip;
         if (_sim.Nq != spec.NqPos || _sim.Nv != spec.NqVel || _sim.Nu != spec.ActDim || _sim.Nq - 1 + _sim.Nv != spec.ObsDim
@@ -88,9 +88,9 @@ public sealed class LocomotionEnv : IEnv
         get
         {
             var qpos = _sim.QPos;
-            switch (Task)
+            switch (Kind)
             {
-                case LocomotionTask.Hopper:
+                case LocomotionKind.Hopper:
                 {
                     // state_vector()[2:] = qpos[2:] ++ qvel, each in (−100, 100); z > 0.7; angle in (−0.2, 0.2).
                     for (var i = 2; i < qpos.Length; i++)
@@ -99,7 +99,7 @@ public sealed class LocomotionEnv : IEnv
                         if (!(v > -100.0 && v < 100.0)) return false;
                     return qpos[1] > 0.7 && qpos[2] > -0.2 && qpos[2] < 0.2;
                 }
-                case LocomotionTask.Walker2d:
+                case LocomotionKind.Walker2d:
                     return qpos[1] > 0.8 && qpos[1] < 2.0 && qpos[2] > -1.0 && qpos[2] < 1.0;
                 default:
                     return true;
@@ -118,7 +118,7 @@ public sealed class LocomotionEnv : IEnv
         var qvel = _sim.QVel;
         var qpos0 = _sim.QPos0;
         // Gymnasium reset_model: qpos noise first, then qvel noise; init_qvel is zero.
-        if (Task == LocomotionTask.HalfCheetah)
+        if (Kind == LocomotionKind.HalfCheetah)
         {
             const double scale = 0.1;
             for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + _rng.Uniform(-scale, scale);
@@ -241,7 +241,7 @@ public sealed class LocomotionEnv : IEnv
         var qvel = _sim.QVel;
         var n = qpos.Length - 1;
         for (var i = 0; i < n; i++) obs[i] = (float)qpos[i + 1];
-        if (Task == LocomotionTask.HalfCheetah)
+        if (Kind == LocomotionKind.HalfCheetah)
             for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)qvel[i];
         else
             for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)Math.Clamp(qvel[i], -ObsVelocityClip, ObsVelocityClip);

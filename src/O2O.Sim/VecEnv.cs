@@ -71,15 +71,6 @@ public sealed class VecEnv : IDisposable
         _obsDim = Spec.ObsDim;
         _actDim = Spec.ActDim;
         _envs = new IEnv[numEnvs];
-        try
-        {
-            for (var i = 0; i < numEnvs; i++) _envs[i] = EnvRegistry.Make(envId);
-        }
-        catch
-        {
-            foreach (var e in _envs) e?.Dispose();
-            throw;
-        }
         _actions = new float[numEnvs * _actDim];
         _runningReturn = new double[numEnvs];
         Obs = new float[numEnvs * _obsDim];
@@ -90,8 +81,23 @@ public sealed class VecEnv : IDisposable
         Results = new StepResult[numEnvs];
         EpisodeReturn = new double[numEnvs];
         EpisodeLength = new int[numEnvs];
-        for (var i = 0; i < numEnvs; i++) _envs[i].Reset(unchecked(seed + i), ObsRow(i));
+        try
+        {
+            for (var i = 0; i < numEnvs; i++)
+            {
+                _envs[i] = EnvRegistry.Make(envId);
+                _envs[i].Reset(unchecked(seed + i), ObsRow(i));
+            }
+        }
+        catch
+        {
+            foreach (var e in _envs) e?.Dispose();
+            throw;
+        }
 
+        // ManualResetEventSlim creates its lock object the first time a wait has to block; make that happen
+        // here (a 1 ms timed wait on the unset event) so no Step ever allocates.
+        _allDone.Wait(1);
         _go = new SemaphoreSlim[Threads];
         _workers = new Thread[Threads];
         for (var k = 1; k < Threads; k++)

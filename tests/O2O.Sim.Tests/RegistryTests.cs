@@ -35,3 +35,22 @@ public class RegistryTests
         Assert.Contains("hopper, walker2d, halfcheetah", e.Message);
     }
 }
+
+public class RandomRolloutTests
+{
+    // Random-policy levels of the Gymnasium v4 envs (and D4RL's random reference returns: hopper −20 … 20,
+    // walker 1.6, halfcheetah −280 per 1000 steps): a model with wrong geometry, gear or reward lands far outside.
+    [Theory]
+    [InlineData("Hopper-v4", 6000, 10.0, 30.0, 12.0, 40.0)]
+    [InlineData("Walker2d-v4", 6000, -5.0, 15.0, 10.0, 40.0)]
+    [InlineData("HalfCheetah-v4", 3000, -450.0, -200.0, 1000.0, 1000.0)]
+    public void Uniform_random_policy_lands_at_the_known_random_level(string id, int steps, double minReturn, double maxReturn, double minLength, double maxLength)
+    {
+        var result = RandomRollout.Run(id, steps, seed: 0);
+        Assert.NotEmpty(result.Episodes);
+        Assert.InRange(result.Episodes.Average(e => e.Return), minReturn, maxReturn);
+        Assert.InRange(result.Episodes.Average(e => e.Length), minLength, maxLength);
+        Assert.Equal(id == "HalfCheetah-v4", result.Episodes.All(e => e.Truncated));
+        Assert.True(result.StepsPerSecond > 0);
+    }
+}

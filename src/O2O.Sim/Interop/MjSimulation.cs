@@ -32,6 +32,9 @@ internal sealed unsafe class MjSimulation : IDisposable
     readonly double* _qpos, _qvel, _ctrl, _qpos0, _time, _qaccWarmstart;
     bool _disposed;
 
+    /// <summary>mj_loadXML keeps the last parsed model in a process-wide slot, so loads are serialised.</summary>
+    static readonly Lock LoadLock = new();
+
     public int Nq { get; }
     public int Nv { get; }
     public int Nu { get; }
@@ -79,11 +82,19 @@ internal sealed unsafe class MjSimulation : IDisposable
         var path = Path.Combine(Path.GetTempPath(), $"o2o-{Environment.ProcessId}-{Guid.NewGuid():N}-{name}");
         try
         {
-            File.WriteAllText(path, xml, new UTF8Encoding(false));
+            try
+            {
+                File.WriteAllText(path, xml, new UTF8Encoding(false));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UserError($"cannot write the MJCF model to the temp folder {Path.GetTempPath()} ({e.Message}); point TMPDIR at a writable folder", e);
+            }
             const int errSize = 1000;
             var err = stackalloc byte[errSize];
             err[0] = 0;
-            var model = NativeMethods.mj_loadXML(path, 0, err, errSize);
+            nint model;
+            lock (LoadLock) model = NativeMethods.mj_loadXML(path, 0, err, errSize);
             if (model == 0)
             {
                 var msg = Marshal.PtrToStringUTF8((nint)err)?.Trim() ?? "";
