@@ -7,6 +7,7 @@ public static class Program
     static readonly (string Name, string Summary, Func<string[], int> Run)[] Benchmarks =
     [
         ("env", "Hopper-v4 env steps/s: the C harness over libmujoco, C# single thread, VecEnv on 2 threads", EnvBenchmark.Run),
+        ("learning", "train-online PPO fps against raw single-thread physics (with the env/act/update split), BC samples/s", LearningBenchmark.Run),
     ];
 
     public static int Main(string[] args)

@@ -14,6 +14,8 @@ public static class CollectCommand
         [
             new("env_id", "environment, e.g. Hopper-v4", Required: true),
             new("policy", "'random' or the path of an actor checkpoint (*_actor.pt)", "random"),
+            new("quality", "instead of --policy: a D4RL quality made with our PPO (random, medium, expert, medium-replay, medium-expert)"),
+            new("train_budget", "with --quality: most env steps the behaviour PPO trains for", "1000000"),
             new("deterministic", "act with the actor's mean instead of sampling", "false", IsFlag: true),
             new("steps", "transitions to collect", "1000000"),
             new("out", "output file (.hdf5, or .npz)", Required: true),
@@ -33,7 +35,16 @@ public static class CollectCommand
         var steps = a.Int("steps", 1);
         var outPath = a.RequiredString("out");
         AtomicFile.EnsureWritableFolder(outPath, "--out");
-        var ds = DatasetCollector.Collect(new CollectOptions(env, policy, steps, a.Int("seed"), policy is BehaviourPolicy.Random ? "random" : "custom"), Console.WriteLine);
+        OfflineDataset ds;
+        if (a.Has("quality"))
+        {
+            if (a.Has("policy")) throw new UsageError("give --quality or --policy, not both");
+            var quality = a.Choice("quality", BehaviourDatasets.Qualities);
+            var work = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, "behaviour");
+            ds = BehaviourDatasets.Collect(new QualityOptions(env, quality, steps, a.Int("seed"), work, a.Long("train_budget", 2048)), Console.WriteLine);
+            Console.WriteLine($"behaviour policies and their training logs: {work}");
+        }
+        else ds = DatasetCollector.Collect(new CollectOptions(env, policy, steps, a.Int("seed"), policy is BehaviourPolicy.Random ? "random" : "custom"), Console.WriteLine);
         if (outPath.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) DatasetIO.SaveNpz(outPath, ds);
         else DatasetIO.SaveHdf5(outPath, ds);
         var starts = ds.EpisodeStarts();

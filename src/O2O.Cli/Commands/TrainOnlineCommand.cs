@@ -1,4 +1,5 @@
 using O2O.Core;
+using O2O.Learning.Dsr;
 using O2O.Learning.Ppo;
 using O2O.Sim;
 
@@ -40,6 +41,15 @@ public static class TrainOnlineCommand
             new("ckpt_dir", "folder of checkpoints (default: the log folder)"),
             new("resume", "continue the run from its last checkpoint", "false", IsFlag: true),
             new("tensorboard", "also write TensorBoard events to this folder"),
+            new("support", "DSR support mode: joint, conditional or state (default: the one the DSR was trained to recommend)"),
+            new("beta", "pessimism scale β₀: 'auto' or a number", "auto"),
+            new("beta_frac", "with --beta auto: first rollout's mean penalty term as a fraction of its mean reward", "0.1"),
+            new("eta", "frontier bonus scale η₀", "0.1"),
+            new("pessimism", "reward (r − β·c·p) or value (critic loss + β·E[p·V])", "reward"),
+            new("anneal", "linear (to 0 over --anneal_frac of the budget) or none", "linear"),
+            new("anneal_frac", "fraction of the budget over which β and η anneal", "0.25"),
+            new("reward_scale", "c in the shaped reward (default: the DSR's offline mean |r|)"),
+            new("no_dsr", "plain PPO: the DSR (if given) only measures support, it shapes nothing", "false", IsFlag: true),
             new("torch_threads", "libtorch threads (1 = reproducible)", "1"),
             new("env_threads", "threads stepping environments (0 = cores)", "0"),
         ],
@@ -94,18 +104,56 @@ public static class TrainOnlineCommand
         return o;
     }
 
+    /// <summary>DSR shaping settings from the command line (shared with `o2o run`).</summary>
+    internal static DsrShapingOptions ShapingOptions(ParsedArgs a)
+    {
+        var beta = a.RequiredString("beta");
+        double? betaValue = beta.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : a.Double("beta", 0, 1e6);
+        var s = new DsrShapingOptions
+        {
+            Support = a.Has("support") ? SupportMode.Parse(a.RequiredString("support")) : null,
+            Beta = betaValue,
+            BetaFrac = a.Double("beta_frac", 0, 10),
+            Eta = a.Double("eta", 0, 1e6),
+            Pessimism = a.Choice("pessimism", "reward", "value"),
+            Anneal = a.Choice("anneal", "linear", "none"),
+            AnnealFrac = a.Double("anneal_frac", 1e-6, 1),
+            RewardScale = a.Has("reward_scale") ? a.Double("reward_scale", 1e-9, 1e9) : null,
+            MetricsOnly = a.Bool("no_dsr"),
+        };
+        s.Validate();
+        return s;
+    }
+
+    /// <summary>Load a DSR for <paramref name="envId"/>, with one-line errors for the wrong file or env.</summary>
+    internal static SupportModel LoadDsr(string path, string envId)
+    {
+        var spec = EnvRegistry.Get(envId);
+        return SupportModel.Load(path, spec.Id, spec.ObsDim, spec.ActDim);
+    }
+
     static int Execute(ParsedArgs a)
     {
         var o = Options(a);
         CommonOptions.UseDevice(a);
-        if (a.Has("dsr_path"))
-            throw new UserError("--dsr_path: DSR shaping is not available in this build yet; run without --dsr_path for plain PPO");
+        var shaping = ShapingOptions(a);
+        using var dsr = a.Has("dsr_path") ? LoadDsr(a.RequiredString("dsr_path"), o.EnvId) : null;
+        DsrShaper? shaper = null;
+        if (dsr is not null)
+        {
+            var c = shaping.RewardScale ?? dsr.RewardAbsMean
+                ?? throw new UserError($"the DSR '{a.String("dsr_path")}' does not record the offline mean |reward| (its data had no rewards); pass --reward_scale");
+            shaper = new DsrShaper(dsr, shaping, c);
+            Console.WriteLine($"dsr: {a.String("dsr_path")} ({dsr.Kind.Word()}, support {shaper.Mode.Word()}, c = {c:G4}, beta {(shaping.Beta?.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) ?? "auto")}, eta {shaping.Eta:G4}{(shaping.MetricsOnly ? ", --no_dsr: measuring only" : "")})");
+        }
+        else if (a.Bool("no_dsr") is false && (a.Has("beta") || a.Has("eta") || a.Has("support")))
+            throw new UsageError("--beta/--eta/--support need --dsr_path (the DSR checkpoint from 'o2o train-dsr')");
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
         try
         {
-            using var trainer = new PpoTrainer(o, null, Console.WriteLine);
+            using var trainer = new PpoTrainer(o, shaper, Console.WriteLine);
             var r = trainer.Run(a.Bool("resume"), cts.Token);
             Console.WriteLine($"done: {r.Epochs} epochs, {r.EnvSteps} env steps in {r.WallSeconds:F0}s; last eval {r.LastEvalMean:F1}, best {r.BestEvalMean:F1}");
             Console.WriteLine($"log: {r.CsvPath}");

@@ -50,14 +50,18 @@ public sealed class GaussianActor : nn.Module<Tensor, Tensor>
 /// <summary>Closed forms for diagonal Gaussians.</summary>
 public static class GaussianMath
 {
-    static readonly double HalfLog2Pi = 0.5 * Math.Log(2 * Math.PI);
+    // Static scalars live for the process: TorchSharp frees implicitly converted scalars in the finalizer,
+    // which can run while libtorch is still reading them (seen as a corrupt Scalar in add()).
+    static readonly Scalar HalfLog2Pi = 0.5 * Math.Log(2 * Math.PI);
+    static readonly Scalar MinusHalf = -0.5;
+    static readonly Scalar HalfPlusHalfLog2Pi = 0.5 + 0.5 * Math.Log(2 * Math.PI);
 
     /// <summary>Σ_i log N(x_i; μ_i, σ_i²) over the last dimension.</summary>
     public static Tensor LogProb(Tensor x, Tensor mean, Tensor logStd)
     {
         using var scope = NewDisposeScope();
         var z = (x - mean) * (-logStd).exp();
-        var lp = (-0.5 * z.pow(2) - logStd - HalfLog2Pi).sum(-1);
+        var lp = (z.square().mul(MinusHalf) - logStd).sub(HalfLog2Pi).sum(-1);
         return lp.MoveToOuterDisposeScope();
     }
 
@@ -65,6 +69,6 @@ public static class GaussianMath
     public static Tensor Entropy(Tensor logStd)
     {
         using var scope = NewDisposeScope();
-        return (logStd + 0.5 + HalfLog2Pi).sum(-1).MoveToOuterDisposeScope();
+        return logStd.add(HalfPlusHalfLog2Pi).sum(-1).MoveToOuterDisposeScope();
     }
 }

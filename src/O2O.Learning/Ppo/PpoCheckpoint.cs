@@ -19,7 +19,7 @@ internal sealed class PpoCheckpoint(string path)
 {
     const string Format = "o2o.ppo-checkpoint";
 
-    public void Save(PpoOptions o, GaussianActor actor, Mlp critic, Adam optimizer, RunningNorm obsNorm, RewardScaler scaler, Rng rng, VecEnv envs,
+    public void Save(PpoOptions o, GaussianActor actor, Mlp critic, Adam optimizer, RunningNorm obsNorm, RewardScaler scaler, Rng rng, VecEnv envs, IRolloutShaper? shaper,
         (int Epoch, long EnvSteps, double Wall, double Best, double LastEval, int Nonfinite) counters)
     {
         var tmp = path + ".new";
@@ -39,6 +39,7 @@ internal sealed class PpoCheckpoint(string path)
         var (reals, ints) = envs.GetState();
         t["envs.reals"] = tensor(reals);
         t["envs.ints"] = tensor(ints);
+        t["shaper.state"] = tensor(shaper?.SaveState() ?? []);
         var meta = new JsonObject
         {
             ["format"] = Format,
@@ -52,7 +53,7 @@ internal sealed class PpoCheckpoint(string path)
             ["options"] = JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(o)),
         };
         StateDictFile.Save(Path.Combine(tmp, "model.pt"), t, meta);
-        foreach (var (k, v) in t) if (k.StartsWith("obs_rms", StringComparison.Ordinal) || k.StartsWith("ret_", StringComparison.Ordinal) || k is "rng" or "envs.reals" or "envs.ints") v.Dispose();
+        foreach (var (k, v) in t) if (k.StartsWith("obs_rms", StringComparison.Ordinal) || k.StartsWith("ret_", StringComparison.Ordinal) || k is "rng" or "envs.reals" or "envs.ints" or "shaper.state") v.Dispose();
         using (var fs = File.Create(Path.Combine(tmp, "optim.pt"))) optimizer.save_py(fs, leaveOpen: false);
         var old = path + ".old";
         if (Directory.Exists(old)) Directory.Delete(old, true);
@@ -65,7 +66,7 @@ internal sealed class PpoCheckpoint(string path)
         : Directory.Exists(path + ".old") && File.Exists(Path.Combine(path + ".old", "model.pt")) ? path + ".old" : null;
 
     /// <summary>Restore everything; null when there is no checkpoint.</summary>
-    public (int, long, double, double, double, int)? Load(PpoOptions o, GaussianActor actor, Mlp critic, Adam optimizer, RunningNorm obsNorm, RewardScaler scaler, Rng rng, VecEnv envs)
+    public (int, long, double, double, double, int)? Load(PpoOptions o, GaussianActor actor, Mlp critic, Adam optimizer, RunningNorm obsNorm, RewardScaler scaler, Rng rng, VecEnv envs, IRolloutShaper? shaper)
     {
         var dir = Existing();
         if (dir is null) return null;
@@ -85,6 +86,7 @@ internal sealed class PpoCheckpoint(string path)
             t["ret_acc"].data<double>().CopyTo(scaler.Returns);
             rng.SetState(t["rng"].data<long>().ToArray().Select(l => unchecked((ulong)l)).ToArray());
             envs.SetState(t["envs.reals"].data<double>().ToArray(), t["envs.ints"].data<long>().ToArray());
+            if (shaper is not null && t.TryGetValue("shaper.state", out var ss)) shaper.LoadState(ss.data<double>().ToArray());
             optimizer.load_py(Path.Combine(dir, "optim.pt"));
             double D(string k) => meta[k] is null ? double.NaN : (double)meta[k]!;
             var best = meta["best_eval"] is null ? double.NegativeInfinity : (double)meta["best_eval"]!;

@@ -10,6 +10,15 @@ using static TorchSharp.torch;
 
 namespace O2O.Learning.Ppo;
 
+/// <summary>
+/// One rollout as the environment produced it (raw observations, executed actions, raw rewards), time-major
+/// [Steps × Envs]; NextObs row k is the observation after step k (the final one when the episode ended).
+/// </summary>
+public sealed record RolloutBatch(int Steps, int Envs, int ObsDim, int ActDim, float[] Obs, float[] NextObs, float[] Actions, float[] Rewards, bool[] Terminated, bool[] Truncated);
+
+/// <summary>What a stop condition sees after each epoch.</summary>
+public sealed record EpochReport(int Epoch, long EnvSteps, double? EvalMean);
+
 /// <summary>Summary of a finished (or resumed and finished) PPO run.</summary>
 public sealed record PpoResult(int Epochs, long EnvSteps, double WallSeconds, double LastEvalMean, double BestEvalMean, string CsvPath, string FinalActorPath);
 
@@ -47,7 +56,8 @@ public sealed class PpoTrainer : IDisposable
     // Rollout buffers, time-major [T × N]; allocated once.
     readonly int T, N, od, ad;
     readonly float[] obsRaw, obsN, actRaw, actExec, rewards, values, nextValues, advantages, returns, logpOld;
-    readonly bool[] ends;
+    readonly bool[] ends, terminated;
+    float[]? nextObsRaw;
     readonly float[] critPenalty;
     readonly List<(int Index, float[] FinalObsNorm)> truncations = new();
     readonly float[] actStep;
@@ -88,11 +98,14 @@ public sealed class PpoTrainer : IDisposable
         actRaw = new float[n * ad]; actExec = new float[n * ad];
         rewards = new float[n]; values = new float[n]; nextValues = new float[n];
         advantages = new float[n]; returns = new float[n]; logpOld = new float[n];
-        ends = new bool[n]; critPenalty = new float[n];
+        ends = new bool[n]; terminated = new bool[n]; critPenalty = new float[n];
         actStep = new float[N * ad];
         envs = new VecEnv(o.EnvId, N, o.Seed, o.EnvThreads);
         envs.Reset();
     }
+
+    /// <summary>Sees every rollout before shaping (e.g. to keep a replay dataset); null by default.</summary>
+    public Action<RolloutBatch>? Recorder { get; set; }
 
     GaussianActor CopyActor(ActorBundle b)
     {
@@ -106,8 +119,11 @@ public sealed class PpoTrainer : IDisposable
         return a;
     }
 
-    /// <summary>Train to the budget; with <paramref name="resume"/> continue from the last checkpoint.</summary>
-    public PpoResult Run(bool resume = false, CancellationToken ct = default)
+    /// <summary>
+    /// Train to the budget; with <paramref name="resume"/> continue from the last checkpoint.
+    /// <paramref name="stopWhen"/> may end the run early after any epoch (e.g. once a target score is reached).
+    /// </summary>
+    public PpoResult Run(bool resume = false, CancellationToken ct = default, Func<EpochReport, bool>? stopWhen = null)
     {
         var columns = BaseColumns.Concat(shaper?.MetricNames ?? []).ToArray();
         var ckpt = new PpoCheckpoint(o.CheckpointPath);
@@ -115,7 +131,7 @@ public sealed class PpoTrainer : IDisposable
         double wallOffset = 0, best = double.NegativeInfinity, lastEval = double.NaN;
         if (resume)
         {
-            var state = ckpt.Load(o, actor, critic, optimizer, obsNorm, rewardScaler, rng, envs)
+            var state = ckpt.Load(o, actor, critic, optimizer, obsNorm, rewardScaler, rng, envs, shaper)
                 ?? throw new UserError($"--resume: no checkpoint at '{o.CheckpointPath}'; start without --resume");
             (epoch, envSteps, wallOffset, best, lastEval, nonfiniteRestores) = state;
             runner.Refresh(actor);
@@ -128,7 +144,7 @@ public sealed class PpoTrainer : IDisposable
             AtomicFile.EnsureWritableFolder(o.CheckpointPath + "/x", "checkpoint folder");
             csv = CsvLog.Create(o.Csv, columns);
             AtomicFile.WriteText(Path.ChangeExtension(o.Csv, ".json"), System.Text.Json.JsonSerializer.Serialize(o, JsonOpts));
-            ckpt.Save(o, actor, critic, optimizer, obsNorm, rewardScaler, rng, envs, (epoch, envSteps, 0, best, lastEval, nonfiniteRestores));
+            ckpt.Save(o, actor, critic, optimizer, obsNorm, rewardScaler, rng, envs, shaper, (epoch, envSteps, 0, best, lastEval, nonfiniteRestores));
         }
         var tb = o.TensorboardDir is null ? null : torch.utils.tensorboard.SummaryWriter(o.TensorboardDir);
         var wall = Stopwatch.StartNew();
@@ -144,6 +160,7 @@ public sealed class PpoTrainer : IDisposable
                 finishedReturns.Clear(); finishedLengths.Clear();
 
                 var (envSec, actSec) = Collect();
+                if (Recorder is not null) Recorder(Snapshot());
                 var tUpdate = Stopwatch.StartNew();
                 ShapingOutcome? shaping = shaper?.Shape(obsRaw, actExec, rewards, T * N, envSteps, o.TotalSteps);
                 ComputeTargets();
@@ -207,8 +224,9 @@ public sealed class PpoTrainer : IDisposable
 
                 csv.Write(row);
                 if (tb is not null) foreach (var (k, v) in row) if (k is not "epoch" and not "env_steps" && double.IsFinite(v)) tb.add_scalar(k, (float)v, (int)envSteps);
-                ckpt.Save(o, actor, critic, optimizer, obsNorm, rewardScaler, rng, envs, (epoch, envSteps, wallOffset + wall.Elapsed.TotalSeconds, best, lastEval, nonfiniteRestores));
+                ckpt.Save(o, actor, critic, optimizer, obsNorm, rewardScaler, rng, envs, shaper, (epoch, envSteps, wallOffset + wall.Elapsed.TotalSeconds, best, lastEval, nonfiniteRestores));
                 if (o.Verbose) log(ProgressLine(row));
+                if (stopWhen is not null && stopWhen(new EpochReport(epoch, envSteps, row.TryGetValue("eval/return_mean", out var em) ? em : null))) break;
             }
         }
         var final = new ActorBundle(o.EnvId, actor, obsNorm, "ppo");
@@ -254,6 +272,13 @@ public sealed class PpoTrainer : IDisposable
                 var term = envs.Terminated[i];
                 var trunc = envs.Truncated[i];
                 ends[k] = term || trunc;
+                terminated[k] = term;
+                if (Recorder is not null)
+                {
+                    nextObsRaw ??= new float[obsRaw.Length];
+                    // The row after step k: the final observation if the episode ended, else the env's new obs.
+                    (ends[k] ? envs.FinalObs : envs.Obs).AsSpan(i * od, od).CopyTo(nextObsRaw.AsSpan(k * od, od));
+                }
                 if (trunc && !term)
                 {
                     var fin = new float[od];
@@ -268,6 +293,14 @@ public sealed class PpoTrainer : IDisposable
             }
         }
         return (envClock.Elapsed.TotalSeconds, actClock.Elapsed.TotalSeconds);
+    }
+
+    RolloutBatch Snapshot()
+    {
+        var truncated = new bool[ends.Length];
+        for (var k = 0; k < ends.Length; k++) truncated[k] = ends[k] && !terminated[k];
+        return new RolloutBatch(T, N, od, ad, (float[])obsRaw.Clone(), (float[])nextObsRaw!.Clone(), (float[])actExec.Clone(),
+            (float[])rewards.Clone(), (bool[])terminated.Clone(), truncated);
     }
 
     /// <summary>Old log-probs and values in one batched pass; bootstrap values; reward scaling; GAE.</summary>
@@ -324,6 +357,10 @@ public sealed class PpoTrainer : IDisposable
         var retT = tensor(returns);
         var valT = tensor(values);
         var penT = tensor(critPenalty);
+        // Explicit scalars, alive until the end of the update: TorchSharp's implicit double → Scalar
+        // conversions are freed by the finalizer, which can run while libtorch still reads them.
+        using Scalar one = 1.0, half = 0.5, eps = 1e-8, clipLo = 1 - o.Clip, clipHi = 1 + o.Clip, negClip = -o.Clip, posClip = o.Clip,
+            vfCoef = o.VfCoef, entCoef = o.EntCoef, penCoef = shaping?.CriticPenaltyCoef ?? 0.0;
         var stop = false;
         for (var it = 0; it < o.TrainIters && !stop; it++)
         {
@@ -337,8 +374,8 @@ public sealed class PpoTrainer : IDisposable
                 var logRatio = lp - lpT.index_select(0, ix);
                 var ratio = logRatio.exp();
                 var adv = advT.index_select(0, ix);
-                if (o.NormAdv) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
-                var pg = max(-adv * ratio, -adv * ratio.clamp(1 - o.Clip, 1 + o.Clip)).mean();
+                if (o.NormAdv) adv = (adv - adv.mean()) / adv.std().add(eps);
+                var pg = max(-adv * ratio, -adv * ratio.clamp(clipLo, clipHi)).mean();
 
                 var v = critic.call(obs).view(-1);
                 var ret = retT.index_select(0, ix);
@@ -346,13 +383,13 @@ public sealed class PpoTrainer : IDisposable
                 if (o.ClipValue)
                 {
                     var vOld = valT.index_select(0, ix);
-                    var vClipped = vOld + (v - vOld).clamp(-o.Clip, o.Clip);
-                    vLoss = 0.5 * max((v - ret).pow(2), (vClipped - ret).pow(2)).mean();
+                    var vClipped = vOld + (v - vOld).clamp(negClip, posClip);
+                    vLoss = max((v - ret).square(), (vClipped - ret).square()).mean().mul(half);
                 }
-                else vLoss = 0.5 * (v - ret).pow(2).mean();
+                else vLoss = (v - ret).square().mean().mul(half);
                 var entMean = entropy.mean();
-                var loss = actorFrozen ? o.VfCoef * vLoss : pg - o.EntCoef * entMean + o.VfCoef * vLoss;
-                if (hasPenalty) loss = loss + shaping!.CriticPenaltyCoef * (penT.index_select(0, ix) * v).mean();
+                var loss = actorFrozen ? vLoss.mul(vfCoef) : pg - entMean.mul(entCoef) + vLoss.mul(vfCoef);
+                if (hasPenalty) loss = loss + (penT.index_select(0, ix) * v).mean().mul(penCoef);
 
                 var lossValue = loss.item<float>();
                 if (!float.IsFinite(lossValue)) return null;
@@ -363,8 +400,8 @@ public sealed class PpoTrainer : IDisposable
 
                 using (no_grad())
                 {
-                    kl += ((ratio - 1) - logRatio).mean().item<float>();
-                    cf += ((ratio - 1.0).abs() > o.Clip).to_type(ScalarType.Float32).mean().item<float>();
+                    kl += (ratio.sub(one) - logRatio).mean().item<float>();
+                    cf += ratio.sub(one).abs().gt(posClip).to_type(ScalarType.Float32).mean().item<float>();
                 }
                 pl += pg.item<float>(); vl += vLoss.item<float>(); ent += entMean.item<float>();
                 batches++;

@@ -17,6 +17,12 @@ public interface IRolloutShaper
     /// <summary>Names of the metric columns this shaper reports (stable across epochs).</summary>
     IReadOnlyList<string> MetricNames { get; }
 
+    /// <summary>State that must survive a resume (e.g. an auto-scaled coefficient), as numbers.</summary>
+    double[] SaveState();
+
+    /// <summary>Restore what <see cref="SaveState"/> returned.</summary>
+    void LoadState(double[] state);
+
     /// <summary>Shape <paramref name="rewards"/> of <paramref name="count"/> samples in place.</summary>
     ShapingOutcome Shape(ReadOnlySpan<float> obs, ReadOnlySpan<float> actions, Span<float> rewards, int count, long envStepsDone, long totalSteps);
 }

@@ -1,0 +1,244 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using O2O.Core;
+using O2O.Data;
+using O2O.Learning.Bc;
+using O2O.Learning.Dsr;
+using O2O.Learning.Ppo;
+using O2O.Sim;
+
+namespace O2O.Experiments;
+
+/// <summary>Settings of `o2o run`: the notebook's configuration cell as a record.</summary>
+public sealed record PipelineOptions
+{
+    /// <summary>D4RL task name, e.g. hopper-medium-v2.</summary>
+    public string Task { get; init; } = "hopper-medium-v2";
+    /// <summary>Root folder holding data/, checkpts/ and logs/ (the notebook's DRIVE_ROOT).</summary>
+    public string Root { get; init; } = "o2o-root";
+    /// <summary>Pretrain the actor by behaviour cloning (the notebook's RUN_BC).</summary>
+    public bool RunBc { get; init; } = true;
+    /// <summary>"default" (the notebook's budgets) or "smoke" (a 1–2 minute end-to-end check).</summary>
+    public string Profile { get; init; } = "default";
+    public int Seed { get; init; } = 1;
+    /// <summary>Try the D4RL server before generating data locally.</summary>
+    public bool Download { get; init; } = true;
+    public string? BaseUrl { get; init; }
+    /// <summary>Seconds without progress before the download gives up.</summary>
+    public double DownloadTimeout { get; init; } = 20;
+
+    // The notebook's online settings.
+    public long TotalSteps { get; init; } = 300_000;
+    public int StepsPerEpoch { get; init; } = 4096;
+    public int MinibatchSize { get; init; } = 256;
+    public int TrainIters { get; init; } = 10;
+    // The notebook's offline settings.
+    public int DsrEpochs { get; init; } = 20;
+    public int DsrBatch { get; init; } = 2048;
+    public int BcEpochs { get; init; } = 20;
+    public int BcBatch { get; init; } = 1024;
+    /// <summary>Transitions of a locally generated dataset (D4RL's medium sets have 1M).</summary>
+    public int GeneratedSteps { get; init; } = 1_000_000;
+    /// <summary>Most env steps the behaviour policy of a generated dataset trains for.</summary>
+    public long BehaviourBudget { get; init; } = 1_000_000;
+    public int EvalEpisodes { get; init; } = 10;
+    public DsrShapingOptions Shaping { get; init; } = new();
+
+    /// <summary>The smoke profile: the same pipeline on budgets that finish in a minute or two.</summary>
+    public PipelineOptions AsSmoke() => this with
+    {
+        Profile = "smoke",
+        TotalSteps = 8192, StepsPerEpoch = 2048, MinibatchSize = 256, TrainIters = 4,
+        DsrEpochs = 2, DsrBatch = 1024, BcEpochs = 2, BcBatch = 512,
+        GeneratedSteps = 20_000, BehaviourBudget = 20_480, EvalEpisodes = 3,
+    };
+}
+
+/// <summary>Wall time and outcome of each phase, and the learning-curve summary.</summary>
+public sealed record PipelineSummary(
+    string Task, string DatasetPath, string DatasetOrigin, int Transitions, int Episodes, double? BehaviourScore,
+    double? BcScore, CurveMetrics? Online, IReadOnlyDictionary<string, double> PhaseSeconds, string CsvPath, string PlotPath, string SummaryPath);
+
+/// <summary>
+/// The notebook as code: data → NPZ → DSR → BC → online PPO with the DSR, with the notebook's names
+/// and layout under a root folder. Every artefact that exists is reused, so a second run only does
+/// what is missing (an interrupted online run resumes from its checkpoint).
+/// </summary>
+public static class Pipeline
+{
+    public static PipelineSummary Run(PipelineOptions o, Action<string> log, CancellationToken ct = default)
+    {
+        var task = D4rlTask.Parse(o.Task);
+        var env = task.Env.EnvId;
+        var stem = task.Name.Replace("-v2", "").Replace('-', '_');            // hopper_medium, as in the notebook
+        var layout = new RunLayout(o.Root);
+        foreach (var d in new[] { layout.DataDir, layout.CheckpointDir, layout.LogDir }) AtomicFile.EnsureWritableFolder(Path.Combine(d, "x"), "folder");
+        var h5 = Path.Combine(layout.DataDir, task.LocalFileName);
+        var npz = Path.Combine(layout.DataDir, stem + ".npz");
+        var dsrPath = Path.Combine(layout.CheckpointDir, stem + "_dsr.pt");
+        var bcPath = Path.Combine(layout.CheckpointDir, stem + "_bc_actor.pt");
+        var phases = new Dictionary<string, double>();
+        var clock = Stopwatch.StartNew();
+        void Phase(string name) { phases[name] = clock.Elapsed.TotalSeconds; clock.Restart(); }
+        log($"o2o run: {task.Name} → {env}, profile {o.Profile}, root {Path.GetFullPath(o.Root)}");
+
+        // 1. Data: a file in place, else the D4RL server, else generated here (and cached).
+        var origin = EnsureData(o, task, h5, layout, log, ct);
+        Phase("data");
+        ct.ThrowIfCancellationRequested();
+
+        // 2. The notebook's conversion (states/actions, plus rewards/terminals/timeouts when present).
+        if (!File.Exists(npz))
+        {
+            var c = DatasetConversion.H5ToNpz(new ConvertOptions(h5, npz));
+            log($"converted {h5} → {npz} ({c.Rows} rows)");
+        }
+        else log($"found {npz}");
+        var data = DatasetIO.Load(npz);
+        var stats = DatasetStats.Compute(data, Path.GetFileName(h5));
+        Phase("convert");
+
+        // 3. DSR on the offline data only.
+        if (!File.Exists(dsrPath))
+        {
+            var dsrOptions = new DsrOptions { Epochs = o.DsrEpochs, BatchSize = o.DsrBatch, Seed = o.Seed };
+            using var model = DsrTrainer.Train(dsrOptions, data.Observations, data.Actions, data.ObsDim, data.ActDim, data.EpisodeStarts(), env, log, rewards: data.Rewards);
+            model.Save(dsrPath);
+            log($"wrote {dsrPath}");
+        }
+        else log($"found {dsrPath}");
+        Phase("dsr");
+        ct.ThrowIfCancellationRequested();
+
+        // 4. Optional BC warm start.
+        double? bcScore = null;
+        if (o.RunBc)
+        {
+            if (!File.Exists(bcPath))
+            {
+                var bc = BehaviorCloning.Train(new BcOptions { EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed, EvalEpisodes = o.EvalEpisodes }, data, log);
+                using (bc.Actor) bc.Actor.Save(bcPath);
+                bcScore = bc.Eval is null ? null : D4rlScores.Normalize(env, bc.Eval.Mean);
+                log($"wrote {bcPath}");
+            }
+            else
+            {
+                log($"found {bcPath}");
+                using var actor = O2O.Learning.Checkpoints.ActorBundle.Load(bcPath, env);
+                if (actor.Extra["eval_return_mean"] is { } ev) bcScore = D4rlScores.Normalize(env, (double)ev);
+            }
+        }
+        Phase("bc");
+        ct.ThrowIfCancellationRequested();
+
+        // 5. Online PPO shaped by the frozen DSR.
+        var runName = $"{stem}_{(o.RunBc ? "bc_" : "")}dsr_s{o.Seed}";
+        var ppo = new PpoOptions
+        {
+            EnvId = env, Seed = o.Seed, TotalSteps = o.TotalSteps, StepsPerEpoch = o.StepsPerEpoch, MinibatchSize = o.MinibatchSize,
+            TrainIters = o.TrainIters, InitActor = o.RunBc ? bcPath : null, RunName = runName, LogDir = layout.LogDir,
+            EvalEpisodes = o.EvalEpisodes, EvalEvery = o.StepsPerEpoch,
+        };
+        var finalActor = ppo.FinalActorPath;
+        if (File.Exists(finalActor) && File.Exists(ppo.Csv) && CsvRows(ppo.Csv) == ppo.Epochs)
+            log($"found finished online run {ppo.Csv}");
+        else
+        {
+            using var dsr = SupportModel.Load(dsrPath, env);
+            var c = o.Shaping.RewardScale ?? dsr.RewardAbsMean ?? throw new UserError($"DSR '{dsrPath}' has no offline reward scale; delete it to retrain");
+            var shaper = new DsrShaper(dsr, o.Shaping, c);
+            using var trainer = new PpoTrainer(ppo, shaper, log);
+            var resume = Directory.Exists(ppo.CheckpointPath) && File.Exists(ppo.Csv);
+            trainer.Run(resume, ct);
+        }
+        Phase("online");
+
+        // 6. Summary: table, learning curve, written beside the logs.
+        var curve = ReadCurve(ppo.Csv);
+        CurveMetrics? online = curve.Scores.Count == 0 ? null : CurveMetrics.From(curve.Scores, curve.Steps, o.TotalSteps, bcScore);
+        var plot = Path.Combine(layout.LogDir, runName + ".png");
+        LearningCurvePlot.Save(plot, $"{task.Name}: online PPO with the DSR (seed {o.Seed})", "D4RL normalised score",
+            [new CurveSeries("eval (deterministic, " + o.EvalEpisodes + " episodes)", curve.Steps.Select(s => (double)s).ToList(), curve.Scores)],
+            bcScore, "BC (before fine-tuning)");
+        var summaryPath = Path.Combine(layout.LogDir, runName + "_summary.md");
+        var summary = new PipelineSummary(task.Name, h5, origin, data.Count, stats.Episodes, stats.NormalizedScore, bcScore, online, phases, ppo.Csv, plot, summaryPath);
+        AtomicFile.WriteText(summaryPath, Format(summary));
+        return summary;
+    }
+
+    static string EnsureData(PipelineOptions o, D4rlTask task, string h5, RunLayout layout, Action<string> log, CancellationToken ct)
+    {
+        if (File.Exists(h5))
+        {
+            var meta = DatasetIO.Load(h5).Metadata;
+            var generated = meta.TryGetValue("generated_by", out var g);
+            log($"found {h5}{(generated ? $" (generated here: {g})" : "")}");
+            return generated ? "generated here (cached)" : "present in the data folder";
+        }
+        if (o.Download)
+        {
+            try
+            {
+                D4rlDownload.Fetch(task.Name, layout.DataDir, o.BaseUrl, new Progress<DownloadProgress>(p => log(p.Message)), ct, TimeSpan.FromSeconds(o.DownloadTimeout));
+                return "downloaded from D4RL";
+            }
+            catch (UserError e)
+            {
+                log($"download failed: {e.Message}");
+                log("generating the dataset locally instead (cached for the next run)");
+            }
+        }
+        var quality = task.Quality;
+        var ds = BehaviourDatasets.Collect(new QualityOptions(task.Env.EnvId, quality, o.GeneratedSteps, o.Seed, Path.Combine(layout.DataDir, "behaviour"), o.BehaviourBudget)
+        {
+            EvalEpisodes = Math.Max(3, o.EvalEpisodes),
+        }, log);
+        DatasetIO.SaveHdf5(h5, ds);
+        log($"wrote {h5} ({ds.Count} transitions, generated here)");
+        return $"generated here ({quality}, {ds.Count} transitions)";
+    }
+
+    static int CsvRows(string path) => File.ReadLines(path).Count() - 1;
+
+    /// <summary>Env steps and normalised eval scores of the rows that have an evaluation.</summary>
+    public static (List<long> Steps, List<double> Scores) ReadCurve(string csv)
+    {
+        var steps = new List<long>();
+        var scores = new List<double>();
+        if (!File.Exists(csv)) return (steps, scores);
+        var lines = File.ReadAllLines(csv);
+        var header = lines[0].Split(',');
+        int si = Array.IndexOf(header, "env_steps"), ni = Array.IndexOf(header, "eval/normalized");
+        foreach (var line in lines.Skip(1))
+        {
+            var f = line.Split(',');
+            if (ni < 0 || f.Length <= ni || f[ni].Length == 0) continue;
+            steps.Add(long.Parse(f[si], CultureInfo.InvariantCulture));
+            scores.Add(double.Parse(f[ni], CultureInfo.InvariantCulture));
+        }
+        return (steps, scores);
+    }
+
+    public static string Format(PipelineSummary s)
+    {
+        string F(double? v) => v is double d && double.IsFinite(d) ? d.ToString("F1", CultureInfo.InvariantCulture) : "–";
+        var w = new StringBuilder();
+        w.AppendLine($"## o2o run — {s.Task}").AppendLine();
+        w.AppendLine("| item | value |").AppendLine("|---|---|");
+        w.AppendLine($"| dataset | {s.DatasetPath} ({s.DatasetOrigin}) |");
+        w.AppendLine($"| transitions / episodes | {s.Transitions} / {s.Episodes} |");
+        w.AppendLine($"| behaviour data score (normalised) | {F(s.BehaviourScore)} |");
+        w.AppendLine($"| BC score (normalised, deterministic) | {F(s.BcScore)} |");
+        if (s.Online is { } m)
+        {
+            w.AppendLine($"| online start / min (first 20 %) / final (last 10) / best | {F(m.Start)} / {F(m.Min)} / {F(m.Final)} / {F(m.Best)} |");
+            w.AppendLine($"| initial dip | {F(m.Dip)} |");
+            w.AppendLine($"| AUC (mean score) / monotonicity | {F(m.Auc)} / {m.Monotonicity:F2} |");
+        }
+        foreach (var (k, v) in s.PhaseSeconds) w.AppendLine($"| wall time: {k} | {v:F0} s |");
+        w.AppendLine($"| log | {s.CsvPath} |");
+        w.AppendLine($"| plot | {s.PlotPath} |");
+        return w.ToString();
+    }
+}
