@@ -8,6 +8,7 @@ public static class CommandTable
     public static IReadOnlyList<CommandSpec> All { get; } =
     [
         RunCommand.Spec,
+        TrainDsrCommand.Spec,
         PretrainBcCommand.Spec,
         TrainOnlineCommand.Spec,
         EvalCommand.Spec,

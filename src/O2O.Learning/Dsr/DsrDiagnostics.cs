@@ -83,6 +83,8 @@ public sealed record DsrDiagnostics
     public double? HeldOutLogLikJoint { get; init; }
     /// <summary>Mean held-out log p(s) in nats, states z-scored (flow only).</summary>
     public double? HeldOutLogLikState { get; init; }
+    /// <summary>Mean |reward| of the offline data (the online shaping's scale c); null when the data had no rewards.</summary>
+    public double? RewardAbsMean { get; init; }
     /// <summary>Name of the OOD set, if any.</summary>
     public string? OodName { get; init; }
     /// <summary>How AUROCs are computed.</summary>
@@ -119,6 +121,9 @@ public sealed record DsrDiagnostics
             yield return string.Create(c,
                 $"dsr curve {cv.Mode}/{cv.Score}: action [{string.Join(" ", cv.ActionMeanSigma.Select(v => v.ToString("F2", c)))}] state [{string.Join(" ", cv.StateMeanSigma.Select(v => v.ToString("F2", c)))}]{(cv.Graded ? " graded" : " step")}");
         yield return $"dsr graded scores: {(GradedScores.Length == 0 ? "none" : string.Join(", ", GradedScores))} (default score: {Score})";
+        yield return RewardAbsMean is double r
+            ? string.Create(c, $"dsr reward_abs_mean {r:G6} (online shaping scale c = mean |r|)")
+            : "dsr reward_abs_mean null: the dataset has no rewards, so the online phase needs --reward_scale";
     }
 
     /// <summary>

@@ -95,6 +95,9 @@ public sealed record DsrOptions
     /// <summary>Model family: flow (default) or energy.</summary>
     public DsrKind Kind { get; init; } = DsrKind.Flow;
 
+    /// <summary>The support mode the online phase uses unless told otherwise (every mode is calibrated and saved).</summary>
+    public SupportMode Support { get; init; } = SupportMode.Joint;
+
     /// <summary>Passes over the training split.</summary>
     public int Epochs { get; init; } = 20;
 
@@ -144,6 +147,7 @@ public sealed record DsrOptions
     public void Validate()
     {
         if (!Enum.IsDefined(Kind)) throw new UserError($"--kind {(int)Kind} is not valid; expected one of: flow, energy");
+        if (!Enum.IsDefined(Support)) throw new UserError($"--support {(int)Support} is not valid; expected one of: joint, conditional, state");
         if (!Enum.IsDefined(Score)) throw new UserError($"--score {(int)Score} is not valid; expected one of: logp, radius, tempered");
         if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1");
         if (BatchSize < 2) throw new UserError($"--batch_size {BatchSize}: must be at least 2");

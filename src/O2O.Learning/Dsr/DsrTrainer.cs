@@ -22,15 +22,18 @@ public static class DsrTrainer
     /// actions N × actDim, row-major; <paramref name="episodeStarts"/> the first row of each episode), calibrate
     /// every mode on a held-out split of whole episodes, compute diagnostics and return the frozen model.
     /// Uses libtorch's global generator seeded with options.Seed; the caller chooses the thread count.
+    /// <paramref name="rewards"/> (one per pair, optional) only sets <see cref="SupportModel.RewardAbsMean"/>, the
+    /// online shaping's scale c = mean |r|; without them it stays null.
     /// </summary>
     public static SupportModel Train(DsrOptions options, float[] states, float[] actions, int obsDim, int actDim,
-        int[] episodeStarts, string envId, Action<string>? log = null, DsrOodSet? ood = null)
+        int[] episodeStarts, string envId, Action<string>? log = null, DsrOodSet? ood = null, float[]? rewards = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var n = ValidateData(states, actions, obsDim, actDim, "offline data");
         if (string.IsNullOrWhiteSpace(envId)) throw new UserError("--env_id is empty; name the environment the data came from, e.g. Hopper-v4");
         if (ood is not null) ValidateOod(ood, obsDim, actDim);
+        var rewardAbsMean = RewardAbsMean(rewards, n);
         var (trainIdx, heldIdx) = SplitByEpisode(n, episodeStarts, options.Holdout, options.Seed);
 
         Runtime.TorchRuntime.EnsureLoaded();
@@ -42,7 +45,7 @@ public static class DsrTrainer
         var (mean, std) = MeanStd(trainS, obsDim);
 
         log?.Invoke(string.Create(Inv, $"dsr: {options.Kind.Word()} on {envId}, {n} pairs ({trainIdx.Length} train, {heldIdx.Length} held out by episode), obs {obsDim}, act {actDim}"));
-        var model = new SupportModel(options, envId, obsDim, actDim, mean, std);
+        var model = new SupportModel(options, envId, obsDim, actDim, mean, std) { RewardAbsMean = rewardAbsMean };
         try
         {
             using (var scope = NewDisposeScope())
@@ -55,7 +58,7 @@ public static class DsrTrainer
                 else TrainEnergies(model, options, zTrain, aTrain, zHeld, aHeld, log);
             }
             Calibrate(model, heldS, heldA, heldIdx.Length);
-            model.Diagnostics = DsrDiagnostics.Compute(model, heldS, heldA, trainIdx.Length, ood);
+            model.Diagnostics = DsrDiagnostics.Compute(model, heldS, heldA, trainIdx.Length, ood) with { RewardAbsMean = rewardAbsMean };
             if (log is not null) foreach (var line in model.Diagnostics.SummaryLines()) log(line);
             return model;
         }
@@ -67,6 +70,21 @@ public static class DsrTrainer
     }
 
     // ---- validation and split ----
+
+    /// <summary>Mean |r| over all rows, or null without rewards; non-finite rewards or a count mismatch are a <see cref="UserError"/>.</summary>
+    internal static double? RewardAbsMean(float[]? rewards, int n)
+    {
+        if (rewards is null) return null;
+        if (rewards.Length != n) throw new UserError($"offline data: {n} pairs but {rewards.Length} rewards; the arrays must describe the same pairs");
+        double sum = 0;
+        for (var i = 0; i < rewards.Length; i++)
+        {
+            if (!float.IsFinite(rewards[i]))
+                throw new UserError($"offline data: rewards contain {rewards[i]} at row {i}; remove or repair non-finite values before training the DSR");
+            sum += Math.Abs(rewards[i]);
+        }
+        return n == 0 ? null : sum / n;
+    }
 
     internal static int ValidateData(float[] states, float[] actions, int obsDim, int actDim, string what)
     {

@@ -38,8 +38,16 @@ public sealed class SupportModel : IDisposable
     public int ActDim { get; }
     /// <summary>Model family.</summary>
     public DsrKind Kind => Options.Kind;
+    /// <summary>The support mode recommended for the online phase (<see cref="DsrOptions.Support"/>).</summary>
+    public SupportMode DefaultMode => Options.Support;
     /// <summary>The options the model was trained with (its default score among them).</summary>
     public DsrOptions Options { get; }
+    /// <summary>
+    /// Mean |reward| of the offline data (all rows), the online shaping's scale c; null when the dataset had no
+    /// rewards (the notebook's states/actions NPZ), in which case the online phase needs an explicit reward scale.
+    /// Saved in the checkpoint's metadata as reward_abs_mean.
+    /// </summary>
+    public double? RewardAbsMean { get; internal set; }
     /// <summary>Quality report computed at the end of training (null for a loaded model unless set).</summary>
     public DsrDiagnostics? Diagnostics { get; internal set; }
 
@@ -244,7 +252,8 @@ public sealed class SupportModel : IDisposable
 
     internal sealed record CalibrationEntry(SupportMode Mode, string Score, SupportCalibration Calibration);
 
-    internal sealed record Meta(int FormatVersion, string EnvId, int ObsDim, int ActDim, DsrOptions Options, CalibrationEntry[] Calibrations);
+    internal sealed record Meta(int FormatVersion, string EnvId, int ObsDim, int ActDim, DsrOptions Options, CalibrationEntry[] Calibrations,
+        [property: System.Text.Json.Serialization.JsonPropertyName("reward_abs_mean")] double? RewardAbsMean = null);
 
     internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -261,7 +270,8 @@ public sealed class SupportModel : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         var meta = new Meta(FormatVersion, EnvId, ObsDim, ActDim, Options,
             calibrations.OrderBy(kv => kv.Key.Item1).ThenBy(kv => kv.Key.Radius)
-                .Select(kv => new CalibrationEntry(kv.Key.Item1, kv.Key.Radius ? "radius" : "logp", kv.Value)).ToArray());
+                .Select(kv => new CalibrationEntry(kv.Key.Item1, kv.Key.Radius ? "radius" : "logp", kv.Value)).ToArray(),
+            RewardAbsMean);
         var metaBytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(meta, Json));
         using var scope = NewDisposeScope();
         var dict = new Dictionary<string, Tensor>();
@@ -329,6 +339,7 @@ public sealed class SupportModel : IDisposable
                 LoadPart(model.joint, tensors, "joint.", path);
                 LoadPart(model.state, tensors, "state.", path);
                 foreach (var c in meta.Calibrations) model.SetCalibration(c.Mode, c.Score == "radius", c.Calibration);
+                model.RewardAbsMean = meta.RewardAbsMean;
             }
             catch
             {

@@ -78,7 +78,9 @@ public sealed class TrainedFlowFixture : IDisposable
         States = s;
         Actions = a;
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        Model = DsrTrainer.Train(DsrTestData.SmallFlow, s, a, DsrTestData.ObsDim, DsrTestData.ActDim, starts, "Synthetic-v0", Log.Add);
+        // Rewards alternate +1 / −3: mean |r| = 2 exactly, the online shaping scale recorded in the checkpoint.
+        var rewards = Enumerable.Range(0, s.Length / DsrTestData.ObsDim).Select(i => i % 2 == 0 ? 1f : -3f).ToArray();
+        Model = DsrTrainer.Train(DsrTestData.SmallFlow, s, a, DsrTestData.ObsDim, DsrTestData.ActDim, starts, "Synthetic-v0", Log.Add, rewards: rewards);
         TrainTime = sw.Elapsed;
     }
 

@@ -131,6 +131,9 @@ public class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper output) :
             Assert.Equal(D, loaded.ObsDim);
             Assert.Equal(A, loaded.ActDim);
             Assert.Equal(fx.Model.Options, loaded.Options with { });
+            Assert.Equal(2.0, fx.Model.RewardAbsMean!.Value, 9);
+            Assert.Equal(fx.Model.RewardAbsMean, loaded.RewardAbsMean);
+            Assert.Equal(2.0, diag.RewardAbsMean!.Value, 9);
             var n = fx.States.Length / D;
             float[] x = new float[n], y = new float[n];
             foreach (var mode in Enum.GetValues<SupportMode>())
