@@ -378,7 +378,7 @@ public sealed class PpoTrainer : IDisposable
         return new UpdateStats(pl / batches, vl / batches, ent / batches, kl / batches, cf / batches, ev);
     }
 
-    static double ExplainedVariance(ReadOnlySpan<float> pred, ReadOnlySpan<float> target)
+    internal static double ExplainedVariance(ReadOnlySpan<float> pred, ReadOnlySpan<float> target)
     {
         double my = 0, md = 0;
         for (var i = 0; i < target.Length; i++) { my += target[i]; md += target[i] - pred[i]; }
