@@ -201,7 +201,7 @@ public sealed class PpoTrainer : IDisposable
                 row["losses/clip_frac"] = stats.ClipFrac;
                 row["losses/explained_variance"] = stats.ExplainedVariance;
                 row["charts/lr"] = lr;
-                using (var s = actor.LogStd.exp().mean()) row["charts/std_mean"] = s.item<float>();
+                using (NewDisposeScope()) row["charts/std_mean"] = actor.LogStd.exp().mean().item<float>();
                 row["charts/nonfinite_restores"] = nonfiniteRestores;
                 if (shaping is not null) foreach (var (k, v) in shaping.Metrics) row[k] = v;
 
