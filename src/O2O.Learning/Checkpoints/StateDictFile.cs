@@ -22,6 +22,8 @@ public static class StateDictFile
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, JsonObject meta)
     {
         Runtime.TorchRuntime.EnsureLoaded();
+        // detach() and cpu() each make a tensor of their own; the scope frees them (2 per entry leaked per save).
+        using var scope = NewDisposeScope();
         var bytes = System.Text.Encoding.UTF8.GetBytes(meta.ToJsonString());
         using var metaTensor = tensor(bytes, dtype: ScalarType.Byte);
         var dict = new Hashtable();

@@ -44,6 +44,7 @@ public sealed class MlpSnapshot
     public void Refresh(Mlp net)
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope(); // frees the intermediate detach()/cpu() tensors
         var layers = net.Layers;
         for (var i = 0; i < layers.Count; i++)
         {

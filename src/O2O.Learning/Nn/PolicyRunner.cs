@@ -33,7 +33,8 @@ public sealed class PolicyRunner
     public void Refresh(GaussianActor actor)
     {
         mean.Refresh(actor.Mean);
-        using var ls = actor.LogStd.detach().cpu();
+        using var scope = TorchSharp.torch.NewDisposeScope(); // frees the intermediate detach() tensor
+        var ls = actor.LogStd.detach().cpu();
         var l = ls.data<float>().ToArray();
         for (var i = 0; i < std.Length; i++) std[i] = MathF.Exp(l[i]);
     }

@@ -218,7 +218,7 @@ public sealed class PpoTrainer : IDisposable
                 row["losses/clip_frac"] = stats.ClipFrac;
                 row["losses/explained_variance"] = stats.ExplainedVariance;
                 row["charts/lr"] = lr;
-                using (var s = actor.LogStd.exp().mean()) row["charts/std_mean"] = s.item<float>();
+                using (NewDisposeScope()) row["charts/std_mean"] = actor.LogStd.exp().mean().item<float>();
                 row["charts/nonfinite_restores"] = nonfiniteRestores;
                 if (shaping is not null) foreach (var (k, v) in shaping.Metrics) row[k] = v;
 
@@ -415,7 +415,7 @@ public sealed class PpoTrainer : IDisposable
         return new UpdateStats(pl / batches, vl / batches, ent / batches, kl / batches, cf / batches, ev);
     }
 
-    static double ExplainedVariance(ReadOnlySpan<float> pred, ReadOnlySpan<float> target)
+    internal static double ExplainedVariance(ReadOnlySpan<float> pred, ReadOnlySpan<float> target)
     {
         double my = 0, md = 0;
         for (var i = 0; i < target.Length; i++) { my += target[i]; md += target[i] - pred[i]; }

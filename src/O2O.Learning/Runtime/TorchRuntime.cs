@@ -1,9 +1,10 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace O2O.Learning.Runtime;
 
 /// <summary>Start-up of the native tensor library: platform fix, device choice, threads, seeds.</summary>
-public static class TorchRuntime
+public static partial class TorchRuntime
 {
     static readonly Lock Gate = new();
     static bool _ready;
@@ -23,6 +24,12 @@ public static class TorchRuntime
                 throw new O2OTorchLoadException(
                     $"cannot patch libLibTorchSharp.so for this libstdc++ ({e.Message}); make the build output folder writable or run './o2o' once as its owner");
             }
+            // MKL picks its GEMM kernel by the operands' memory alignment, so two runs with the same seed
+            // differed in the 8th digit (tensors over managed arrays land at varying alignments). Strict
+            // conditional numerical reproducibility makes results independent of alignment on this CPU.
+            // MKL reads the variable at its first call, so set it in the native environment before that.
+            if (OperatingSystem.IsLinux() && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MKL_CBWR")))
+                _ = SetEnv("MKL_CBWR", "AUTO,STRICT", 0);
             try
             {
                 torch.InitializeDeviceType(DeviceType.CPU);
@@ -62,6 +69,9 @@ public static class TorchRuntime
         torch.manual_seed(seed);
         if (threads > 0) torch.set_num_threads(threads);
     }
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
 
     static string FirstLine(string s) => s.Split('\n')[0].Trim();
 }
