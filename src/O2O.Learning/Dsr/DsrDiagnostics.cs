@@ -59,8 +59,11 @@ public sealed record DsrDiagnostics
     public static readonly double[] SigmaQuantileLevels = [0.05, 0.25, 0.5, 0.75, 0.95];
     /// <summary>Action perturbation scales of the support curve.</summary>
     public static readonly double[] ActionScales = [0, 0.05, 0.1, 0.2, 0.5, 1];
-    /// <summary>State perturbation scales (dataset std) of the support curve.</summary>
-    public static readonly double[] StateScales = [0, 0.5, 1, 2, 4];
+    /// <summary>
+    /// State perturbation scales (dataset std, every dimension at once) of the support curve: method.md's set plus 2.
+    /// Fine scales matter: on real data the states lie near a thin manifold, and 0.5 std in all dims is already far off it.
+    /// </summary>
+    public static readonly double[] StateScales = [0, 0.05, 0.1, 0.2, 0.5, 1, 2];
 
     /// <summary>Number of equal bins over [0, 1] of the sigma histograms.</summary>
     public const int HistogramBins = 20;
@@ -120,10 +123,10 @@ public sealed record DsrDiagnostics
         foreach (var cv in Curves)
             yield return string.Create(c,
                 $"dsr curve {cv.Mode}/{cv.Score}: action [{string.Join(" ", cv.ActionMeanSigma.Select(v => v.ToString("F2", c)))}] state [{string.Join(" ", cv.StateMeanSigma.Select(v => v.ToString("F2", c)))}]{(cv.Graded ? " graded" : " step")}");
-        yield return $"dsr graded scores: {(GradedScores.Length == 0 ? "none" : string.Join(", ", GradedScores))} (default score: {Score})";
         yield return RewardAbsMean is double r
             ? string.Create(c, $"dsr reward_abs_mean {r:G6} (online shaping scale c = mean |r|)")
             : "dsr reward_abs_mean null: the dataset has no rewards, so the online phase needs --reward_scale";
+        yield return $"dsr graded scores: {(GradedScores.Length == 0 ? "none" : string.Join(", ", GradedScores))} (default score: {Score})";
     }
 
     /// <summary>

@@ -95,8 +95,12 @@ public sealed record DsrOptions
     /// <summary>Model family: flow (default) or energy.</summary>
     public DsrKind Kind { get; init; } = DsrKind.Flow;
 
-    /// <summary>The support mode the online phase uses unless told otherwise (every mode is calibrated and saved).</summary>
-    public SupportMode Support { get; init; } = SupportMode.Joint;
+    /// <summary>
+    /// The support mode the online phase uses unless told otherwise (every mode is calibrated and saved). Conditional
+    /// by default: on real Hopper data it separates unusual actions at least as well as joint and its action curve is
+    /// graded, while it does not punish new states (docs/results-dsr.md).
+    /// </summary>
+    public SupportMode Support { get; init; } = SupportMode.Conditional;
 
     /// <summary>Passes over the training split.</summary>
     public int Epochs { get; init; } = 20;
