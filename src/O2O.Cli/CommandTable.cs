@@ -16,6 +16,7 @@ public static class CommandTable
         DataDownloadCommand.Spec,
         DataInfoCommand.Spec,
         CollectCommand.Spec,
+        CompareCommand.Spec,
         EnvsCommand.Spec,
         TorchCheckCommand.Spec,
     ];

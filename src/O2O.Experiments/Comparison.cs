@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text;
+using O2O.Core;
+
+namespace O2O.Experiments;
+
+/// <summary>One variant of an experiment: a name and the CSV logs of its seeds.</summary>
+public sealed record VariantRuns(string Name, IReadOnlyList<string> Csvs);
+
+/// <summary>
+/// Compares variants over seeds with method.md's measures — initial dip, final score (mean of the last
+/// 10 evaluations), AUC, monotonicity, out-of-support share at the end — each with a 95 % bootstrap
+/// interval over seeds, and draws the mean learning curves.
+/// </summary>
+public static class Comparison
+{
+    public sealed record Row(string Variant, int Seeds, double Dip, (double Lo, double Hi) DipCi, double Final, (double Lo, double Hi) FinalCi,
+        double Auc, (double Lo, double Hi) AucCi, double Monotonicity, double? OosEnd);
+
+    public static IReadOnlyList<Row> Summarise(IReadOnlyList<VariantRuns> variants, string metric, double? reference, long? totalSteps)
+    {
+        var rows = new List<Row>();
+        foreach (var v in variants)
+        {
+            var per = v.Csvs.Select(c => ReadRun(c, metric)).ToList();
+            var metrics = per.Select(r => CurveMetrics.From(r.Scores, r.Steps, totalSteps ?? r.Steps[^1], reference)).ToList();
+            var oos = per.Select(r => r.OosEnd).Where(x => x is not null).Select(x => x!.Value).ToList();
+            double M(Func<CurveMetrics, double> f) => metrics.Average(f);
+            (double, double) Ci(Func<CurveMetrics, double> f) => CurveMetrics.BootstrapCi(metrics.Select(f).ToList());
+            rows.Add(new Row(v.Name, metrics.Count, M(m => m.Dip), Ci(m => m.Dip), M(m => m.Final), Ci(m => m.Final), M(m => m.Auc), Ci(m => m.Auc),
+                M(m => m.Monotonicity), oos.Count == 0 ? null : oos.Average()));
+        }
+        return rows;
+    }
+
+    public static string Markdown(IReadOnlyList<Row> rows, string metric)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string F(double x) => x.ToString("F1", inv);
+        var w = new StringBuilder();
+        w.AppendLine($"| variant | seeds | initial dip | final (last 10 evals) | AUC | monotonicity | out-of-support share at end |");
+        w.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var r in rows)
+            w.AppendLine($"| {r.Variant} | {r.Seeds} | {F(r.Dip)} [{F(r.DipCi.Lo)}, {F(r.DipCi.Hi)}] | {F(r.Final)} [{F(r.FinalCi.Lo)}, {F(r.FinalCi.Hi)}] | {F(r.Auc)} [{F(r.AucCi.Lo)}, {F(r.AucCi.Hi)}] | {r.Monotonicity.ToString("F2", inv)} | {(r.OosEnd is double o ? o.ToString("F2", inv) : "–")} |");
+        w.AppendLine().AppendLine($"Scores are `{metric}`; brackets are 95 % bootstrap intervals of the mean over seeds.");
+        return w.ToString();
+    }
+
+    /// <summary>Mean curve of each variant (evaluations aligned by row) as a PNG.</summary>
+    public static void Plot(string path, string title, IReadOnlyList<VariantRuns> variants, string metric, double? reference)
+    {
+        var series = new List<CurveSeries>();
+        foreach (var v in variants)
+        {
+            var runs = v.Csvs.Select(c => ReadRun(c, metric)).ToList();
+            var n = runs.Min(r => r.Scores.Count);
+            series.Add(new CurveSeries($"{v.Name} (mean of {runs.Count})",
+                Enumerable.Range(0, n).Select(i => (double)runs[0].Steps[i]).ToList(),
+                Enumerable.Range(0, n).Select(i => runs.Average(r => r.Scores[i])).ToList()));
+        }
+        LearningCurvePlot.Save(path, title, metric, series, reference, reference is null ? null : "reference (before fine-tuning)");
+    }
+
+    /// <summary>The evaluated rows of one CSV log: env steps, the metric, and the last dsr/oos_frac if logged.</summary>
+    public static (List<long> Steps, List<double> Scores, double? OosEnd) ReadRun(string csv, string metric)
+    {
+        if (!File.Exists(csv)) throw new UserError($"log '{csv}' does not exist");
+        var lines = File.ReadAllLines(csv);
+        if (lines.Length < 2) throw new UserError($"log '{csv}' has no rows");
+        var header = lines[0].Split(',');
+        int si = Array.IndexOf(header, "env_steps"), mi = Array.IndexOf(header, metric), oi = Array.IndexOf(header, "dsr/oos_frac");
+        if (mi < 0) throw new UserError($"log '{csv}' has no column '{metric}'; columns: {string.Join(", ", header)}");
+        var steps = new List<long>();
+        var scores = new List<double>();
+        double? oos = null;
+        foreach (var line in lines.Skip(1))
+        {
+            var f = line.Split(',');
+            if (oi >= 0 && f.Length > oi && f[oi].Length > 0) oos = double.Parse(f[oi], CultureInfo.InvariantCulture);
+            if (f.Length <= mi || f[mi].Length == 0) continue;
+            steps.Add(long.Parse(f[si], CultureInfo.InvariantCulture));
+            scores.Add(double.Parse(f[mi], CultureInfo.InvariantCulture));
+        }
+        if (scores.Count == 0) throw new UserError($"log '{csv}' has no evaluated rows in '{metric}'");
+        return (steps, scores, oos);
+    }
+}
