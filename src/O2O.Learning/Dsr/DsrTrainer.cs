@@ -192,14 +192,16 @@ public static class DsrTrainer
             double sumJ = 0, sumS = 0;
             long seen = 0;
             using var perm = randperm(n);
+            // Explicit scalars: implicit ones are freed by the finalizer, possibly while libtorch reads them.
+            using Scalar stateNoise = o.StateNoise, actionNoise = o.ActionNoise;
             for (long start = 0; start + batch <= n; start += batch)
             {
                 using var scope = NewDisposeScope();
                 var idx = perm.narrow(0, start, batch);
                 var zs = zTrain.index_select(0, idx);
                 var a = aTrain.index_select(0, idx);
-                if (o.StateNoise > 0) zs = zs + randn_like(zs) * o.StateNoise;
-                if (o.ActionNoise > 0) a = a + randn_like(a) * o.ActionNoise;
+                if (o.StateNoise > 0) zs = zs + randn_like(zs).mul(stateNoise);
+                if (o.ActionNoise > 0) a = a + randn_like(a).mul(actionNoise);
                 var lpJ = jointFlow.forward(cat([zs, a], 1)).mean();
                 var lpS = stateFlow.forward(zs).mean();
                 var loss = -(lpJ + lpS);
@@ -289,6 +291,9 @@ public static class DsrTrainer
         }
     }
 
+    // Static scalars: TorchSharp frees implicitly converted scalars in the finalizer, possibly mid-call.
+    static readonly Scalar One = 1.0, MinusOne = -1.0, Two = 2.0, RegCoef = 1e-4;
+
     internal readonly record struct EnergyResult(Tensor Loss, Tensor AccuracyJoint, Tensor AccuracyState);
 
     /// <summary>
@@ -302,9 +307,9 @@ public static class DsrTrainer
         long b = zs.shape[0], ds = zs.shape[1], da = a.shape[1];
         var k = o.EnergyNegatives;
         int kU = k / 4, kG = k / 4, kM = k / 4, kS = k - 3 * (k / 4);
-        var uni = rand(b, kU, da) * 2 - 1;
+        var uni = rand(b, kU, da).mul(Two).sub(One);
         var gScales = tensor(Enumerable.Range(0, kG).Select(i => new[] { 0.1f, 0.3f, 1f }[i % 3]).ToArray()).view(1, kG, 1);
-        var gauss = (a.unsqueeze(1) + randn(b, kG, da) * gScales).clamp(-1, 1);
+        var gauss = (a.unsqueeze(1) + randn(b, kG, da) * gScales).clamp(MinusOne, One);
         var mis = a.index_select(0, randint(0, b, [b * kM])).view(b, kM, da);
         var actNeg = cat([uni, gauss, mis], 1);
         var kA = kU + kG + kM;
@@ -325,7 +330,7 @@ public static class DsrTrainer
         var logitsS = -eS;
         var lossS = nn.functional.cross_entropy(logitsS, target);
         // A small pull of data energies towards 0 keeps the tanh-bounded part away from saturation (InfoNCE is shift-invariant).
-        var reg = 1e-4 * (eJ.select(1, 0).square().mean() + eS.select(1, 0).square().mean());
+        var reg = (eJ.select(1, 0).square().mean() + eS.select(1, 0).square().mean()).mul(RegCoef);
         var loss = lossJ + lossS + reg;
         var accJ = (logitsJ.narrow(1, 0, 1) > logitsJ.narrow(1, 1, k)).to_type(ScalarType.Float32).mean();
         var accS = (logitsS.narrow(1, 0, 1) > logitsS.narrow(1, 1, ks)).to_type(ScalarType.Float32).mean();

@@ -10,6 +10,9 @@ internal sealed class AffineCoupling : nn.Module<Tensor, (Tensor Y, Tensor LogDe
     private readonly Sequential net;
     private readonly Tensor mask;
     private readonly double logScaleBound;
+    // Scalars held for the module's lifetime: TorchSharp frees implicitly converted scalars in the
+    // finalizer, which can run while libtorch still reads them (a corrupt Scalar inside add/sub).
+    private readonly Scalar bound, invBound;
 
     public AffineCoupling(string name, int dim, int hidden, float[] maskValues, double logScaleBound) : base(name)
     {
@@ -26,6 +29,8 @@ internal sealed class AffineCoupling : nn.Module<Tensor, (Tensor Y, Tensor LogDe
             ("out", output));
         mask = tensor(maskValues);
         this.logScaleBound = logScaleBound;
+        bound = logScaleBound;
+        invBound = 1.0 / logScaleBound;
         RegisterComponents();
     }
 
@@ -34,12 +39,12 @@ internal sealed class AffineCoupling : nn.Module<Tensor, (Tensor Y, Tensor LogDe
     {
         using var scope = NewDisposeScope();
         var keep = mask;
-        var change = 1 - mask;
+        var change = ones_like(mask) - mask;
         var xm = x * keep;
         var h = net.forward(xm);
         var parts = h.chunk(2, -1);
         // Bounded log-scale: one layer can stretch or shrink by at most e^bound, so log-dets stay finite.
-        var s = logScaleBound * tanh(parts[0] / logScaleBound) * change;
+        var s = tanh(parts[0].mul(invBound)).mul(bound) * change;
         var t = parts[1] * change;
         var y = xm + change * (x * exp(s) + t);
         var logDet = s.sum(-1);
@@ -52,6 +57,8 @@ internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<AffineCoupling> layers;
     private static readonly double HalfLog2Pi = 0.5 * Math.Log(2 * Math.PI);
+    private static readonly Scalar MinusHalf = -0.5;
+    private readonly Scalar logNormConst;
 
     /// <summary>Dimension of the modelled points.</summary>
     public int Dim { get; }
@@ -60,6 +67,7 @@ internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
     {
         if (dim < 1) throw new ArgumentOutOfRangeException(nameof(dim));
         Dim = dim;
+        logNormConst = dim * HalfLog2Pi;
         var masks = Masks(dim, couplingLayers, maskSeed);
         layers = nn.ModuleList(masks.Select((m, i) => new AffineCoupling($"coupling{i}", dim, hidden, m, logScaleBound)).ToArray());
         RegisterComponents();
@@ -116,7 +124,7 @@ internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var (z, logDet) = Transform(x);
         var r2 = z.square().sum(-1);
-        var logp = -0.5 * r2 - Dim * HalfLog2Pi + logDet;
+        var logp = r2.mul(MinusHalf).sub(logNormConst) + logDet;
         return (logp.MoveToOuterDisposeScope(), r2.MoveToOuterDisposeScope());
     }
 
@@ -138,6 +146,8 @@ internal sealed class EnergyNet : nn.Module<Tensor, Tensor>
     private readonly Sequential net;
     internal const double Bound = 30.0;
     internal const double Gamma = 0.05;
+    // Static scalars: implicit ones can be freed by the finalizer while libtorch reads them.
+    private static readonly Scalar BoundS = Bound, InvBoundS = 1.0 / Bound, HalfGammaS = 0.5 * Gamma;
 
     public EnergyNet(string name, int dim, int hidden) : base(name)
     {
@@ -153,7 +163,7 @@ internal sealed class EnergyNet : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var f = net.forward(x).squeeze(-1);
-        var e = Bound * tanh(f / Bound) + 0.5 * Gamma * x.square().sum(-1);
+        var e = tanh(f.mul(InvBoundS)).mul(BoundS) + x.square().sum(-1).mul(HalfGammaS);
         return e.MoveToOuterDisposeScope();
     }
 }
