@@ -60,10 +60,10 @@ public sealed record DsrDiagnostics
     /// <summary>Action perturbation scales of the support curve.</summary>
     public static readonly double[] ActionScales = [0, 0.05, 0.1, 0.2, 0.5, 1];
     /// <summary>
-    /// State perturbation scales (dataset std, every dimension at once) of the support curve: method.md's set plus 2.
+    /// State perturbation scales (dataset std, every dimension at once) of the support curve: method.md's set plus 2 and 4.
     /// Fine scales matter: on real data the states lie near a thin manifold, and 0.5 std in all dims is already far off it.
     /// </summary>
-    public static readonly double[] StateScales = [0, 0.05, 0.1, 0.2, 0.5, 1, 2];
+    public static readonly double[] StateScales = [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 4];
 
     /// <summary>Number of equal bins over [0, 1] of the sigma histograms.</summary>
     public const int HistogramBins = 20;
