@@ -71,7 +71,7 @@ public static class BehaviorCloning
         var obsN = new float[data.Count * od];
         norm.Normalize(data.Observations, obsN, data.Count);
         var actor = new GaussianActor(od, ad, o.Hidden);
-        using var opt = optim.Adam(actor.parameters(), lr: o.Lr);
+        using var opt = new AdamOptimizer(actor.parameters(), o.Lr);
         using var obsAll = tensor(obsN, [data.Count, od]);
         using var actAll = tensor(data.Actions, [data.Count, ad]);
         using var holdIx = tensor(hold.Select(i => (long)i).ToArray());
@@ -90,9 +90,9 @@ public static class BehaviorCloning
                 var ix = tensor(train.AsSpan(s, o.BatchSize).ToArray().Select(i => (long)i).ToArray());
                 var (lp, _) = actor.Evaluate(obsAll.index_select(0, ix), actAll.index_select(0, ix));
                 var loss = -lp.mean();
-                opt.zero_grad();
+                opt.ZeroGrad();
                 loss.backward();
-                opt.step();
+                opt.Step();
                 sum += loss.item<float>();
                 batches++;
                 samples += o.BatchSize;

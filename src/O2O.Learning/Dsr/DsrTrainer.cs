@@ -183,7 +183,7 @@ public static class DsrTrainer
         var jointFlow = (RealNvpFlow)model.JointNet;
         var stateFlow = (RealNvpFlow)model.StateNet;
         var parameters = model.TrainableParameters().ToArray();
-        using var opt = optim.Adam(parameters, o.LearningRate);
+        using var opt = new Nn.AdamOptimizer(parameters, o.LearningRate);
         var n = zTrain.shape[0];
         var batch = (int)Math.Min(o.BatchSize, n);
         for (var epoch = 1; epoch <= o.Epochs; epoch++)
@@ -205,10 +205,10 @@ public static class DsrTrainer
                 var lpJ = jointFlow.forward(cat([zs, a], 1)).mean();
                 var lpS = stateFlow.forward(zs).mean();
                 var loss = -(lpJ + lpS);
-                opt.zero_grad();
+                opt.ZeroGrad();
                 loss.backward();
-                nn.utils.clip_grad_norm_(parameters, 100.0);
-                opt.step();
+                Nn.AdamOptimizer.ClipGradNorm(parameters, 100.0);
+                opt.Step();
                 sumJ += lpJ.item<float>() * batch;
                 sumS += lpS.item<float>() * batch;
                 seen += batch;
@@ -263,7 +263,7 @@ public static class DsrTrainer
     static void TrainEnergies(SupportModel model, DsrOptions o, Tensor zTrain, Tensor aTrain, Tensor zHeld, Tensor aHeld, Action<string>? log)
     {
         var parameters = model.TrainableParameters().ToArray();
-        using var opt = optim.Adam(parameters, o.LearningRate);
+        using var opt = new Nn.AdamOptimizer(parameters, o.LearningRate);
         var n = zTrain.shape[0];
         var batch = (int)Math.Min(o.BatchSize, n);
         for (var epoch = 1; epoch <= o.Epochs; epoch++)
@@ -277,10 +277,10 @@ public static class DsrTrainer
                 using var scope = NewDisposeScope();
                 var idx = perm.narrow(0, start, batch);
                 var r = EnergyBatch(model, o, zTrain.index_select(0, idx), aTrain.index_select(0, idx));
-                opt.zero_grad();
+                opt.ZeroGrad();
                 r.Loss.backward();
-                nn.utils.clip_grad_norm_(parameters, 100.0);
-                opt.step();
+                Nn.AdamOptimizer.ClipGradNorm(parameters, 100.0);
+                opt.Step();
                 sumLoss += r.Loss.item<float>();
                 steps++;
             }

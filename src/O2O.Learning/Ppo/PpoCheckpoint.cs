@@ -12,14 +12,14 @@ namespace O2O.Learning.Ppo;
 /// <summary>
 /// Everything a killed PPO run needs to continue exactly: actor, critic, Adam state, normalisers,
 /// the RNG, every environment's physics and RNG state, and the counters. A folder with
-/// model.pt (PyTorch state dict + metadata) and optim.pt, replaced as a whole: written to
+/// model.pt (PyTorch state dict + metadata, Adam's moments included), replaced as a whole: written to
 /// NAME.new, then swapped in (the previous one kept as NAME.old until the swap is done).
 /// </summary>
 internal sealed class PpoCheckpoint(string path)
 {
     const string Format = "o2o.ppo-checkpoint";
 
-    public void Save(PpoOptions o, GaussianActor actor, Mlp critic, Adam optimizer, RunningNorm obsNorm, RewardScaler scaler, Rng rng, VecEnv envs, IRolloutShaper? shaper,
+    public void Save(PpoOptions o, GaussianActor actor, Mlp critic, AdamOptimizer optimizer, RunningNorm obsNorm, RewardScaler scaler, Rng rng, VecEnv envs, IRolloutShaper? shaper,
         (int Epoch, long EnvSteps, double Wall, double Best, double LastEval, int Nonfinite) counters)
     {
         var tmp = path + ".new";
@@ -40,6 +40,12 @@ internal sealed class PpoCheckpoint(string path)
         t["envs.reals"] = tensor(reals);
         t["envs.ints"] = tensor(ints);
         t["shaper.state"] = tensor(shaper?.SaveState() ?? []);
+        for (var i = 0; i < optimizer.FirstMoments.Count; i++)
+        {
+            t[$"adam.m.{i}"] = optimizer.FirstMoments[i];
+            t[$"adam.v.{i}"] = optimizer.SecondMoments[i];
+        }
+        t["adam.steps"] = tensor(new[] { optimizer.Steps });
         var meta = new JsonObject
         {
             ["format"] = Format,
@@ -53,8 +59,7 @@ internal sealed class PpoCheckpoint(string path)
             ["options"] = JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(o)),
         };
         StateDictFile.Save(Path.Combine(tmp, "model.pt"), t, meta);
-        foreach (var (k, v) in t) if (k.StartsWith("obs_rms", StringComparison.Ordinal) || k.StartsWith("ret_", StringComparison.Ordinal) || k is "rng" or "envs.reals" or "envs.ints" or "shaper.state") v.Dispose();
-        using (var fs = File.Create(Path.Combine(tmp, "optim.pt"))) optimizer.save_py(fs, leaveOpen: false);
+        foreach (var (k, v) in t) if (k.StartsWith("obs_rms", StringComparison.Ordinal) || k.StartsWith("ret_", StringComparison.Ordinal) || k is "rng" or "envs.reals" or "envs.ints" or "shaper.state" or "adam.steps") v.Dispose();
         var old = path + ".old";
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(path)) Directory.Move(path, old);
@@ -66,7 +71,7 @@ internal sealed class PpoCheckpoint(string path)
         : Directory.Exists(path + ".old") && File.Exists(Path.Combine(path + ".old", "model.pt")) ? path + ".old" : null;
 
     /// <summary>Restore everything; null when there is no checkpoint.</summary>
-    public (int, long, double, double, double, int)? Load(PpoOptions o, GaussianActor actor, Mlp critic, Adam optimizer, RunningNorm obsNorm, RewardScaler scaler, Rng rng, VecEnv envs, IRolloutShaper? shaper)
+    public (int, long, double, double, double, int)? Load(PpoOptions o, GaussianActor actor, Mlp critic, AdamOptimizer optimizer, RunningNorm obsNorm, RewardScaler scaler, Rng rng, VecEnv envs, IRolloutShaper? shaper)
     {
         var dir = Existing();
         if (dir is null) return null;
@@ -87,7 +92,7 @@ internal sealed class PpoCheckpoint(string path)
             rng.SetState(t["rng"].data<long>().ToArray().Select(l => unchecked((ulong)l)).ToArray());
             envs.SetState(t["envs.reals"].data<double>().ToArray(), t["envs.ints"].data<long>().ToArray());
             if (shaper is not null && t.TryGetValue("shaper.state", out var ss)) shaper.LoadState(ss.data<double>().ToArray());
-            optimizer.load_py(Path.Combine(dir, "optim.pt"));
+            LoadOptimizer(optimizer, t);
             double D(string k) => meta[k] is null ? double.NaN : (double)meta[k]!;
             var best = meta["best_eval"] is null ? double.NegativeInfinity : (double)meta["best_eval"]!;
             return ((int)meta["epoch"]!, (long)meta["env_steps"]!, D("wall_s"), best, D("last_eval"), (int)meta["nonfinite_restores"]!);
@@ -96,7 +101,7 @@ internal sealed class PpoCheckpoint(string path)
     }
 
     /// <summary>Restore only the networks and the optimiser (after a non-finite update).</summary>
-    public void LoadModelOnly(GaussianActor actor, Mlp critic, Adam optimizer)
+    public void LoadModelOnly(GaussianActor actor, Mlp critic, AdamOptimizer optimizer)
     {
         var dir = Existing() ?? throw new UserError("training diverged before the first checkpoint; lower --lr");
         var (t, _) = StateDictFile.Load(Path.Combine(dir, "model.pt"), "checkpoint");
@@ -104,9 +109,18 @@ internal sealed class PpoCheckpoint(string path)
         {
             CopyInto(actor.state_dict(), t, "actor.");
             CopyInto(critic.state_dict(), t, "critic.");
-            optimizer.load_py(Path.Combine(dir, "optim.pt"));
+            LoadOptimizer(optimizer, t);
         }
         finally { foreach (var v in t.Values) v.Dispose(); }
+    }
+
+    static void LoadOptimizer(AdamOptimizer optimizer, IReadOnlyDictionary<string, Tensor> t)
+    {
+        var n = optimizer.FirstMoments.Count;
+        if (!t.ContainsKey("adam.steps") || !t.ContainsKey($"adam.m.{n - 1}"))
+            throw new UserError("checkpoint lacks the optimiser state; it is damaged or from another architecture");
+        optimizer.Load(Enumerable.Range(0, n).Select(i => t[$"adam.m.{i}"]).ToArray(), Enumerable.Range(0, n).Select(i => t[$"adam.v.{i}"]).ToArray(),
+            t["adam.steps"].data<long>()[0]);
     }
 
     static void CopyInto(IDictionary<string, Tensor> target, IReadOnlyDictionary<string, Tensor> src, string prefix)

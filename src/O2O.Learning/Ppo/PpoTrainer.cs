@@ -46,7 +46,7 @@ public sealed class PpoTrainer : IDisposable
     readonly VecEnv envs;
     readonly GaussianActor actor;
     readonly Mlp critic;
-    readonly Adam optimizer;
+    readonly AdamOptimizer optimizer;
     readonly RunningNorm obsNorm;
     readonly RewardScaler rewardScaler;
     readonly Rng rng;
@@ -88,7 +88,7 @@ public sealed class PpoTrainer : IDisposable
         finally { init?.Dispose(); }
         critic = new Mlp("critic", spec.ObsDim, o.Hidden, 1, Activation.Tanh, outputGain: 1.0);
         var parameters = actor.parameters().Concat(critic.parameters()).ToList();
-        optimizer = optim.Adam(parameters, lr: o.Lr, eps: 1e-5);
+        optimizer = new AdamOptimizer(parameters, o.Lr, eps: 1e-5);
         rewardScaler = new RewardScaler(o.NumEnvs, o.Gamma);
         runner = new PolicyRunner(actor, obsNorm);
 
@@ -339,7 +339,7 @@ public sealed class PpoTrainer : IDisposable
     /// <summary>Clipped-surrogate PPO update; null when a loss or parameter became non-finite.</summary>
     UpdateStats? Update(double lr, bool actorFrozen, ShapingOutcome? shaping)
     {
-        foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+        optimizer.LearningRate = lr;
         var n = T * N;
         var hasPenalty = shaping?.CriticPenalty is not null && shaping.CriticPenaltyCoef != 0;
         if (hasPenalty) shaping!.CriticPenalty!.AsSpan(0, n).CopyTo(critPenalty);
@@ -393,10 +393,10 @@ public sealed class PpoTrainer : IDisposable
 
                 var lossValue = loss.item<float>();
                 if (!float.IsFinite(lossValue)) return null;
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 loss.backward();
-                nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm);
-                optimizer.step();
+                AdamOptimizer.ClipGradNorm(parameters, o.MaxGradNorm);
+                optimizer.Step();
 
                 using (no_grad())
                 {
