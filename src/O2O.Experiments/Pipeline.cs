@@ -102,6 +102,8 @@ public static class Pipeline
         // 3. DSR on the offline data only.
         if (!File.Exists(dsrPath))
         {
+            // One libtorch thread: the rest of the machine (and other jobs) keep the second core.
+            O2O.Learning.Runtime.TorchRuntime.Configure(o.Seed, threads: 1);
             var dsrOptions = new DsrOptions { Epochs = o.DsrEpochs, BatchSize = o.DsrBatch, Seed = o.Seed };
             using var model = DsrTrainer.Train(dsrOptions, data.Observations, data.Actions, data.ObsDim, data.ActDim, data.EpisodeStarts(), env, log, rewards: data.Rewards);
             model.Save(dsrPath);
