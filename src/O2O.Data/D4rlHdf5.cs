@@ -9,7 +9,7 @@ namespace O2O.Data;
 
 /// <summary>Options for writing a D4RL-layout HDF5 file.</summary>
 /// <param name="Gzip">Compress each chunk with gzip (deflate, level 1). Off by default: float32 RL data barely
-/// compresses (a few %), and inflating makes reading several times slower (see docs/benchmarks-data.md).</param>
+/// compresses (a few %), and inflating makes reading several times slower (see docs/benchmarks.md, "Datasets").</param>
 /// <param name="ChunkRows">Rows per chunk; every chunk spans the full row width (row-shaped, never column-shaped),
 /// so whole-dataset reads touch few, large chunks. 32768 rows × 11 float32 ≈ 1.4 MB.</param>
 public sealed record Hdf5WriteOptions(bool Gzip = false, int ChunkRows = 32768);

@@ -98,7 +98,7 @@ public sealed record DsrOptions
     /// <summary>
     /// The support mode the online phase uses unless told otherwise (every mode is calibrated and saved). Conditional
     /// by default: on real Hopper data it separates unusual actions at least as well as joint and its action curve is
-    /// graded, while it does not punish new states (docs/results-dsr.md).
+    /// graded, while it does not punish new states (docs/results.md, "The DSR on Hopper data").
     /// </summary>
     public SupportMode Support { get; init; } = SupportMode.Conditional;
 
