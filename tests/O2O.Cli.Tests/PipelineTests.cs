@@ -83,6 +83,18 @@ public class PipelineTests(LearningData data) : IClassFixture<LearningData>
         Assert.All(Column(shaped, "dsr/support_mean"), v => Assert.InRange(double.Parse(v, System.Globalization.CultureInfo.InvariantCulture), 0, 1));
     }
 
+    [Fact]
+    public void Tensorboard_events_are_written_when_asked()
+    {
+        var dir = data.NewFolder("tb");
+        var r = CliHarness.Run("train-online", "--env_id", "Hopper-v4", "--total_steps", "2048", "--steps_per_epoch", "1024", "--num_envs", "2",
+            "--eval_episodes", "1", "--log_csv", dir, "--tensorboard", Path.Combine(dir, "tb"));
+        Assert.True(r.Code == 0, r.Err);
+        var events = Directory.GetFiles(Path.Combine(dir, "tb"), "events.out.tfevents.*");
+        Assert.Single(events);
+        Assert.True(new FileInfo(events[0]).Length > 500, "the event file holds the scalars of two epochs");
+    }
+
     static string[][] Load(string csv) => File.ReadAllLines(csv).Select(l => l.Split(',')).ToArray();
 
     static string[] Column(string[][] rows, string name)
