@@ -203,23 +203,18 @@ public static class Pipeline
 
     static int CsvRows(string path) => File.ReadLines(path).Count() - 1;
 
-    /// <summary>Env steps and normalised eval scores of the rows that have an evaluation.</summary>
+    /// <summary>Env steps and normalised eval scores of the rows that have an evaluation (empty when none).</summary>
     public static (List<long> Steps, List<double> Scores) ReadCurve(string csv)
     {
-        var steps = new List<long>();
-        var scores = new List<double>();
-        if (!File.Exists(csv)) return (steps, scores);
-        var lines = File.ReadAllLines(csv);
-        var header = lines[0].Split(',');
-        int si = Array.IndexOf(header, "env_steps"), ni = Array.IndexOf(header, "eval/normalized");
-        foreach (var line in lines.Skip(1))
+        try
         {
-            var f = line.Split(',');
-            if (ni < 0 || f.Length <= ni || f[ni].Length == 0) continue;
-            steps.Add(long.Parse(f[si], CultureInfo.InvariantCulture));
-            scores.Add(double.Parse(f[ni], CultureInfo.InvariantCulture));
+            var (steps, scores, _) = Comparison.ReadRun(csv, "eval/normalized");
+            return (steps, scores);
         }
-        return (steps, scores);
+        catch (UserError)
+        {
+            return ([], []);
+        }
     }
 
     public static string Format(PipelineSummary s)
