@@ -106,7 +106,8 @@ public static class BehaviorCloning
                     var act = actAll.index_select(0, holdIx);
                     var (lp, _) = actor.Evaluate(obs, act);
                     hNll = -lp.mean().item<float>();
-                    hMse = (actor.call(obs) - act).pow(2).mean().item<float>();
+                    var err = actor.call(obs) - act;
+                    hMse = (err * err).mean().item<float>();
                 }
             var ep = new BcEpoch(e, sum / batches, hNll, hMse, clock.Elapsed.TotalSeconds - t0);
             curve.Add(ep);

@@ -330,7 +330,9 @@ public static class DsrTrainer
         var logitsS = -eS;
         var lossS = nn.functional.cross_entropy(logitsS, target);
         // A small pull of data energies towards 0 keeps the tanh-bounded part away from saturation (InfoNCE is shift-invariant).
-        var reg = (eJ.select(1, 0).square().mean() + eS.select(1, 0).square().mean()).mul(RegCoef);
+        var ej0 = eJ.select(1, 0);
+        var es0 = eS.select(1, 0);
+        var reg = ((ej0 * ej0).mean() + (es0 * es0).mean()).mul(RegCoef);
         var loss = lossJ + lossS + reg;
         var accJ = (logitsJ.narrow(1, 0, 1) > logitsJ.narrow(1, 1, k)).to_type(ScalarType.Float32).mean();
         var accS = (logitsS.narrow(1, 0, 1) > logitsS.narrow(1, 1, ks)).to_type(ScalarType.Float32).mean();

@@ -123,7 +123,7 @@ internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var (z, logDet) = Transform(x);
-        var r2 = z.square().sum(-1);
+        var r2 = (z * z).sum(-1);
         var logp = r2.mul(MinusHalf).sub(logNormConst) + logDet;
         return (logp.MoveToOuterDisposeScope(), r2.MoveToOuterDisposeScope());
     }
@@ -163,7 +163,7 @@ internal sealed class EnergyNet : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var f = net.forward(x).squeeze(-1);
-        var e = tanh(f.mul(InvBoundS)).mul(BoundS) + x.square().sum(-1).mul(HalfGammaS);
+        var e = tanh(f.mul(InvBoundS)).mul(BoundS) + (x * x).sum(-1).mul(HalfGammaS);
         return e.MoveToOuterDisposeScope();
     }
 }

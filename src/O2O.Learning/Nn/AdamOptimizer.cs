@@ -79,7 +79,7 @@ public sealed class AdamOptimizer : IDisposable
         using var scope = NewDisposeScope();
         var grads = parameters.Select(p => p.grad).Where(g => g is not null).Cast<Tensor>().ToArray();
         if (grads.Length == 0) return 0;
-        var total = Math.Sqrt(stack(grads.Select(g => g.square().sum()).ToArray()).sum().item<float>());
+        var total = Math.Sqrt(stack(grads.Select(g => (g * g).sum()).ToArray()).sum().item<float>());
         var coef = maxNorm / (total + 1e-6);
         if (coef < 1)
         {

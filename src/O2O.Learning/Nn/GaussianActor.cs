@@ -61,7 +61,7 @@ public static class GaussianMath
     {
         using var scope = NewDisposeScope();
         var z = (x - mean) * (-logStd).exp();
-        var lp = (z.square().mul(MinusHalf) - logStd).sub(HalfLog2Pi).sum(-1);
+        var lp = ((z * z).mul(MinusHalf) - logStd).sub(HalfLog2Pi).sum(-1);
         return lp.MoveToOuterDisposeScope();
     }
 

@@ -162,9 +162,21 @@ public sealed class PpoTrainer : IDisposable
                 var (envSec, actSec) = Collect();
                 if (Recorder is not null) Recorder(Snapshot());
                 var tUpdate = Stopwatch.StartNew();
-                ShapingOutcome? shaping = shaper?.Shape(obsRaw, actExec, rewards, T * N, envSteps, o.TotalSteps);
-                ComputeTargets();
-                var stats = Update(lr, actorFrozen: epoch < o.CriticWarmup, shaping);
+                ShapingOutcome? shaping = null;
+                UpdateStats? stats;
+                try
+                {
+                    shaping = shaper?.Shape(obsRaw, actExec, rewards, T * N, envSteps, o.TotalSteps);
+                    ComputeTargets();
+                    stats = Update(lr, actorFrozen: epoch < o.CriticWarmup, shaping);
+                }
+                catch (System.Runtime.InteropServices.ExternalException e)
+                {
+                    // A native libtorch error mid-update (e.g. a scalar freed under it by TorchSharp's
+                    // finalizer) leaves the weights in an unknown state: handle it like a non-finite update.
+                    log($"epoch {epoch + 1}: libtorch error during the update ({e.Message.Split('.')[0]}); restoring the last good checkpoint");
+                    stats = null;
+                }
                 tUpdate.Stop();
                 envSteps += o.StepsPerEpoch;
                 epoch++;
@@ -176,7 +188,7 @@ public sealed class PpoTrainer : IDisposable
                     recentNonfinite.Enqueue(epoch);
                     while (recentNonfinite.Peek() < epoch - 5) recentNonfinite.Dequeue();
                     ckpt.LoadModelOnly(actor, critic, optimizer);
-                    log($"epoch {epoch}: non-finite loss or parameters; restored the last good checkpoint");
+                    log($"epoch {epoch}: non-finite loss, parameters or a libtorch error; restored the last good checkpoint");
                     if (recentNonfinite.Count >= 3)
                         throw new UserError($"training diverged: non-finite values in 3 of the last 5 epochs (last at epoch {epoch}); lower --lr or check the reward shaping");
                     stats = new UpdateStats(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
@@ -384,9 +396,15 @@ public sealed class PpoTrainer : IDisposable
                 {
                     var vOld = valT.index_select(0, ix);
                     var vClipped = vOld + (v - vOld).clamp(negClip, posClip);
-                    vLoss = max((v - ret).square(), (vClipped - ret).square()).mean().mul(half);
+                    var e1 = v - ret;
+                    var e2 = vClipped - ret;
+                    vLoss = max(e1 * e1, e2 * e2).mean().mul(half);
                 }
-                else vLoss = (v - ret).square().mean().mul(half);
+                else
+                {
+                    var e1 = v - ret;
+                    vLoss = (e1 * e1).mean().mul(half);
+                }
                 var entMean = entropy.mean();
                 var loss = actorFrozen ? vLoss.mul(vfCoef) : pg - entMean.mul(entCoef) + vLoss.mul(vfCoef);
                 if (hasPenalty) loss = loss + (penT.index_select(0, ix) * v).mean().mul(penCoef);
