@@ -43,6 +43,8 @@ public sealed record PipelineOptions
     /// <summary>Most env steps the behaviour policy of a generated dataset trains for.</summary>
     public long BehaviourBudget { get; init; } = 1_000_000;
     public int EvalEpisodes { get; init; } = 10;
+    /// <summary>libtorch threads for the offline phases (DSR, BC); 1 is safe on a shared machine.</summary>
+    public int TorchThreads { get; init; } = 1;
     public DsrShapingOptions Shaping { get; init; } = new();
 
     /// <summary>The smoke profile: the same pipeline on budgets that finish in a minute or two.</summary>
@@ -102,8 +104,8 @@ public static class Pipeline
         // 3. DSR on the offline data only.
         if (!File.Exists(dsrPath))
         {
-            // One libtorch thread: the rest of the machine (and other jobs) keep the second core.
-            O2O.Learning.Runtime.TorchRuntime.Configure(o.Seed, threads: 1);
+            // One libtorch thread by default: on a shared machine more threads can stall in OpenMP spinning.
+            O2O.Learning.Runtime.TorchRuntime.Configure(o.Seed, o.TorchThreads);
             var dsrOptions = new DsrOptions { Epochs = o.DsrEpochs, BatchSize = o.DsrBatch, Seed = o.Seed };
             using var model = DsrTrainer.Train(dsrOptions, data.Observations, data.Actions, data.ObsDim, data.ActDim, data.EpisodeStarts(), env, log, rewards: data.Rewards);
             model.Save(dsrPath);
@@ -119,7 +121,7 @@ public static class Pipeline
         {
             if (!File.Exists(bcPath))
             {
-                var bc = BehaviorCloning.Train(new BcOptions { EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed, EvalEpisodes = o.EvalEpisodes }, data, log);
+                var bc = BehaviorCloning.Train(new BcOptions { EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed, EvalEpisodes = o.EvalEpisodes, TorchThreads = o.TorchThreads }, data, log);
                 using (bc.Actor) bc.Actor.Save(bcPath);
                 bcScore = bc.Eval is null ? null : D4rlScores.Normalize(env, bc.Eval.Mean);
                 log($"wrote {bcPath}");

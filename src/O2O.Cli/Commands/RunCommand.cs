@@ -23,6 +23,7 @@ public static class RunCommand
             new("minibatch_size", "online minibatch (notebook: 256)"),
             new("train_iters", "online passes per epoch (notebook: 10)"),
             new("generated_steps", "transitions of a dataset generated here (default 1000000)"),
+            new("torch_threads", "libtorch threads for the DSR and BC phases (1 is safe on a shared machine)", "1"),
             CommonOptions.Device,
         ],
         Execute);
@@ -40,6 +41,7 @@ public static class RunCommand
             Seed = a.Int("seed"),
             Download = a.Bool("download"),
             BaseUrl = a.String("base_url"),
+            TorchThreads = a.Int("torch_threads", 1, 64),
         };
         if (profile == "smoke") o = o.AsSmoke();
         if (a.Has("total_steps")) o = o with { TotalSteps = a.Long("total_steps", 1) };
