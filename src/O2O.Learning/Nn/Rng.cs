@@ -55,6 +55,12 @@ public sealed class Rng
         for (var i = a.Length - 1; i > 0; i--) { var j = NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
     }
 
+    /// <summary>Fisher–Yates shuffle in place (the same draws as the int overload).</summary>
+    public void Shuffle(Span<long> a)
+    {
+        for (var i = a.Length - 1; i > 0; i--) { var j = NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
+    }
+
     /// <summary>The full generator state (for checkpoints).</summary>
     public ulong[] GetState() => [s0, s1, s2, s3, hasSpare ? 1UL : 0UL, BitConverter.DoubleToUInt64Bits(spare)];
 

@@ -355,7 +355,7 @@ public sealed class PpoTrainer : IDisposable
         var n = T * N;
         var hasPenalty = shaping?.CriticPenalty is not null && shaping.CriticPenaltyCoef != 0;
         if (hasPenalty) shaping!.CriticPenalty!.AsSpan(0, n).CopyTo(critPenalty);
-        var idx = new int[n];
+        var idx = new long[n];
         for (var i = 0; i < n; i++) idx[i] = i;
         double pl = 0, vl = 0, ent = 0, kl = 0, cf = 0;
         var batches = 0;
@@ -377,10 +377,11 @@ public sealed class PpoTrainer : IDisposable
         for (var it = 0; it < o.TrainIters && !stop; it++)
         {
             rng.Shuffle(idx);
+            using var perm = tensor(idx);
             for (var start = 0; start + o.MinibatchSize <= n; start += o.MinibatchSize)
             {
                 using var mb = NewDisposeScope();
-                var ix = tensor(idx.AsSpan(start, o.MinibatchSize).ToArray().Select(i => (long)i).ToArray());
+                var ix = perm.narrow(0, start, o.MinibatchSize);
                 var obs = obsT.index_select(0, ix);
                 var (lp, entropy) = actor.Evaluate(obs, actT.index_select(0, ix));
                 var logRatio = lp - lpT.index_select(0, ix);
