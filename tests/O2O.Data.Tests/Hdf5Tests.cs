@@ -12,11 +12,7 @@ public class Hdf5Tests
         Assert.Equal((40, 11, 3), (ds.Count, ds.ObsDim, ds.ActDim));
         for (var i = 0; i < 40; i++)
         {
-            for (var j = 0; j < 11; j++) Assert.Equal(Fixtures.Obs(i, j), ds.Observations[i * 11 + j]);
-            for (var k = 0; k < 3; k++) Assert.Equal(Fixtures.Act(i, k), ds.Actions[i * 3 + k]);
-            Assert.Equal(Fixtures.Rew(i), ds.Rewards![i]);
-            Assert.Equal(i == 14, ds.Terminals![i]);
-            Assert.Equal(i == 29, ds.Timeouts![i]);
+            Fixtures.AssertCoreRow(ds, i);
             for (var j = 0; j < 6; j++)
             {
                 Assert.Equal(i + j * 0.001, ds.InfosQpos![i * 6 + j]);

@@ -22,6 +22,16 @@ internal static class Fixtures
     public static float Obs(int i, int j) => (float)(i * 0.5 + j * 0.01);
     public static float Act(int i, int k) => (float)((i - k) / 40.0);
     public static float Rew(int i) => (float)(1 + i * 0.1);
+
+    /// <summary>Row i of a loaded fixture: observations, actions, reward, the fall at 14 and the time limit at 29.</summary>
+    public static void AssertCoreRow(OfflineDataset ds, int i)
+    {
+        for (var j = 0; j < 11; j++) Assert.Equal(Obs(i, j), ds.Observations[i * 11 + j]);
+        for (var k = 0; k < 3; k++) Assert.Equal(Act(i, k), ds.Actions[i * 3 + k]);
+        Assert.Equal(Rew(i), ds.Rewards![i]);
+        Assert.Equal(i == 14, ds.Terminals![i]);
+        Assert.Equal(i == 29, ds.Timeouts![i]);
+    }
 }
 
 /// <summary>A fresh temp folder, removed on dispose.</summary>

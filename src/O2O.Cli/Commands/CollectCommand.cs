@@ -47,20 +47,10 @@ public static class CollectCommand
         else ds = DatasetCollector.Collect(new CollectOptions(env, policy, steps, a.Int("seed"), policy is BehaviourPolicy.Random ? "random" : "custom"), Console.WriteLine);
         if (outPath.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) DatasetIO.SaveNpz(outPath, ds);
         else DatasetIO.SaveHdf5(outPath, ds);
-        var starts = ds.EpisodeStarts();
-        var returns = EpisodeReturns(ds, starts);
-        var norm = D4rlScores.TryGetReference(env, out _, out _) ? $", normalised {D4rlScores.Normalize(env, returns.Average()):F1}" : "";
-        Console.WriteLine($"episodes {starts.Length}: return mean {returns.Average():F1} (min {returns.Min():F1}, max {returns.Max():F1}){norm}");
+        var stats = DatasetStats.Compute(ds, Path.GetFileName(outPath));
+        var norm = stats.NormalizedScore is double n ? $", normalised {n:F1}" : "";
+        Console.WriteLine($"episodes {stats.Episodes}: return mean {stats.ReturnMean:F1} (min {stats.ReturnMin:F1}, max {stats.ReturnMax:F1}){norm}");
         Console.WriteLine($"wrote {outPath}");
         return 0;
     }
-
-    static double[] EpisodeReturns(OfflineDataset ds, int[] starts) =>
-        starts.Select((s, i) =>
-        {
-            var end = i + 1 < starts.Length ? starts[i + 1] : ds.Count;
-            double r = 0;
-            for (var k = s; k < end; k++) r += ds.Rewards![k];
-            return r;
-        }).ToArray();
 }
