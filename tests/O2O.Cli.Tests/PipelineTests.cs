@@ -81,6 +81,9 @@ public class PipelineTests(LearningData data) : IClassFixture<LearningData>
         Assert.All(Column(noDsr, "dsr/beta"), v => Assert.Equal("0", v));
         Assert.NotEqual(Column(plain, "losses/value"), Column(shaped, "losses/value"));
         Assert.All(Column(shaped, "dsr/support_mean"), v => Assert.InRange(double.Parse(v, System.Globalization.CultureInfo.InvariantCulture), 0, 1));
+        // The DSR's scoring time is its own column (the speed benchmark reads it): zero without a shaper.
+        Assert.All(Column(plain, "time/shape_s"), v => Assert.Equal("0", v));
+        Assert.All(Column(shaped, "time/shape_s"), v => Assert.True(double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) > 0, $"time/shape_s {v}"));
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class PpoTrainer : IDisposable
     // The CSV's columns, in order. Shaper metrics follow.
     public static readonly string[] BaseColumns =
     [
-        "epoch", "env_steps", "wall_s", "time/fps", "time/env_s", "time/act_s", "time/update_s", "time/eval_s",
+        "epoch", "env_steps", "wall_s", "time/fps", "time/env_s", "time/act_s", "time/shape_s", "time/update_s", "time/eval_s",
         "eval/return_mean", "eval/return_std", "eval/normalized", "eval/length_mean",
         "train/return_mean", "train/length_mean", "train/episodes",
         "losses/policy", "losses/value", "losses/entropy", "losses/approx_kl", "losses/clip_frac", "losses/explained_variance",
@@ -164,9 +164,14 @@ public sealed class PpoTrainer : IDisposable
                 var tUpdate = Stopwatch.StartNew();
                 ShapingOutcome? shaping = null;
                 UpdateStats? stats;
+                var shapeSec = 0.0;
                 try
                 {
-                    shaping = shaper?.Shape(obsRaw, actExec, rewards, T * N, envSteps, o.TotalSteps);
+                    if (shaper is not null)
+                    {
+                        shaping = shaper.Shape(obsRaw, actExec, rewards, T * N, envSteps, o.TotalSteps);
+                        shapeSec = tUpdate.Elapsed.TotalSeconds;
+                    }
                     ComputeTargets();
                     stats = Update(lr, actorFrozen: epoch < o.CriticWarmup, shaping);
                 }
@@ -208,14 +213,15 @@ public sealed class PpoTrainer : IDisposable
                     row["eval/length_mean"] = ev.MeanLength;
                     if (O2O.Data.D4rlScores.TryGetReference(o.EnvId, out _, out _)) row["eval/normalized"] = O2O.Data.D4rlScores.Normalize(o.EnvId, ev.Mean);
                 }
-                var trainSec = envSec + actSec + tUpdate.Elapsed.TotalSeconds;
+                var trainSec = envSec + actSec + tUpdate.Elapsed.TotalSeconds; // the update's clock includes shaping
                 row["epoch"] = epoch;
                 row["env_steps"] = envSteps;
                 row["wall_s"] = wallOffset + wall.Elapsed.TotalSeconds;
                 row["time/fps"] = o.StepsPerEpoch / trainSec;
                 row["time/env_s"] = envSec;
                 row["time/act_s"] = actSec;
-                row["time/update_s"] = tUpdate.Elapsed.TotalSeconds;
+                row["time/shape_s"] = shapeSec;
+                row["time/update_s"] = tUpdate.Elapsed.TotalSeconds - shapeSec;
                 row["time/eval_s"] = evalSec;
                 if (finishedReturns.Count > 0)
                 {
