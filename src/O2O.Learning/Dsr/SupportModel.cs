@@ -105,7 +105,7 @@ public sealed class SupportModel : IDisposable
     internal Tensor Normalize(Tensor states)
     {
         using var scope = NewDisposeScope();
-        return ((states - stateMean) / stateStd).clamp(-InputClamp, InputClamp).MoveToOuterDisposeScope();
+        return ((states - stateMean) / stateStd).clamp(MinusClampS, ClampS).MoveToOuterDisposeScope();
     }
 
     /// <summary>The four ingredients of every score: joint and state log p (or −E) and base-space squared radii.</summary>
@@ -126,7 +126,7 @@ public sealed class SupportModel : IDisposable
         if (needJoint)
         {
             if (actions is null) throw new ArgumentNullException(nameof(actions));
-            var x = cat([zs, actions.clamp(-InputClamp, InputClamp)], 1);
+            var x = cat([zs, actions.clamp(MinusClampS, ClampS)], 1);
             if (joint is RealNvpFlow jf)
             {
                 var (lp, r2) = jf.Evaluate(x);
@@ -148,14 +148,18 @@ public sealed class SupportModel : IDisposable
         return p;
     }
 
-    static Tensor Guard(Tensor t) => t.nan_to_num(nan: ScoreFloor, posinf: ScoreCeiling, neginf: ScoreFloor).clamp(ScoreFloor, ScoreCeiling);
+    // Static scalars: TorchSharp frees implicitly converted ones in the finalizer, possibly while libtorch reads
+    // them (docs/architecture notes); the online loop calls this every epoch for hours.
+    static readonly Scalar FloorS = ScoreFloor, CeilingS = ScoreCeiling, ClampS = InputClamp, MinusClampS = -InputClamp, MinusHalfS = -0.5;
+
+    static Tensor Guard(Tensor t) => t.nan_to_num(nan: ScoreFloor, posinf: ScoreCeiling, neginf: ScoreFloor).clamp(FloorS, CeilingS);
 
     /// <summary>Combine parts into the raw score g of a mode (conditional = joint − state, exactly).</summary>
     internal static Tensor Combine(ScoreParts p, SupportMode mode, DsrScore score)
     {
         var radius = score == DsrScore.Radius;
-        Tensor Joint() => radius ? -0.5 * p.JointR2! : p.JointLogP!.alias();
-        Tensor State() => radius ? -0.5 * p.StateR2! : p.StateLogP!.alias();
+        Tensor Joint() => radius ? p.JointR2!.mul(MinusHalfS) : p.JointLogP!.alias();
+        Tensor State() => radius ? p.StateR2!.mul(MinusHalfS) : p.StateLogP!.alias();
         switch (mode)
         {
             case SupportMode.Joint: return Joint();
