@@ -46,10 +46,12 @@ public class FlowDensityTests(ITestOutputHelper output)
         var train = SampleMixture(100000, rng);
         var held = SampleMixture(2000, rng);
         var test = SampleMixture(4000, rng);
-        using var flow = new RealNvpFlow("flow", 2, hidden: 64, couplingLayers: 6, logScaleBound: 2.0, maskSeed: 0);
+        // 8 couplings and 3000 steps of 1024 points: with 6 couplings and 2000 × 256 the average error was
+        // 0.015 nats but the mean absolute pointwise error 0.11 (gradient noise); here 0.004 and 0.060.
+        using var flow = new RealNvpFlow("flow", 2, hidden: 64, couplingLayers: 8, logScaleBound: 2.0, maskSeed: 0);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         using (var data = tensor(train, [100000, 2]))
-            DsrTrainer.FitFlow(flow, data, steps: 2000, batch: 256, lr: 3e-3);
+            DsrTrainer.FitFlow(flow, data, steps: 3000, batch: 1024, lr: 3e-3);
         output.WriteLine($"fit {sw.Elapsed.TotalSeconds:F1}s");
 
         var lp = LogP(flow, test);
@@ -63,10 +65,10 @@ public class FlowDensityTests(ITestOutputHelper output)
         absErr /= lp.Length;
         kl /= lp.Length;
         output.WriteLine($"mean |log p - true| {absErr:F4}, KL estimate {kl:F4}");
-        // On average over samples of the true density the flow is within 0.1 nats (this is the KL estimate;
-        // measured ≈ 0.015). Pointwise errors are larger in the thin tails between modes (measured ≈ 0.10–0.13).
+        // Within 0.1 nats of the true log-density on average over samples of the true density, in both senses:
+        // the mean absolute pointwise error (measured 0.060) and the mean signed error, a KL estimate (0.004).
+        Assert.True(absErr < 0.1, $"mean absolute log-density error {absErr:F4} nats");
         Assert.True(Math.Abs(kl) < 0.1, $"mean log-density error (KL estimate) {kl:F4} nats");
-        Assert.True(absErr < 0.2, $"mean absolute log-density error {absErr:F4} nats");
 
         // Calibration on held-out scores: sigma 0.5 at q_rho, high at the modes, ~0 six sd outside.
         var cal = SupportCalibration.FromScores(LogP(flow, held), 0.05);
