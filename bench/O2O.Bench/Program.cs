@@ -8,6 +8,7 @@ public static class Program
     [
         ("env", "Hopper-v4 env steps/s: the C harness over libmujoco, C# single thread, VecEnv on 2 threads", EnvBenchmark.Run),
         ("learning", "train-online PPO fps against raw single-thread physics (with the env/act/update split), BC samples/s", LearningBenchmark.Run),
+        ("dsr", "DSR training pairs/s, 4096-pair support latency per mode, and the DSR's share of a train-online epoch", DsrBenchmark.Run),
     ];
 
     public static int Main(string[] args)

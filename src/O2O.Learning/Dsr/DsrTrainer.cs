@@ -215,7 +215,7 @@ public static class DsrTrainer
             }
             var (hj, hs) = HeldOutLogLik(jointFlow, stateFlow, zHeld, aHeld);
             log?.Invoke(string.Create(Inv,
-                $"dsr epoch {epoch}/{o.Epochs}: train ll joint {sumJ / seen:F3} state {sumS / seen:F3} | held-out ll joint {hj:F3} state {hs:F3} (nats per pair, z-scored states) {sw.Elapsed.TotalSeconds:F1}s"));
+                $"dsr epoch {epoch}/{o.Epochs}: train ll joint {sumJ / seen:F3} state {sumS / seen:F3} | held-out ll joint {hj:F3} state {hs:F3} (nats per pair, z-scored states) {sw.Elapsed.TotalSeconds:F2}s"));
             if (!double.IsFinite(sumJ) || !double.IsFinite(sumS))
                 throw new InvalidOperationException("DSR flow training diverged (non-finite log-likelihood); lower --lr");
         }
@@ -286,7 +286,7 @@ public static class DsrTrainer
             }
             var (hl, accJ, accS) = EnergyHeldOut(model, o, zHeld, aHeld);
             log?.Invoke(string.Create(Inv,
-                $"dsr epoch {epoch}/{o.Epochs}: train loss {sumLoss / Math.Max(1, steps):F4} | held-out loss {hl:F4}, ranking accuracy joint {accJ:F3} state {accS:F3} {sw.Elapsed.TotalSeconds:F1}s"));
+                $"dsr epoch {epoch}/{o.Epochs}: train loss {sumLoss / Math.Max(1, steps):F4} | held-out loss {hl:F4}, ranking accuracy joint {accJ:F3} state {accS:F3} {sw.Elapsed.TotalSeconds:F2}s"));
             if (!double.IsFinite(sumLoss)) throw new InvalidOperationException("DSR energy training diverged (non-finite loss); lower --lr");
         }
     }
