@@ -11,8 +11,8 @@ namespace O2O.Bench;
 
 /// <summary>
 /// DSR speed, in one run on one libtorch thread (train-online's default):
-///  1. training pairs/s and Support() latency for a batch of 4096 pairs per mode, for the default flow, a
-///     flow with hidden 64 and the default energy model, trained on random-policy Hopper-v4 pairs;
+///  1. training pairs/s and Support() latency for a batch of 4096 pairs per mode, for the default flow (hidden 64),
+///     a flow with hidden 128 and the default energy model, trained on random-policy Hopper-v4 pairs;
 ///  2. the DSR's share of a real PPO epoch: train-online's loop with the default flow DSR shaping the rewards
 ///     (4096 pairs scored per epoch), once from scratch (64×64 actor) and once from a BC actor (256×256, as
 ///     the notebook's pipeline runs it). Share = time/shape_s ÷ (env + acting + shaping + update), evaluation off.
@@ -41,8 +41,8 @@ public static class DsrBenchmark
         SupportModel? defaultFlow = null;
         var configs = new (string Name, DsrOptions Options)[]
         {
-            ("flow (default: 8 couplings, hidden 128)", new DsrOptions { Epochs = epochs, DiagnosticsMaxPairs = 1000 }),
-            ("flow --hidden 64", new DsrOptions { Epochs = epochs, Hidden = 64, DiagnosticsMaxPairs = 1000 }),
+            ("flow (default: 8 couplings, hidden 64)", new DsrOptions { Epochs = epochs, DiagnosticsMaxPairs = 1000 }),
+            ("flow --hidden 128 (the default until 2026-11-25)", new DsrOptions { Epochs = epochs, Hidden = 128, DiagnosticsMaxPairs = 1000 }),
             ("energy (default: hidden 128, 16 negatives)", new DsrOptions { Kind = DsrKind.Energy, Epochs = epochs, DiagnosticsMaxPairs = 1000 }),
         };
         foreach (var (name, options) in configs)

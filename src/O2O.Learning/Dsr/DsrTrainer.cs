@@ -30,6 +30,7 @@ public static class DsrTrainer
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        options = options with { Hidden = options.HiddenWidth }; // the checkpoint records the width, not "default"
         var n = ValidateData(states, actions, obsDim, actDim, "offline data");
         if (string.IsNullOrWhiteSpace(envId)) throw new UserError("--env_id is empty; name the environment the data came from, e.g. Hopper-v4");
         if (ood is not null) ValidateOod(ood, obsDim, actDim);
@@ -44,7 +45,7 @@ public static class DsrTrainer
         var heldA = Gather(actions, heldIdx, actDim);
         var (mean, std) = MeanStd(trainS, obsDim);
 
-        log?.Invoke(string.Create(Inv, $"dsr: {options.Kind.Word()} on {envId}, {n} pairs ({trainIdx.Length} train, {heldIdx.Length} held out by episode), obs {obsDim}, act {actDim}"));
+        log?.Invoke(string.Create(Inv, $"dsr: {options.Kind.Word()} (hidden {options.HiddenWidth}{(options.Kind == DsrKind.Flow ? $", {options.CouplingLayers} couplings" : "")}) on {envId}, {n} pairs ({trainIdx.Length} train, {heldIdx.Length} held out by episode), obs {obsDim}, act {actDim}"));
         var model = new SupportModel(options, envId, obsDim, actDim, mean, std) { RewardAbsMean = rewardAbsMean };
         try
         {

@@ -16,7 +16,13 @@ public sealed class SupportModel : IDisposable
 {
     internal const int FormatVersion = 1;
     internal const string MetaKey = "dsr.meta_json";
-    const int Chunk = 8192;
+    /// <summary>
+    /// Rows per network pass. 1024 keeps each hidden activation (1024 × 128 floats = 512 KB) in cache and below
+    /// malloc's mmap threshold: a 4096-pair conditional query took 51 ms in one pass and 4 × 1024 rows were as
+    /// fast on an idle machine, but under load the single pass degraded to 200–300 ms and the chunked one did not
+    /// (docs/benchmarks.md, "DSR").
+    /// </summary>
+    const int Chunk = 1024;
     /// <summary>z-scored inputs are clamped here so far-away points cannot overflow float32 inside the networks.</summary>
     internal const float InputClamp = 1e4f;
     /// <summary>Raw scores are guarded into [−1e9, 1e9]; NaN counts as the floor.</summary>
@@ -61,13 +67,13 @@ public sealed class SupportModel : IDisposable
         stateStd = tensor(std);
         if (options.Kind == DsrKind.Flow)
         {
-            joint = new RealNvpFlow("joint", obsDim + actDim, options.Hidden, options.CouplingLayers, options.LogScaleBound, options.Seed);
-            state = new RealNvpFlow("state", obsDim, options.Hidden, options.CouplingLayers, options.LogScaleBound, options.Seed + 1);
+            joint = new RealNvpFlow("joint", obsDim + actDim, options.HiddenWidth, options.CouplingLayers, options.LogScaleBound, options.Seed);
+            state = new RealNvpFlow("state", obsDim, options.HiddenWidth, options.CouplingLayers, options.LogScaleBound, options.Seed + 1);
         }
         else
         {
-            joint = new EnergyNet("joint", obsDim + actDim, options.Hidden);
-            state = new EnergyNet("state", obsDim, options.Hidden);
+            joint = new EnergyNet("joint", obsDim + actDim, options.HiddenWidth);
+            state = new EnergyNet("state", obsDim, options.HiddenWidth);
         }
     }
 

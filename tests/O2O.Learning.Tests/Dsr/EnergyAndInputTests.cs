@@ -103,6 +103,23 @@ public class EnergyAndInputTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Hidden_width_defaults_by_kind_and_a_trained_model_records_it()
+    {
+        Assert.Equal(64, new DsrOptions().HiddenWidth);
+        Assert.Equal(128, new DsrOptions { Kind = DsrKind.Energy }.HiddenWidth);
+        Assert.Equal(32, new DsrOptions { Kind = DsrKind.Energy, Hidden = 32 }.HiddenWidth);
+        Assert.Throws<UserError>(() => new DsrOptions { Hidden = 1 }.Validate());
+
+        DsrTestData.Torch(6);
+        var (s, a, starts) = DsrTestData.Pairs(episodes: 20, length: 20, seed: 43);
+        var o = DsrTestData.SmallFlow with { Epochs = 1, Hidden = null, CouplingLayers = 2 };
+        var log = new List<string>();
+        using var model = DsrTrainer.Train(o, s, a, D, A, starts, "Synthetic-v0", log.Add);
+        Assert.Equal(64, model.Options.Hidden); // resolved, so the checkpoint does not depend on a future default
+        Assert.Contains(log, l => l.StartsWith("dsr: flow (hidden 64, 2 couplings)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Split_is_by_whole_episodes_and_disjoint()
     {
         var starts = Enumerable.Range(0, 50).Select(e => e * 30).ToArray();
