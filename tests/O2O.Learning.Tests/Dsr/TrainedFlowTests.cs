@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace O2O.Learning.Tests.Dsr;
 
 [Collection("Dsr")]
-public class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper output) : IClassFixture<TrainedFlowFixture>
+public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper output) : IClassFixture<TrainedFlowFixture>
 {
     const int D = DsrTestData.ObsDim, A = DsrTestData.ActDim;
 

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using O2O.Learning.Dsr;
+
+namespace O2O.Learning.Tests.Dsr;
+
+// The DSR checkpoint is a plain PyTorch state dict with everything needed to score: PyTorch (Debian's
+// python3-torch) loads it, rebuilds both flows from the weights and masks alone, applies the saved input
+// statistics and calibration, and gets our support values. (Part of TrainedFlowTests to share its trained model.)
+public partial class TrainedFlowTests
+{
+    [SkippableFact]
+    public void PyTorch_loads_the_dsr_and_reproduces_its_conditional_support()
+    {
+        const string python = "/usr/bin/python3";
+        Skip.IfNot(File.Exists(python) && PythonHasTorch(python), "python3-torch is not installed (./test.sh installs it: apt-get install python3-torch)");
+        var dir = DsrTestData.TempDir();
+        try
+        {
+            var path = Path.Combine(dir, "py_dsr.pt");
+            fx.Model.Save(path);
+            const int n = 6;
+            // Three held-in pairs and three with their actions flipped (low support), to cover the whole sigma range.
+            var s = fx.States.AsSpan(0, n * D).ToArray();
+            var a = fx.Actions.AsSpan(0, n * A).ToArray();
+            for (var i = 3 * A; i < n * A; i++) a[i] = -a[i];
+            var ours = new float[n];
+            fx.Model.Support(s, a, n, SupportMode.Conditional, ours);
+            var raw = new float[n];
+            fx.Model.RawScore(s, a, n, SupportMode.Conditional, raw);
+
+            var script = Path.Combine(dir, "check.py");
+            File.WriteAllText(script, """
+import json, math, sys, torch
+sd = torch.load(sys.argv[1])
+meta = json.loads(bytes(sd['dsr.meta_json'].numpy()).decode())
+bound = meta['Options']['LogScaleBound']
+def logp(prefix, x):
+    n_layers = len({k.split('.')[2] for k in sd if k.startswith(prefix + '.layers.')})
+    logdet = torch.zeros(x.shape[0])
+    for i in range(n_layers):
+        p = f'{prefix}.layers.{i}.'
+        m = sd[p + 'mask']
+        xm = x * m
+        h = torch.nn.functional.silu(xm @ sd[p + 'net.fc1.weight'].T + sd[p + 'net.fc1.bias'])
+        h = torch.nn.functional.silu(h @ sd[p + 'net.fc2.weight'].T + sd[p + 'net.fc2.bias'])
+        h = h @ sd[p + 'net.out.weight'].T + sd[p + 'net.out.bias']
+        sraw, t = h.chunk(2, -1)
+        s = bound * torch.tanh(sraw / bound) * (1 - m)
+        x = xm + (1 - m) * (x * torch.exp(s) + t * (1 - m))
+        logdet = logdet + s.sum(-1)
+    return -0.5 * (x * x).sum(-1) - x.shape[1] * 0.5 * math.log(2 * math.pi) + logdet
+obs_dim, act_dim = meta['ObsDim'], meta['ActDim']
+s = torch.tensor([float(v) for v in sys.argv[2].split(',')]).view(-1, obs_dim)
+a = torch.tensor([float(v) for v in sys.argv[3].split(',')]).view(-1, act_dim)
+z = ((s - sd['dsr.state_mean']) / sd['dsr.state_std']).clamp(-1e4, 1e4)
+g = logp('joint', torch.cat([z, a], 1)) - logp('state', z)
+cal = next(c['Calibration'] for c in meta['Calibrations'] if c['Mode'] == 'Conditional' and c['Score'] == 'logp')
+u = ((g - cal['Tau']) / cal['Temperature']).clamp(-30, 30)
+print(','.join(repr(float(v)) for v in g))
+print(','.join(repr(float(v)) for v in torch.sigmoid(u)))
+""");
+            var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add(script);
+            psi.ArgumentList.Add(path);
+            psi.ArgumentList.Add(string.Join(',', s.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+            psi.ArgumentList.Add(string.Join(',', a.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEnd();
+            var stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, stderr);
+            var lines = stdout.Trim().Split('\n');
+            var g = lines[0].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            var sigma = lines[1].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            output.WriteLine($"ours  g {string.Join(" ", raw.Select(v => v.ToString("F4")))} | sigma {string.Join(" ", ours.Select(v => v.ToString("F4")))}");
+            output.WriteLine($"torch g {string.Join(" ", g.Select(v => v.ToString("F4")))} | sigma {string.Join(" ", sigma.Select(v => v.ToString("F4")))}");
+            for (var i = 0; i < n; i++)
+            {
+                Assert.Equal(raw[i], g[i], 3);
+                Assert.Equal(ours[i], sigma[i], 4);
+            }
+            Assert.True(ours.Take(3).Min() > ours.Skip(3).Max(), "flipped actions have lower support");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    static bool PythonHasTorch(string python)
+    {
+        var psi = new ProcessStartInfo(python, "-c \"import torch\"") { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        p.WaitForExit();
+        return p.ExitCode == 0;
+    }
+}
