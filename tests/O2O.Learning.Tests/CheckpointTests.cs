@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using O2O.Core;
 using O2O.Learning.Checkpoints;
@@ -87,8 +86,7 @@ public sealed class CheckpointTests : IDisposable
     [SkippableFact]
     public void PyTorch_loads_the_file_and_reproduces_the_forward_pass()
     {
-        const string python = "/usr/bin/python3";
-        Skip.IfNot(File.Exists(python) && PythonHasTorch(python), "python3-torch is not installed (./test.sh installs it: apt-get install python3-torch)");
+        Skip.IfNot(PythonTorch.Available, PythonTorch.SkipReason);
         using var b = MakeBundle();
         var path = Path.Combine(dir, "py_actor.pt");
         b.Save(path);
@@ -109,24 +107,9 @@ for name in layers:
         x = torch.tanh(x)
 print(','.join(repr(float(v)) for v in x))
 """);
-        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(script);
-        psi.ArgumentList.Add(path);
-        psi.ArgumentList.Add(string.Join(',', obs.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, stderr);
+        var (code, stdout, stderr) = PythonTorch.Run(script, path, string.Join(',', obs.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+        Assert.True(code == 0, stderr);
         var theirs = stdout.Trim().Split(',').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         for (var i = 0; i < 3; i++) Assert.Equal(ours[i], theirs[i], 4);
-    }
-
-    static bool PythonHasTorch(string python)
-    {
-        var psi = new ProcessStartInfo(python, "-c \"import torch\"") { RedirectStandardError = true, RedirectStandardOutput = true };
-        using var p = Process.Start(psi)!;
-        p.WaitForExit();
-        return p.ExitCode == 0;
     }
 }

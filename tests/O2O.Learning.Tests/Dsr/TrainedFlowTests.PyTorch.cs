@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using O2O.Learning.Dsr;
 
@@ -12,8 +11,7 @@ public partial class TrainedFlowTests
     [SkippableFact]
     public void PyTorch_loads_the_dsr_and_reproduces_its_conditional_support()
     {
-        const string python = "/usr/bin/python3";
-        Skip.IfNot(File.Exists(python) && PythonHasTorch(python), "python3-torch is not installed (./test.sh installs it: apt-get install python3-torch)");
+        Skip.IfNot(PythonTorch.Available, PythonTorch.SkipReason);
         var dir = DsrTestData.TempDir();
         try
         {
@@ -60,16 +58,10 @@ u = ((g - cal['Tau']) / cal['Temperature']).clamp(-30, 30)
 print(','.join(repr(float(v)) for v in g))
 print(','.join(repr(float(v)) for v in torch.sigmoid(u)))
 """);
-            var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add(script);
-            psi.ArgumentList.Add(path);
-            psi.ArgumentList.Add(string.Join(',', s.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
-            psi.ArgumentList.Add(string.Join(',', a.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
-            using var p = Process.Start(psi)!;
-            var stdout = p.StandardOutput.ReadToEnd();
-            var stderr = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            Assert.True(p.ExitCode == 0, stderr);
+            var (code, stdout, stderr) = PythonTorch.Run(script, path,
+                string.Join(',', s.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
+                string.Join(',', a.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+            Assert.True(code == 0, stderr);
             var lines = stdout.Trim().Split('\n');
             var g = lines[0].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             var sigma = lines[1].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
@@ -83,13 +75,5 @@ print(','.join(repr(float(v)) for v in torch.sigmoid(u)))
             Assert.True(ours.Take(3).Min() > ours.Skip(3).Max(), "flipped actions have lower support");
         }
         finally { Directory.Delete(dir, true); }
-    }
-
-    static bool PythonHasTorch(string python)
-    {
-        var psi = new ProcessStartInfo(python, "-c \"import torch\"") { RedirectStandardError = true, RedirectStandardOutput = true };
-        using var p = Process.Start(psi)!;
-        p.WaitForExit();
-        return p.ExitCode == 0;
     }
 }
