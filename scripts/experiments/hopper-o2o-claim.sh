@@ -21,4 +21,14 @@ for seed in 1 2 3 4 5; do
       --seed $seed --run_name ${variant}_s$seed $extra > logs-${variant}_s$seed.txt 2>&1
   done
 done
+# Other DSR seeds (the DSR arm only; naive does not depend on the DSR's weights): DSR_SEEDS="2 3"
+for d in ${DSR_SEEDS:-}; do
+  [ -f checkpts/hopper_medium_100k_dsr_d$d.pt ] || $O train_dsr --offline_path data/hopper_medium_100k.npz --env_id Hopper-v4 --dsr_out checkpts/hopper_medium_100k_dsr_d$d.pt --epochs 20 --batch_size 2048 --device cpu --threads 1 --seed $d > logs-dsr_d$d.txt 2>&1
+  for seed in 1 2 3 4 5; do
+    [ -f logs/dsr_d${d}_s$seed.csv ] && [ -f logs/dsr_d${d}_s${seed}_actor.pt ] && continue
+    $O train_online --env_id Hopper-v4 --dsr_path checkpts/hopper_medium_100k_dsr_d$d.pt --total_steps 300000 --steps_per_epoch 4096 \
+      --minibatch_size 256 --train_iters 10 --device cpu --log_csv logs --init_actor checkpts/hopper_medium_100k_bc_actor.pt \
+      --seed $seed --run_name dsr_d${d}_s$seed > logs-dsr_d${d}_s$seed.txt 2>&1
+  done
+done
 touch done

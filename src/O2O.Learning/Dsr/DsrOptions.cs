@@ -128,7 +128,7 @@ public sealed record DsrOptions
 
     /// <summary>
     /// Default widths: 64 for a flow's conditioners — on medium-like Hopper data (3 seeds) as good as 128 in every
-    /// AUROC, at half the query time and 2.7× the training speed (docs/results.md §4, docs/benchmarks.md "DSR") —
+    /// AUROC, at half the query time and 3× the training speed (docs/results.md §4, docs/benchmarks.md "DSR") —
     /// and 128 for energy networks.
     /// </summary>
     public static int DefaultHidden(DsrKind kind) => kind == DsrKind.Flow ? 64 : 128;

@@ -17,10 +17,10 @@ public sealed class SupportModel : IDisposable
     internal const int FormatVersion = 1;
     internal const string MetaKey = "dsr.meta_json";
     /// <summary>
-    /// Rows per network pass. 1024 keeps each hidden activation (1024 × 128 floats = 512 KB) in cache and below
-    /// malloc's mmap threshold: a 4096-pair conditional query took 51 ms in one pass and 4 × 1024 rows were as
-    /// fast on an idle machine, but under load the single pass degraded to 200–300 ms and the chunked one did not
-    /// (docs/benchmarks.md, "DSR").
+    /// Rows per network pass. 1024 keeps each hidden activation (at most 1024 × 128 floats = 512 KB) in cache and
+    /// below malloc's mmap threshold: on an idle machine a 4096-pair query costs the same in one pass or in four,
+    /// but with another job running the single pass degraded to 270–320 ms (median) while the chunked one stayed
+    /// at 52–56 ms (hidden 128; docs/benchmarks.md, "DSR").
     /// </summary>
     const int Chunk = 1024;
     /// <summary>z-scored inputs are clamped here so far-away points cannot overflow float32 inside the networks.</summary>
