@@ -26,9 +26,7 @@ internal static class EnvBenchmark
         try
         {
             var xml = Path.Combine(work.FullName, "hopper.xml");
-            using (var res = typeof(EnvRegistry).Assembly.GetManifestResourceStream("O2O.Sim.Assets.hopper.xml")!)
-            using (var file = File.Create(xml))
-                res.CopyTo(file);
+            File.WriteAllText(xml, O2O.Sim.Interop.MjSimulation.EmbeddedXml("hopper.xml"));
             var exe = Path.Combine(work.FullName, "mujoco_bench");
             var (cc, _, ccErr) = Exec("gcc", "-O2", "-I/usr/include", Path.Combine(root, "bench", "c", "mujoco_bench.c"), "-o", exe, "-l:libmujoco.so.2.2.2", "-lm");
             if (cc != 0) { Console.Error.WriteLine($"bench env: gcc failed (needs gcc and libmujoco-dev): {ccErr.Trim()}"); return 1; }

@@ -10,9 +10,7 @@ public class BenchHarnessTests
         try
         {
             var xml = Path.Combine(dir.FullName, "hopper.xml");
-            using (var res = typeof(EnvRegistry).Assembly.GetManifestResourceStream("O2O.Sim.Assets.hopper.xml")!)
-            using (var file = File.Create(xml))
-                res.CopyTo(file);
+            File.WriteAllText(xml, O2O.Sim.Interop.MjSimulation.EmbeddedXml("hopper.xml"));
             var exe = Path.Combine(dir.FullName, "mujoco_bench");
             var (code, _, err) = TestSupport.Run("gcc", "-O2", "-Wall", "-Werror", "-I/usr/include",
                 Path.Combine(root, "bench", "c", "mujoco_bench.c"), "-o", exe, "-l:libmujoco.so.2.2.2", "-lm");

@@ -67,12 +67,15 @@ internal sealed unsafe class MjSimulation : IDisposable
     }
 
     /// <summary>Compile the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/>.</summary>
-    public static MjSimulation FromEmbeddedAsset(string assetName)
+    public static MjSimulation FromEmbeddedAsset(string assetName) => FromXml(EmbeddedXml(assetName), assetName);
+
+    /// <summary>The text of the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/> (e.g. "hopper.xml").</summary>
+    public static string EmbeddedXml(string assetName)
     {
         using var stream = typeof(MjSimulation).Assembly.GetManifestResourceStream("O2O.Sim.Assets." + assetName)
             ?? throw new InvalidOperationException($"MJCF asset '{assetName}' is not embedded in {typeof(MjSimulation).Assembly.GetName().Name}");
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        return FromXml(reader.ReadToEnd(), assetName);
+        return reader.ReadToEnd();
     }
 
     /// <summary>Compile MJCF text: MuJoCo 2.2.2 loads from files, so the text goes through a private temp file.</summary>
