@@ -27,7 +27,7 @@ public static class DataBenchmark
             for (var i = 0; i < rows; i++) tout[i] = i % 1000 == 999;
             var ds = new OfflineDataset(rows, 11, 3, F(rows * 11L), F(rows * 3L), F(rows), terminals: term, timeouts: tout,
                 metadata: new Dictionary<string, string> { ["env_id"] = "Hopper-v4", ["generated_by"] = "O2O.Bench data" });
-            Console.WriteLine(string.Create(inv, $"rows {rows}, repeats {repeats}, chunk rows {chunkRows}, {Environment.ProcessorCount} cores, .NET {Environment.Version}"));
+            Console.WriteLine(string.Create(inv, $"rows {rows}, repeats {repeats}, chunk rows {chunkRows}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, load average {Timing.LoadAverage()}"));
             foreach (var gzip in new[] { true, false })
             {
                 var path = Path.Combine(dir, gzip ? "gzip.hdf5" : "plain.hdf5");
@@ -35,36 +35,21 @@ public static class DataBenchmark
                 DatasetIO.SaveHdf5(path, ds, new Hdf5WriteOptions(Gzip: gzip, ChunkRows: chunkRows));
                 var write = sw.Elapsed.TotalSeconds;
                 var size = new FileInfo(path).Length / 1048576.0;
-                var obsTimes = Time(repeats, () =>
+                var obsTime = Timing.Measure(repeats, () =>
                 {
                     using var f = H5File.OpenRead(path);
                     var obs = f.Dataset("observations").Read<float[]>();
                     if (obs.Length != rows * 11L || obs[12345] != ds.Observations[12345]) throw new InvalidOperationException("wrong data");
                 });
-                var loadTimes = Time(repeats, () =>
+                var load = Timing.Measure(repeats, () =>
                 {
                     var back = DatasetIO.Load(path);
                     if (back.Count != rows) throw new InvalidOperationException("wrong data");
                 });
-                Console.WriteLine(string.Create(inv, $"{(gzip ? "gzip " : "plain")}: file {size:F1} MB, write {write:F2} s | observations {rows}×11 f32: median {Median(obsTimes):F3} s, min {obsTimes.Min():F3} s | DatasetIO.Load (all keys + finite check): median {Median(loadTimes):F3} s, min {loadTimes.Min():F3} s"));
+                Console.WriteLine(string.Create(inv, $"{(gzip ? "gzip " : "plain")}: file {size:F1} MB, write {write:F2} s | observations {rows}×11 f32: median {obsTime.Median:F3} s, min {obsTime.Min:F3} s | DatasetIO.Load (all keys + finite check): median {load.Median:F3} s, min {load.Min:F3} s"));
             }
         }
         finally { Directory.Delete(dir, true); }
         return 0;
     }
-
-    static double[] Time(int repeats, Action a)
-    {
-        a(); // warm-up (JIT, page cache)
-        var t = new double[repeats];
-        for (var i = 0; i < repeats; i++)
-        {
-            var sw = Stopwatch.StartNew();
-            a();
-            t[i] = sw.Elapsed.TotalSeconds;
-        }
-        return t;
-    }
-
-    static double Median(double[] x) { var s = x.Order().ToArray(); return s[s.Length / 2]; }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using O2O.Experiments;
@@ -30,7 +29,7 @@ public static class DsrBenchmark
         var ppoSteps = args.Length > 3 ? int.Parse(args[3], inv) : 45_056; // 11 epochs of 4096; the first is dropped
 
         TorchRuntime.Configure(0, 1);
-        Console.WriteLine(string.Create(inv, $"rows {rows}, epochs {epochs}, repeats {repeats}, PPO steps {ppoSteps}; libtorch threads {TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, load average {LoadAverage()}"));
+        Console.WriteLine(string.Create(inv, $"rows {rows}, epochs {epochs}, repeats {repeats}, PPO steps {ppoSteps}; libtorch threads {TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, load average {Timing.LoadAverage()}"));
         var data = DatasetCollector.Collect(new CollectOptions("Hopper-v4", new BehaviourPolicy.Random(), rows, 1));
         var (obsDim, actDim) = (data.ObsDim, data.ActDim);
         var qs = data.Observations.AsSpan(0, Batch * obsDim).ToArray();
@@ -54,7 +53,8 @@ public static class DsrBenchmark
             Console.WriteLine(string.Create(inv, $"{name}: train {model.Diagnostics!.TrainPairs * epochSeconds.Length / epochSeconds.Sum():F0} pairs/s (joint + state model)"));
             foreach (var mode in Enum.GetValues<SupportMode>())
             {
-                var (med, min) = Time(() => model.Support(qs, qa, Batch, mode, sigma), repeats);
+                var (med, min) = Timing.Measure(repeats, () => model.Support(qs, qa, Batch, mode, sigma));
+                (med, min) = (med * 1000, min * 1000);
                 Console.WriteLine(string.Create(inv, $"  support {mode.Word(),-11} batch {Batch}: median {med:F1} ms, min {min:F1} ms -> {Batch / med * 1000:F0} queries/s"));
             }
             if (defaultFlow is null) defaultFlow = model;
@@ -90,26 +90,5 @@ public static class DsrBenchmark
             finally { Directory.Delete(dir, true); }
         }
         return 0;
-    }
-
-    static (double Median, double Min) Time(Action query, int repeats)
-    {
-        query(); // warm-up
-        var times = new double[repeats];
-        var sw = new Stopwatch();
-        for (var r = 0; r < repeats; r++)
-        {
-            sw.Restart();
-            query();
-            times[r] = sw.Elapsed.TotalMilliseconds;
-        }
-        Array.Sort(times);
-        return (times[repeats / 2], times[0]);
-    }
-
-    static string LoadAverage()
-    {
-        try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
-        catch (IOException) { return "?"; }
     }
 }
