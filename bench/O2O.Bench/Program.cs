@@ -10,6 +10,7 @@ public static class Program
         ("learning", "train-online PPO fps against raw single-thread physics (with the env/act/update split), BC samples/s", LearningBenchmark.Run),
         ("data", "HDF5 read time of a 1M-row D4RL-shaped file (observations alone and every key), gzip and plain", DataBenchmark.Run),
         ("dsr", "DSR training pairs/s, 4096-pair support latency per mode, and the DSR's share of a train-online epoch", DsrBenchmark.Run),
+        ("dsr-probes", "the measurements behind the DSR's one-thread, 1024-row-chunk scoring (docs/benchmarks.md, DSR)", DsrProbeBenchmark.Run),
     ];
 
     public static int Main(string[] args)

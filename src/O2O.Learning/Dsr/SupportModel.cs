@@ -17,12 +17,10 @@ public sealed class SupportModel : IDisposable
     internal const int FormatVersion = 1;
     internal const string MetaKey = "dsr.meta_json";
     /// <summary>
-    /// Rows per network pass. 1024 keeps each hidden activation (at most 1024 × 128 floats = 512 KB) in cache and
-    /// below malloc's mmap threshold: on an idle machine a 4096-pair query costs the same in one pass or in four,
-    /// but with another job running the single pass degraded to 270–320 ms (median) while the chunked one stayed
-    /// at 52–56 ms (hidden 128; docs/benchmarks.md, "DSR").
+    /// Rows per network pass: bounds one pass's activations to 1024 × width floats (512 KB per layer at width 128).
+    /// The chunk size moves a 4096-pair query's time by about ±6 % (bench/O2O.Bench `dsr-probes`, docs/benchmarks.md "DSR").
     /// </summary>
-    const int Chunk = 1024;
+    internal int ChunkRows { get; set; } = 1024; // settable for the bench's chunking probe only
     /// <summary>z-scored inputs are clamped here so far-away points cannot overflow float32 inside the networks.</summary>
     internal const float InputClamp = 1e4f;
     /// <summary>Raw scores are guarded into [−1e9, 1e9]; NaN counts as the floor.</summary>
@@ -207,9 +205,9 @@ public sealed class SupportModel : IDisposable
         var s = ResolveScore(score);
         CheckShapes(states, actions, n, mode, scoreOut.Length);
         var (nj, _) = Needs(mode);
-        for (var start = 0; start < n; start += Chunk)
+        for (var start = 0; start < n; start += ChunkRows)
         {
-            var m = Math.Min(Chunk, n - start);
+            var m = Math.Min(ChunkRows, n - start);
             using var scope = NewDisposeScope();
             var st = empty(m, ObsDim);
             st.data<float>().CopyFrom(states.Slice(start * ObsDim, m * ObsDim), 0, 0);
