@@ -28,6 +28,7 @@ public static class DsrBenchmark
         var repeats = args.Length > 2 ? int.Parse(args[2], inv) : 21;
         var ppoSteps = args.Length > 3 ? int.Parse(args[3], inv) : 45_056; // 11 epochs of 4096; the first is dropped
 
+        if (rows < Batch) { Console.Error.WriteLine($"bench dsr: rows must be at least {Batch} (the query batch), got {rows}"); return 2; }
         TorchRuntime.Configure(0, 1);
         Console.WriteLine(string.Create(inv, $"rows {rows}, epochs {epochs}, repeats {repeats}, PPO steps {ppoSteps}; libtorch threads {TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, load average {Timing.LoadAverage()}"));
         var data = DatasetCollector.Collect(new CollectOptions("Hopper-v4", new BehaviourPolicy.Random(), rows, 1));
