@@ -6,6 +6,7 @@
 # Usage: scripts/experiments/hopper-dsr-medium.sh            (DATA=/tmp/dsr OUT=runs/dsr20 by default)
 # Another dataset: MEDIUM=runs/o2o-root/data/hopper-medium-v2.hdf5 NAME=hopper_medium SEEDS=1 KINDS="flow energy" …
 # (runs/dsr20's flow128 files were made before the default changed, without --hidden; same model.)
+# Rows of a mode a run's JSON lacks (gated, added 2026-11-25) are left out.
 set -eu
 O="${O2O:-$(cd "$(dirname "$0")/../.." && pwd)/o2o}"
 DATA="${DATA:-/tmp/dsr}"; OUT="${OUT:-runs/dsr20}"
@@ -36,7 +37,8 @@ print("| prototype (method.md, medium data) | joint | 0.72 | 0.55 | 0.98 (states
 for kind in ("flow", "flow128", "energy"):
     runs = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/{name}_{kind}_s*_dsr.json"))]
     if not runs: continue
-    for mode in ("joint", "conditional", "state"):
+    for mode in ("joint", "conditional", "state", "gated"):
+        if any(all(m["Mode"] != mode for m in r["Modes"]) for r in runs): continue  # made before the mode existed
         ms = [next(m for m in r["Modes"] if m["Mode"] == mode) for r in runs]
         ll = "–"
         if kind.startswith("flow") and mode == "joint":
@@ -56,7 +58,8 @@ print("|---|---|---|---|")
 for kind in ("flow", "flow128", "energy"):
     runs = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/{name}_{kind}_s*_dsr.json"))]
     if not runs: continue
-    for mode in ("joint", "conditional", "state"):
+    for mode in ("joint", "conditional", "state", "gated"):
+        if any(all(c["Mode"] != mode for c in r["Curves"]) for r in runs): continue
         cs = [next(c for c in r["Curves"] if c["Mode"] == mode and c["Score"] == "logp") for r in runs]
         act = [statistics.mean(c["ActionMeanSigma"][i] for c in cs) for i in range(len(cs[0]["ActionMeanSigma"]))]
         st = [statistics.mean(c["StateMeanSigma"][i] for c in cs) for i in range(len(cs[0]["StateMeanSigma"]))]

@@ -80,7 +80,7 @@ public class TrainDsrCommandTests : IDisposable
             (Args(Write("small.npz", 60), "a.pt"), ["too small", "held-out"]),
             (Args(Write("nan.npz", 3000, nan: true), "a.pt"), ["NaN", "row 5"]),
             (Args(good, "a.pt", "--kind", "gan"), ["--kind 'gan'", "flow, energy"]),
-            (Args(good, "a.pt", "--support", "both"), ["--support 'both'", "joint, conditional, state"]),
+            (Args(good, "a.pt", "--support", "both"), ["--support 'both'", "joint, conditional, state, gated"]),
             (Args(good, "a.pt", "--score", "lp"), ["--score 'lp'", "logp, radius, tempered"]),
             (Args(good, "a.pt", "--rho", "0.6"), ["--rho", "(0, 0.5)"]),
             (Args(good, "a.pt", "--rho", "0"), ["--rho", "(0, 0.5)"]),

@@ -41,7 +41,7 @@ public static class TrainOnlineCommand
             new("ckpt_dir", "folder of checkpoints (default: the log folder)"),
             new("resume", "continue the run from its last checkpoint", "false", IsFlag: true),
             new("tensorboard", "also write TensorBoard events to this folder"),
-            new("support", "DSR support mode: joint, conditional or state (default: the one the DSR was trained to recommend)"),
+            new("support", "DSR support mode: joint, conditional, state or gated (default: the one the DSR was trained to recommend)"),
             new("beta", "pessimism scale β₀: 'auto' or a number", "auto"),
             new("beta_frac", "with --beta auto: first rollout's mean penalty term as a fraction of its mean reward", "0.1"),
             new("eta", "frontier bonus scale η₀", "0.1"),

@@ -7,7 +7,7 @@ namespace O2O.Learning.Dsr;
 /// <summary>Mean sigma of held-out pairs as actions and states are pushed away from the data, for one mode and score.</summary>
 public sealed record SupportCurve
 {
-    /// <summary>Support mode word (joint, conditional, state).</summary>
+    /// <summary>Support mode word (joint, conditional, state, gated).</summary>
     public required string Mode { get; init; }
     /// <summary>Score word (logp, radius, tempered).</summary>
     public required string Score { get; init; }
@@ -171,7 +171,7 @@ public sealed record DsrDiagnostics
                 var dict = new Dictionary<(SupportMode, DsrScore), float[]>();
                 foreach (var m in modes)
                     foreach (var sc in scores)
-                        dict[(m, sc)] = SupportModel.Combine(parts, m, sc).data<float>().ToArray();
+                        dict[(m, sc)] = model.CombineFor(parts, m, sc).data<float>().ToArray();
                 if (name == "base" && parts.JointR2 is not null)
                 {
                     llJ = parts.JointLogP!.mean().item<float>();

@@ -23,6 +23,12 @@ public enum SupportMode
     Conditional,
     /// <summary>g = log p(s): state novelty only.</summary>
     State,
+    /// <summary>
+    /// g = log p(s, a) − max(log p(s), q_s), q_s = the state score's calibrated boundary tau: exactly conditional while
+    /// the state is inside the data's state support, and joint (shifted by q_s) once it leaves it, so unusual actions
+    /// are judged per state where the data has been and novel states still lower the support.
+    /// </summary>
+    Gated,
 }
 
 /// <summary>Which raw score is calibrated into sigma; the alternatives to log p exist because log p can fall like a wall.</summary>
@@ -52,8 +58,11 @@ public static class SupportModeParsing
 {
     extension(SupportMode)
     {
-        /// <summary>Parse 'joint', 'conditional' or 'state' (case-insensitive).</summary>
-        public static SupportMode Parse(string text) => DsrParsing.ParseWord<SupportMode>(text, "--support", ["joint", "conditional", "state"]);
+        /// <summary>Parse 'joint', 'conditional', 'state' or 'gated' (case-insensitive).</summary>
+        public static SupportMode Parse(string text) => DsrParsing.ParseWord<SupportMode>(text, "--support", SupportMode.Words);
+
+        /// <summary>The command-line words of the modes, in enum order.</summary>
+        public static string[] Words => ["joint", "conditional", "state", "gated"];
     }
 }
 
@@ -165,7 +174,7 @@ public sealed record DsrOptions
     public void Validate()
     {
         if (!Enum.IsDefined(Kind)) throw new UserError($"--kind {(int)Kind} is not valid; expected one of: flow, energy");
-        if (!Enum.IsDefined(Support)) throw new UserError($"--support {(int)Support} is not valid; expected one of: joint, conditional, state");
+        if (!Enum.IsDefined(Support)) throw new UserError($"--support {(int)Support} is not valid; expected one of: {string.Join(", ", SupportMode.Words)}");
         if (!Enum.IsDefined(Score)) throw new UserError($"--score {(int)Score} is not valid; expected one of: logp, radius, tempered");
         if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1");
         if (BatchSize < 2) throw new UserError($"--batch_size {BatchSize}: must be at least 2");

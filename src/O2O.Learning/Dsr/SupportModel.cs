@@ -90,7 +90,7 @@ public sealed class SupportModel : IDisposable
         var s = ResolveScore(score);
         return calibrations.TryGetValue((mode, s == DsrScore.Radius), out var c)
             ? c
-            : throw new InvalidOperationException($"no calibration for mode {mode.Word()} score {s.Word()}");
+            : throw new UserError($"this DSR checkpoint has no calibration for support mode {mode.Word()} (score {s.Word()}); it predates that mode: train it again with 'o2o train-dsr' or choose another --support");
     }
 
     internal DsrScore ResolveScore(DsrScore? score)
@@ -158,8 +158,11 @@ public sealed class SupportModel : IDisposable
 
     static Tensor Guard(Tensor t) => t.nan_to_num(nan: ScoreFloor, posinf: ScoreCeiling, neginf: ScoreFloor).clamp(FloorS, CeilingS);
 
-    /// <summary>Combine parts into the raw score g of a mode (conditional = joint − state, exactly).</summary>
-    internal static Tensor Combine(ScoreParts p, SupportMode mode, DsrScore score)
+    /// <summary>
+    /// Combine parts into the raw score g of a mode (conditional = joint − state, exactly; gated = joint −
+    /// max(state, <paramref name="stateBoundary"/>), the state score's tau for the same score, see <see cref="StateBoundary"/>).
+    /// </summary>
+    internal static Tensor Combine(ScoreParts p, SupportMode mode, DsrScore score, double stateBoundary = double.NaN)
     {
         var radius = score == DsrScore.Radius;
         Tensor Joint() => radius ? p.JointR2!.mul(MinusHalfS) : p.JointLogP!.alias();
@@ -168,12 +171,28 @@ public sealed class SupportModel : IDisposable
         {
             case SupportMode.Joint: return Joint();
             case SupportMode.State: return State();
+            case SupportMode.Gated:
+                if (double.IsNaN(stateBoundary)) throw new ArgumentException("gated support needs the state boundary", nameof(stateBoundary));
+                using (var j = Joint())
+                using (var s = State())
+                using (var floored = s.clamp_min(stateBoundary))
+                    return j - floored;
             default:
                 using (var j = Joint())
                 using (var s = State())
                     return j - s;
         }
     }
+
+    /// <summary>
+    /// q_s of the gated mode: the state score's calibrated boundary tau (state sigma 0.5) for this score; NaN for
+    /// the other modes. The state calibration is made before the gated one (enum order), so this exists when needed.
+    /// </summary>
+    internal double StateBoundary(SupportMode mode, DsrScore score) =>
+        mode == SupportMode.Gated ? Calibration(SupportMode.State, score).Tau : double.NaN;
+
+    /// <summary>Combine with this model's state boundary (see <see cref="Combine(ScoreParts, SupportMode, DsrScore, double)"/>).</summary>
+    internal Tensor CombineFor(ScoreParts p, SupportMode mode, DsrScore score) => Combine(p, mode, score, StateBoundary(mode, score));
 
     internal static (bool Joint, bool State) Needs(SupportMode mode) => mode switch
     {
@@ -190,7 +209,7 @@ public sealed class SupportModel : IDisposable
         var (nj, ns) = Needs(mode);
         var zs = Normalize(states);
         using var parts = Parts(zs, actions, nj, ns);
-        return Combine(parts, mode, score).MoveToOuterDisposeScope();
+        return CombineFor(parts, mode, score).MoveToOuterDisposeScope();
     }
 
     // ---- public batched scoring ----

@@ -6,7 +6,7 @@ namespace O2O.Learning.Ppo;
 /// <summary>How the frozen DSR shapes online learning (method.md, "Online PPO with the DSR").</summary>
 public sealed record DsrShapingOptions
 {
-    /// <summary>Which support the penalty and bonus use: joint log p(s,a), conditional log p(a|s), or state log p(s); null = the DSR's default.</summary>
+    /// <summary>Which support the penalty and bonus use: joint log p(s,a), conditional log p(a|s), state log p(s), or gated (conditional inside the state support, joint outside); null = the DSR's default.</summary>
     public SupportMode? Support { get; init; }
     /// <summary>Fixed β₀; null = auto (set at the first rollout from <see cref="BetaFrac"/>).</summary>
     public double? Beta { get; init; }
@@ -61,6 +61,8 @@ public sealed class DsrShaper : IRolloutShaper
         c = rewardScale;
         beta0 = options.Beta;
         Mode = options.Support ?? model.Options.Support;
+        model.Calibration(Mode); // fail now, with a one-line error, if the checkpoint predates the mode
+        if (Mode == SupportMode.Gated) model.Calibration(SupportMode.State);
     }
 
     /// <summary>The support mode in use.</summary>

@@ -84,7 +84,7 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, badA, D, A, starts, "X")), "actions contain");
 
         OneLine(Assert.Throws<UserError>(() => DsrKind.Parse("gan")), "expected one of: flow, energy");
-        OneLine(Assert.Throws<UserError>(() => SupportMode.Parse("marginal")), "expected one of: joint, conditional, state");
+        OneLine(Assert.Throws<UserError>(() => SupportMode.Parse("marginal")), "expected one of: joint, conditional, state, gated");
         OneLine(Assert.Throws<UserError>(() => DsrScore.Parse("nll")), "expected one of: logp, radius, tempered");
         Assert.Equal(DsrKind.Energy, DsrKind.Parse(" Energy "));
         Assert.Equal(SupportMode.Conditional, SupportMode.Parse("conditional"));

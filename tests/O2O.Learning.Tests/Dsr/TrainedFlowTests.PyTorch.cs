@@ -5,11 +5,12 @@ namespace O2O.Learning.Tests.Dsr;
 
 // The DSR checkpoint is a plain PyTorch state dict with everything needed to score: PyTorch (Debian's
 // python3-torch) loads it, rebuilds both flows from the weights and masks alone, applies the saved input
-// statistics and calibration, and gets our support values. (Part of TrainedFlowTests to share its trained model.)
+// statistics and calibration, and gets our support values in the conditional and the gated mode (the latter
+// also needs the state calibration's tau). (Part of TrainedFlowTests to share its trained model.)
 public partial class TrainedFlowTests
 {
     [SkippableFact]
-    public void PyTorch_loads_the_dsr_and_reproduces_its_conditional_support()
+    public void PyTorch_loads_the_dsr_and_reproduces_its_conditional_and_gated_support()
     {
         Skip.IfNot(PythonTorch.Available, PythonTorch.SkipReason);
         var dir = DsrTestData.TempDir();
@@ -17,15 +18,21 @@ public partial class TrainedFlowTests
         {
             var path = Path.Combine(dir, "py_dsr.pt");
             fx.Model.Save(path);
-            const int n = 6;
-            // Three held-in pairs and three with their actions flipped (low support), to cover the whole sigma range.
+            const int n = 9;
+            // Three held-in pairs, three with their actions flipped (low support) and three with their states pushed
+            // 3 std away (outside the state support: the gated score's other branch), to cover the whole sigma range.
             var s = fx.States.AsSpan(0, n * D).ToArray();
             var a = fx.Actions.AsSpan(0, n * A).ToArray();
-            for (var i = 3 * A; i < n * A; i++) a[i] = -a[i];
-            var ours = new float[n];
-            fx.Model.Support(s, a, n, SupportMode.Conditional, ours);
-            var raw = new float[n];
-            fx.Model.RawScore(s, a, n, SupportMode.Conditional, raw);
+            for (var i = 3 * A; i < 6 * A; i++) a[i] = -a[i];
+            for (var i = 6 * D; i < n * D; i++) s[i] += 3f * DsrTestData.StateScale[i % D];
+            var modes = new[] { SupportMode.Conditional, SupportMode.Gated };
+            var ours = modes.Select(_ => new float[n]).ToArray();
+            var raw = modes.Select(_ => new float[n]).ToArray();
+            for (var k = 0; k < modes.Length; k++)
+            {
+                fx.Model.Support(s, a, n, modes[k], ours[k]);
+                fx.Model.RawScore(s, a, n, modes[k], raw[k]);
+            }
 
             var script = Path.Combine(dir, "check.py");
             File.WriteAllText(script, """
@@ -52,27 +59,33 @@ obs_dim, act_dim = meta['ObsDim'], meta['ActDim']
 s = torch.tensor([float(v) for v in sys.argv[2].split(',')]).view(-1, obs_dim)
 a = torch.tensor([float(v) for v in sys.argv[3].split(',')]).view(-1, act_dim)
 z = ((s - sd['dsr.state_mean']) / sd['dsr.state_std']).clamp(-1e4, 1e4)
-g = logp('joint', torch.cat([z, a], 1)) - logp('state', z)
-cal = next(c['Calibration'] for c in meta['Calibrations'] if c['Mode'] == 'Conditional' and c['Score'] == 'logp')
-u = ((g - cal['Tau']) / cal['Temperature']).clamp(-30, 30)
-print(','.join(repr(float(v)) for v in g))
-print(','.join(repr(float(v)) for v in torch.sigmoid(u)))
+cal = {c['Mode']: c['Calibration'] for c in meta['Calibrations'] if c['Score'] == 'logp'}
+lj, ls = logp('joint', torch.cat([z, a], 1)), logp('state', z)
+for mode, g in (('Conditional', lj - ls), ('Gated', lj - ls.clamp(min=cal['State']['Tau']))):
+    u = ((g - cal[mode]['Tau']) / cal[mode]['Temperature']).clamp(-30, 30)
+    print(','.join(repr(float(v)) for v in g))
+    print(','.join(repr(float(v)) for v in torch.sigmoid(u)))
 """);
             var (code, stdout, stderr) = PythonTorch.Run(script, path,
                 string.Join(',', s.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
                 string.Join(',', a.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
             Assert.True(code == 0, stderr);
             var lines = stdout.Trim().Split('\n');
-            var g = lines[0].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            var sigma = lines[1].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            output.WriteLine($"ours  g {string.Join(" ", raw.Select(v => v.ToString("F4")))} | sigma {string.Join(" ", ours.Select(v => v.ToString("F4")))}");
-            output.WriteLine($"torch g {string.Join(" ", g.Select(v => v.ToString("F4")))} | sigma {string.Join(" ", sigma.Select(v => v.ToString("F4")))}");
-            for (var i = 0; i < n; i++)
+            Assert.Equal(2 * modes.Length, lines.Length);
+            for (var k = 0; k < modes.Length; k++)
             {
-                Assert.Equal(raw[i], g[i], 3);
-                Assert.Equal(ours[i], sigma[i], 4);
+                var g = lines[2 * k].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+                var sigma = lines[2 * k + 1].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+                output.WriteLine($"{modes[k]}: ours  g {string.Join(" ", raw[k].Select(v => v.ToString("F4")))} | sigma {string.Join(" ", ours[k].Select(v => v.ToString("F4")))}");
+                output.WriteLine($"{modes[k]}: torch g {string.Join(" ", g.Select(v => v.ToString("F4")))} | sigma {string.Join(" ", sigma.Select(v => v.ToString("F4")))}");
+                for (var i = 0; i < n; i++)
+                {
+                    Assert.Equal(raw[k][i], g[i], 3);
+                    Assert.Equal(ours[k][i], sigma[i], 4);
+                }
+                Assert.True(ours[k].Take(3).Min() > ours[k].Skip(3).Take(3).Max(), $"{modes[k]}: flipped actions have lower support");
             }
-            Assert.True(ours.Take(3).Min() > ours.Skip(3).Max(), "flipped actions have lower support");
+            Assert.True(ours[1].Take(3).Min() > ours[1].Skip(6).Max(), "gated: far states have lower support");
         }
         finally { Directory.Delete(dir, true); }
     }
