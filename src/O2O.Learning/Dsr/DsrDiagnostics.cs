@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using O2O.Learning.Nn;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
@@ -180,10 +182,17 @@ public sealed record DsrDiagnostics
                 sets.Add((name, dict));
             }
             Add("base", S, A);
-            Add("uniform", S, rand(n, da) * 2 - 1);
-            Add("noise0.3", S, (A + 0.3 * randn(n, da)).clamp(-1, 1));
-            foreach (var sc in ActionScales) Add($"a{sc}", S, (A + sc * randn(n, da)).clamp(-1, 1));
-            foreach (var sc in StateScales) Add($"s{sc}", S + sc * randn(n, ds) * std, A);
+            // Lasting scalars only (TensorOps): these tensors are made for every train-dsr run.
+            Add("uniform", S, rand(n, da).mul(TensorOps.Two).sub(TensorOps.One));
+            Tensor Jitter(Tensor x, double scale, long dim, Tensor? perDim = null)
+            {
+                using Scalar s = scale;
+                var noise = randn(n, dim).mul(s);
+                return x.Plus(perDim is null ? noise : noise * perDim);
+            }
+            Add("noise0.3", S, Jitter(A, 0.3, da).clamp(TensorOps.MinusOne, TensorOps.One));
+            foreach (var sc in ActionScales) Add($"a{sc}", S, Jitter(A, sc, da).clamp(TensorOps.MinusOne, TensorOps.One));
+            foreach (var sc in StateScales) Add($"s{sc}", Jitter(S, sc, ds, std), A);
             if (ood is not null)
             {
                 var m = ood.States.Length / ds;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using O2O.Core;
 using TorchSharp;
+using O2O.Learning.Nn;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
@@ -201,11 +202,11 @@ public static class DsrTrainer
                 var idx = perm.narrow(0, start, batch);
                 var zs = zTrain.index_select(0, idx);
                 var a = aTrain.index_select(0, idx);
-                if (o.StateNoise > 0) zs = zs + randn_like(zs).mul(stateNoise);
-                if (o.ActionNoise > 0) a = a + randn_like(a).mul(actionNoise);
+                if (o.StateNoise > 0) zs = zs.Plus(randn_like(zs).mul(stateNoise));
+                if (o.ActionNoise > 0) a = a.Plus(randn_like(a).mul(actionNoise));
                 var lpJ = jointFlow.forward(cat([zs, a], 1)).mean();
                 var lpS = stateFlow.forward(zs).mean();
-                var loss = -(lpJ + lpS);
+                var loss = -lpJ.Plus(lpS);
                 opt.ZeroGrad();
                 loss.backward();
                 Nn.AdamOptimizer.ClipGradNorm(parameters, 100.0);
@@ -310,13 +311,13 @@ public static class DsrTrainer
         int kU = k / 4, kG = k / 4, kM = k / 4, kS = k - 3 * (k / 4);
         var uni = rand(b, kU, da).mul(Two).sub(One);
         var gScales = tensor(Enumerable.Range(0, kG).Select(i => new[] { 0.1f, 0.3f, 1f }[i % 3]).ToArray()).view(1, kG, 1);
-        var gauss = (a.unsqueeze(1) + randn(b, kG, da) * gScales).clamp(MinusOne, One);
+        var gauss = a.unsqueeze(1).Plus(randn(b, kG, da) * gScales).clamp(MinusOne, One);
         var mis = a.index_select(0, randint(0, b, [b * kM])).view(b, kM, da);
         var actNeg = cat([uni, gauss, mis], 1);
         var kA = kU + kG + kM;
         var negActionPairs = cat([zs.unsqueeze(1).expand(b, kA, ds), actNeg], 2);
         var sScales = tensor(Enumerable.Range(0, kS).Select(i => new[] { 0.5f, 1f, 2f }[i % 3]).ToArray()).view(1, kS, 1);
-        var negStatePairs = cat([zs.unsqueeze(1) + randn(b, kS, ds) * sScales, a.unsqueeze(1).expand(b, kS, da)], 2);
+        var negStatePairs = cat([zs.unsqueeze(1).Plus(randn(b, kS, ds) * sScales), a.unsqueeze(1).expand(b, kS, da)], 2);
         var pos = cat([zs, a], 1).unsqueeze(1);
         var all = cat([pos, negActionPairs, negStatePairs], 1);
         var eJ = model.JointNet.forward(all.view(-1, ds + da)).view(b, 1 + k);
@@ -326,15 +327,15 @@ public static class DsrTrainer
 
         var ks = Math.Max(2, k / 2);
         var sSc = tensor(Enumerable.Range(0, ks).Select(i => new[] { 0.25f, 0.5f, 1f, 2f }[i % 4]).ToArray()).view(1, ks, 1);
-        var allS = cat([zs.unsqueeze(1), zs.unsqueeze(1) + randn(b, ks, ds) * sSc], 1);
+        var allS = cat([zs.unsqueeze(1), zs.unsqueeze(1).Plus(randn(b, ks, ds) * sSc)], 1);
         var eS = model.StateNet.forward(allS.view(-1, ds)).view(b, 1 + ks);
         var logitsS = -eS;
         var lossS = nn.functional.cross_entropy(logitsS, target);
         // A small pull of data energies towards 0 keeps the tanh-bounded part away from saturation (InfoNCE is shift-invariant).
         var ej0 = eJ.select(1, 0);
         var es0 = eS.select(1, 0);
-        var reg = ((ej0 * ej0).mean() + (es0 * es0).mean()).mul(RegCoef);
-        var loss = lossJ + lossS + reg;
+        var reg = (ej0 * ej0).mean().Plus((es0 * es0).mean()).mul(RegCoef);
+        var loss = lossJ.Plus(lossS).Plus(reg);
         var accJ = (logitsJ.narrow(1, 0, 1) > logitsJ.narrow(1, 1, k)).to_type(ScalarType.Float32).mean();
         var accS = (logitsS.narrow(1, 0, 1) > logitsS.narrow(1, 1, ks)).to_type(ScalarType.Float32).mean();
         return new EnergyResult(loss.MoveToOuterDisposeScope(), accJ.MoveToOuterDisposeScope(), accS.MoveToOuterDisposeScope());

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using O2O.Learning.Nn;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
@@ -46,7 +47,7 @@ internal sealed class AffineCoupling : nn.Module<Tensor, (Tensor Y, Tensor LogDe
         // Bounded log-scale: one layer can stretch or shrink by at most e^bound, so log-dets stay finite.
         var s = tanh(parts[0].mul(invBound)).mul(bound) * change;
         var t = parts[1] * change;
-        var y = xm + change * (x * exp(s) + t);
+        var y = xm.Plus(change * (x * exp(s)).Plus(t));
         var logDet = s.sum(-1);
         return (y.MoveToOuterDisposeScope(), logDet.MoveToOuterDisposeScope());
     }
@@ -113,7 +114,7 @@ internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
         {
             var (y, ld) = layer.forward(z);
             z = y;
-            logDet = logDet + ld;
+            logDet = logDet.Plus(ld);
         }
         return (z.MoveToOuterDisposeScope(), logDet.MoveToOuterDisposeScope());
     }
@@ -124,7 +125,7 @@ internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var (z, logDet) = Transform(x);
         var r2 = (z * z).sum(-1);
-        var logp = r2.mul(MinusHalf).sub(logNormConst) + logDet;
+        var logp = r2.mul(MinusHalf).sub(logNormConst).Plus(logDet);
         return (logp.MoveToOuterDisposeScope(), r2.MoveToOuterDisposeScope());
     }
 
@@ -163,7 +164,7 @@ internal sealed class EnergyNet : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var f = net.forward(x).squeeze(-1);
-        var e = tanh(f.mul(InvBoundS)).mul(BoundS) + (x * x).sum(-1).mul(HalfGammaS);
+        var e = tanh(f.mul(InvBoundS)).mul(BoundS).Plus((x * x).sum(-1).mul(HalfGammaS));
         return e.MoveToOuterDisposeScope();
     }
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using O2O.Core;
 using TorchSharp;
 using TorchSharp.PyBridge;
+using O2O.Learning.Nn;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
@@ -173,9 +174,10 @@ public sealed class SupportModel : IDisposable
             case SupportMode.State: return State();
             case SupportMode.Gated:
                 if (double.IsNaN(stateBoundary)) throw new ArgumentException("gated support needs the state boundary", nameof(stateBoundary));
+                using (Scalar q = stateBoundary)
                 using (var j = Joint())
                 using (var s = State())
-                using (var floored = s.clamp_min(stateBoundary))
+                using (var floored = s.clamp_min(q))
                     return j - floored;
             default:
                 using (var j = Joint())

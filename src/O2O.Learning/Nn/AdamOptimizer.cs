@@ -58,7 +58,7 @@ public sealed class AdamOptimizer : IDisposable
             if (g is null) continue;
             m[i].mul_(b1).add_(g, oneMinusB1);
             v[i].mul_(b2).addcmul_(g, g, oneMinusB2);
-            var denom = v[i].sqrt().mul_(invSqrtBc2).add_(epsS);
+            var denom = v[i].sqrt().mul_(invSqrtBc2).PlusInPlace(epsS);
             parameters[i].addcdiv_(m[i], denom, negStep);
         }
     }

@@ -19,7 +19,7 @@ public sealed class GaussianActor : nn.Module<Tensor, Tensor>
         : base("actor")
     {
         mu = new Mlp("mu", obsDim, hidden, actDim, activation, outputGain: 0.01);
-        log_std = nn.Parameter(full(1, actDim, initLogStd));
+        using (Scalar init = initLogStd) log_std = nn.Parameter(full(1, actDim, init));
         ObsDim = obsDim;
         ActDim = actDim;
         RegisterComponents();
@@ -69,6 +69,6 @@ public static class GaussianMath
     public static Tensor Entropy(Tensor logStd)
     {
         using var scope = NewDisposeScope();
-        return logStd.add(HalfPlusHalfLog2Pi).sum(-1).MoveToOuterDisposeScope();
+        return logStd.Plus(HalfPlusHalfLog2Pi).sum(-1).MoveToOuterDisposeScope();
     }
 }

@@ -114,7 +114,8 @@ public sealed class PpoTrainer : IDisposable
         {
             var src = b.Actor.state_dict();
             foreach (var (k, v) in a.state_dict()) v.copy_(src[k]);
-            a.LogStd.clamp_(min: o.InitLogStdFloor);
+            using Scalar floor = o.InitLogStdFloor;
+            a.LogStd.clamp_(min: floor);
         }
         return a;
     }
@@ -393,7 +394,7 @@ public sealed class PpoTrainer : IDisposable
                 var logRatio = lp - lpT.index_select(0, ix);
                 var ratio = logRatio.exp();
                 var adv = advT.index_select(0, ix);
-                if (o.NormAdv) adv = (adv - adv.mean()) / adv.std().add(eps);
+                if (o.NormAdv) adv = (adv - adv.mean()) / adv.std().add(eps, one);
                 var pg = max(-adv * ratio, -adv * ratio.clamp(clipLo, clipHi)).mean();
 
                 var v = critic.call(obs).view(-1);
@@ -402,7 +403,7 @@ public sealed class PpoTrainer : IDisposable
                 if (o.ClipValue)
                 {
                     var vOld = valT.index_select(0, ix);
-                    var vClipped = vOld + (v - vOld).clamp(negClip, posClip);
+                    var vClipped = vOld.add((v - vOld).clamp(negClip, posClip), one);
                     var e1 = v - ret;
                     var e2 = vClipped - ret;
                     vLoss = max(e1 * e1, e2 * e2).mean().mul(half);
@@ -413,8 +414,8 @@ public sealed class PpoTrainer : IDisposable
                     vLoss = (e1 * e1).mean().mul(half);
                 }
                 var entMean = entropy.mean();
-                var loss = actorFrozen ? vLoss.mul(vfCoef) : pg - entMean.mul(entCoef) + vLoss.mul(vfCoef);
-                if (hasPenalty) loss = loss + (penT.index_select(0, ix) * v).mean().mul(penCoef);
+                var loss = actorFrozen ? vLoss.mul(vfCoef) : (pg - entMean.mul(entCoef)).add(vLoss.mul(vfCoef), one);
+                if (hasPenalty) loss = loss.add((penT.index_select(0, ix) * v).mean().mul(penCoef), one);
 
                 var lossValue = loss.item<float>();
                 if (!float.IsFinite(lossValue)) return null;
