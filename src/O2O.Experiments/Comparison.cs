@@ -23,6 +23,8 @@ public static class Comparison
         foreach (var v in variants)
         {
             var per = v.Csvs.Select(c => ReadRun(c, metric)).ToList();
+            if (totalSteps is long budget)
+                foreach (var c in v.Csvs) CheckFinished(c, budget);
             var metrics = per.Select(r => CurveMetrics.From(r.Scores, r.Steps, totalSteps ?? r.Steps[^1], reference)).ToList();
             var oos = per.Select(r => r.OosEnd).Where(x => x is not null).Select(x => x!.Value).ToList();
             double M(Func<CurveMetrics, double> f) => metrics.Average(f);
@@ -61,6 +63,25 @@ public static class Comparison
         LearningCurvePlot.Save(path, title, metric, series, reference, reference is null ? null : "reference (before fine-tuning)");
     }
 
+    /// <summary>
+    /// A run is finished when one more epoch would exceed the budget (train-online stops there). A shorter log is
+    /// an unfinished or crashed run, whose scores would silently pull its variant's figures: a one-line error.
+    /// </summary>
+    public static void CheckFinished(string csv, long totalSteps)
+    {
+        var si = Array.IndexOf(File.ReadLines(csv).First().Split(','), "env_steps");
+        if (si < 0) throw new UserError($"log '{csv}' has no column 'env_steps'; is it a train-online CSV?");
+        var steps = File.ReadLines(csv).Skip(1).Select(l => l.Split(',')).Where(f => f.Length > si && f[si].Length > 0)
+            .Select(f => long.Parse(f[si], CultureInfo.InvariantCulture)).ToList();
+        if (steps.Count == 0) throw new UserError($"log '{csv}' has no rows");
+        var last = steps[^1];
+        var epoch = steps.Count > 1 ? last - steps[^2] : last;
+        if (last > totalSteps)
+            throw new UserError($"log '{csv}' runs to {last} env steps, beyond --total_steps {totalSteps}; pass the budget the runs were trained with");
+        if (last + epoch <= totalSteps)
+            throw new UserError($"log '{csv}' stops at {last} of --total_steps {totalSteps} env steps (an unfinished or crashed run); finish it (train-online resumes from its checkpoint) or leave it out");
+    }
+
     /// <summary>The evaluated rows of one CSV log: env steps, the metric, and the last dsr/oos_frac if logged.</summary>
     public static (List<long> Steps, List<double> Scores, double? OosEnd) ReadRun(string csv, string metric)
     {
@@ -70,16 +91,26 @@ public static class Comparison
         var header = lines[0].Split(',');
         int si = Array.IndexOf(header, "env_steps"), mi = Array.IndexOf(header, metric), oi = Array.IndexOf(header, "dsr/oos_frac");
         if (mi < 0) throw new UserError($"log '{csv}' has no column '{metric}'; columns: {string.Join(", ", header)}");
+        if (si < 0) throw new UserError($"log '{csv}' has no column 'env_steps'; is it a train-online CSV?");
         var steps = new List<long>();
         var scores = new List<double>();
         double? oos = null;
+        var row = 1;
         foreach (var line in lines.Skip(1))
         {
+            row++;
             var f = line.Split(',');
-            if (oi >= 0 && f.Length > oi && f[oi].Length > 0) oos = double.Parse(f[oi], CultureInfo.InvariantCulture);
-            if (f.Length <= mi || f[mi].Length == 0) continue;
-            steps.Add(long.Parse(f[si], CultureInfo.InvariantCulture));
-            scores.Add(double.Parse(f[mi], CultureInfo.InvariantCulture));
+            try
+            {
+                if (oi >= 0 && f.Length > oi && f[oi].Length > 0) oos = double.Parse(f[oi], CultureInfo.InvariantCulture);
+                if (f.Length <= mi || f[mi].Length == 0) continue;
+                steps.Add(long.Parse(f[si], CultureInfo.InvariantCulture));
+                scores.Add(double.Parse(f[mi], CultureInfo.InvariantCulture));
+            }
+            catch (Exception e) when (e is FormatException or OverflowException or IndexOutOfRangeException)
+            {
+                throw new UserError($"log '{csv}' line {row} is not a train-online row (a number is missing or malformed); is the file damaged?");
+            }
         }
         if (scores.Count == 0) throw new UserError($"log '{csv}' has no evaluated rows in '{metric}'");
         return (steps, scores, oos);
