@@ -69,6 +69,7 @@ public class TrainDsrCommandTests : IDisposable
         using var model = SupportModel.Load(Path.Combine(_tmp, "nb_dsr.pt"));
         Assert.Null(model.RewardAbsMean);
         Assert.Equal(DsrKind.Energy, model.Kind);
+        Assert.Equal(SupportMode.Gated, model.DefaultMode); // the default when --support is not given
     }
 
     [Fact]

@@ -24,7 +24,7 @@ public static class TrainDsrCommand
             new("batch_size", "minibatch size", "2048"),
             CommonOptions.Device,
             new("kind", "model family: flow (RealNVP, log-likelihood) or energy (InfoNCE)", "flow"),
-            new("support", "support mode recommended to the online phase: joint, conditional, state or gated (all are calibrated)", "conditional"),
+            new("support", "support mode recommended to the online phase: joint, conditional, state or gated (all are calibrated)", "gated"),
             new("score", "raw score sigma is calibrated on: logp, radius (flow only) or tempered", "logp"),
             new("holdout", "fraction held out by episode for calibration and diagnostics", "0.05"),
             new("rho", "boundary quantile: sigma = 0.5 at the held-out rho-quantile, in (0, 0.5)", "0.05"),
