@@ -4,7 +4,6 @@ using System.Text.Json;
 using O2O.Core;
 using TorchSharp;
 using TorchSharp.PyBridge;
-using O2O.Learning.Nn;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
