@@ -31,37 +31,32 @@ import json, sys, glob, statistics
 out, name = sys.argv[1], sys.argv[2]
 def cell(xs, fmt="{:.3f}"):
     return fmt.format(statistics.mean(xs)) + (" (" + fmt.format(min(xs)) + "–" + fmt.format(max(xs)) + ")" if len(xs) > 1 else "")
+def rows():
+    """(kind, mode, runs) for each kind with runs and each mode all its runs report (gated was added 2026-11-25)."""
+    for kind in ("flow", "flow128", "energy"):
+        runs = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/{name}_{kind}_s*_dsr.json"))]
+        for mode in ("joint", "conditional", "state", "gated") if runs else ():
+            if all(any(m["Mode"] == mode for m in r["Modes"]) for r in runs):
+                yield kind, mode, runs
 print("| kind | mode | AUROC uniform | AUROC noise 0.3 | AUROC random data | held-out ll (joint / state) | seeds |")
 print("|---|---|---|---|---|---|---|")
 print("| prototype (method.md, medium data) | joint | 0.72 | 0.55 | 0.98 (states) | – | – |")
-for kind in ("flow", "flow128", "energy"):
-    runs = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/{name}_{kind}_s*_dsr.json"))]
-    if not runs: continue
-    for mode in ("joint", "conditional", "state", "gated"):
-        if any(all(m["Mode"] != mode for m in r["Modes"]) for r in runs): continue  # made before the mode existed
-        ms = [next(m for m in r["Modes"] if m["Mode"] == mode) for r in runs]
-        ll = "–"
-        if kind.startswith("flow") and mode == "joint":
-            ll = cell([r["HeldOutLogLikJoint"] for r in runs], "{:.2f}") + " / " + cell([r["HeldOutLogLikState"] for r in runs], "{:.2f}")
-        label = {"flow": "flow (default, hidden 64)", "flow128": "flow --hidden 128", "energy": "energy (hidden 128)"}[kind]
-        print(f"| {label} | {mode} | {cell([m['AurocUniformActions'] for m in ms])} | {cell([m['AurocNoisyActions'] for m in ms])} | "
-              f"{cell([m['AurocOod'] for m in ms])} | {ll} | {len(runs)} |")
-EOF
-python3 - "$OUT" "$NAME" <<'EOF2'
-import json, sys, glob, statistics
-out, name = sys.argv[1], sys.argv[2]
+for kind, mode, runs in rows():
+    ms = [next(m for m in r["Modes"] if m["Mode"] == mode) for r in runs]
+    ll = "–"
+    if kind.startswith("flow") and mode == "joint":
+        ll = cell([r["HeldOutLogLikJoint"] for r in runs], "{:.2f}") + " / " + cell([r["HeldOutLogLikState"] for r in runs], "{:.2f}")
+    label = {"flow": "flow (default, hidden 64)", "flow128": "flow --hidden 128", "energy": "energy (hidden 128)"}[kind]
+    print(f"| {label} | {mode} | {cell([m['AurocUniformActions'] for m in ms])} | {cell([m['AurocNoisyActions'] for m in ms])} | "
+          f"{cell([m['AurocOod'] for m in ms])} | {ll} | {len(runs)} |")
 print()
 print("Support curves, logp score, mean sigma of held-out pairs averaged over the seeds:")
 print()
 print("| kind | mode | actions s = 0 / 0.05 / 0.1 / 0.2 / 0.5 / 1 | states s = 0 / 0.05 / 0.1 / 0.2 / 0.5 / 1 / 2 / 4 |")
 print("|---|---|---|---|")
-for kind in ("flow", "flow128", "energy"):
-    runs = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/{name}_{kind}_s*_dsr.json"))]
-    if not runs: continue
-    for mode in ("joint", "conditional", "state", "gated"):
-        if any(all(c["Mode"] != mode for c in r["Curves"]) for r in runs): continue
-        cs = [next(c for c in r["Curves"] if c["Mode"] == mode and c["Score"] == "logp") for r in runs]
-        act = [statistics.mean(c["ActionMeanSigma"][i] for c in cs) for i in range(len(cs[0]["ActionMeanSigma"]))]
-        st = [statistics.mean(c["StateMeanSigma"][i] for c in cs) for i in range(len(cs[0]["StateMeanSigma"]))]
-        print(f"| {kind} | {mode} | {' / '.join(f'{v:.2f}' for v in act)} | {' / '.join(f'{v:.2f}' for v in st)} |")
-EOF2
+for kind, mode, runs in rows():
+    cs = [next(c for c in r["Curves"] if c["Mode"] == mode and c["Score"] == "logp") for r in runs]
+    act = [statistics.mean(c["ActionMeanSigma"][i] for c in cs) for i in range(len(cs[0]["ActionMeanSigma"]))]
+    st = [statistics.mean(c["StateMeanSigma"][i] for c in cs) for i in range(len(cs[0]["StateMeanSigma"]))]
+    print(f"| {kind} | {mode} | {' / '.join(f'{v:.2f}' for v in act)} | {' / '.join(f'{v:.2f}' for v in st)} |")
+EOF

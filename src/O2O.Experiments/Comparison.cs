@@ -8,6 +8,25 @@ namespace O2O.Experiments;
 public sealed record VariantRuns(string Name, IReadOnlyList<string> Csvs);
 
 /// <summary>
+/// One train-online CSV: the evaluated rows (env steps and the metric), the last dsr/oos_frac if logged, and the
+/// env steps of the last row and the step between the last two rows (one epoch), for the finished check.
+/// </summary>
+public sealed record RunLog(string Csv, List<long> Steps, List<double> Scores, double? OosEnd, long LastStep, long EpochSteps)
+{
+    /// <summary>
+    /// A run is finished when one more epoch would exceed the budget (train-online stops there). A shorter log is
+    /// an unfinished or crashed run, whose scores would silently pull its variant's figures: a one-line error.
+    /// </summary>
+    public void CheckFinished(long totalSteps)
+    {
+        if (LastStep > totalSteps)
+            throw new UserError($"log '{Csv}' runs to {LastStep} env steps, beyond --total_steps {totalSteps}; pass the budget the runs were trained with");
+        if (LastStep + EpochSteps <= totalSteps)
+            throw new UserError($"log '{Csv}' stops at {LastStep} of --total_steps {totalSteps} env steps (an unfinished or crashed run); finish it (train-online resumes from its checkpoint) or leave it out");
+    }
+}
+
+/// <summary>
 /// Compares variants over seeds with method.md's measures — initial dip, final score (mean of the last
 /// 10 evaluations), AUC, monotonicity, out-of-support share at the end — each with a 95 % bootstrap
 /// interval over seeds, and draws the mean learning curves.
@@ -24,7 +43,7 @@ public static class Comparison
         {
             var per = v.Csvs.Select(c => ReadRun(c, metric)).ToList();
             if (totalSteps is long budget)
-                foreach (var c in v.Csvs) CheckFinished(c, budget);
+                foreach (var r in per) r.CheckFinished(budget);
             var metrics = per.Select(r => CurveMetrics.From(r.Scores, r.Steps, totalSteps ?? r.Steps[^1], reference)).ToList();
             var oos = per.Select(r => r.OosEnd).Where(x => x is not null).Select(x => x!.Value).ToList();
             double M(Func<CurveMetrics, double> f) => metrics.Average(f);
@@ -63,27 +82,8 @@ public static class Comparison
         LearningCurvePlot.Save(path, title, metric, series, reference, reference is null ? null : "reference (before fine-tuning)");
     }
 
-    /// <summary>
-    /// A run is finished when one more epoch would exceed the budget (train-online stops there). A shorter log is
-    /// an unfinished or crashed run, whose scores would silently pull its variant's figures: a one-line error.
-    /// </summary>
-    public static void CheckFinished(string csv, long totalSteps)
-    {
-        var si = Array.IndexOf(File.ReadLines(csv).First().Split(','), "env_steps");
-        if (si < 0) throw new UserError($"log '{csv}' has no column 'env_steps'; is it a train-online CSV?");
-        var steps = File.ReadLines(csv).Skip(1).Select(l => l.Split(',')).Where(f => f.Length > si && f[si].Length > 0)
-            .Select(f => long.Parse(f[si], CultureInfo.InvariantCulture)).ToList();
-        if (steps.Count == 0) throw new UserError($"log '{csv}' has no rows");
-        var last = steps[^1];
-        var epoch = steps.Count > 1 ? last - steps[^2] : last;
-        if (last > totalSteps)
-            throw new UserError($"log '{csv}' runs to {last} env steps, beyond --total_steps {totalSteps}; pass the budget the runs were trained with");
-        if (last + epoch <= totalSteps)
-            throw new UserError($"log '{csv}' stops at {last} of --total_steps {totalSteps} env steps (an unfinished or crashed run); finish it (train-online resumes from its checkpoint) or leave it out");
-    }
-
-    /// <summary>The evaluated rows of one CSV log: env steps, the metric, and the last dsr/oos_frac if logged.</summary>
-    public static (List<long> Steps, List<double> Scores, double? OosEnd) ReadRun(string csv, string metric)
+    /// <summary>Read one CSV log (see <see cref="RunLog"/>); a missing file, column or number is a one-line error.</summary>
+    public static RunLog ReadRun(string csv, string metric)
     {
         if (!File.Exists(csv)) throw new UserError($"log '{csv}' does not exist");
         var lines = File.ReadAllLines(csv);
@@ -95,6 +95,7 @@ public static class Comparison
         var steps = new List<long>();
         var scores = new List<double>();
         double? oos = null;
+        long last = 0, previous = 0;
         var row = 1;
         foreach (var line in lines.Skip(1))
         {
@@ -103,8 +104,9 @@ public static class Comparison
             try
             {
                 if (oi >= 0 && f.Length > oi && f[oi].Length > 0) oos = double.Parse(f[oi], CultureInfo.InvariantCulture);
+                (previous, last) = (last, long.Parse(f[si], CultureInfo.InvariantCulture));
                 if (f.Length <= mi || f[mi].Length == 0) continue;
-                steps.Add(long.Parse(f[si], CultureInfo.InvariantCulture));
+                steps.Add(last);
                 scores.Add(double.Parse(f[mi], CultureInfo.InvariantCulture));
             }
             catch (Exception e) when (e is FormatException or OverflowException or IndexOutOfRangeException)
@@ -113,6 +115,6 @@ public static class Comparison
             }
         }
         if (scores.Count == 0) throw new UserError($"log '{csv}' has no evaluated rows in '{metric}'");
-        return (steps, scores, oos);
+        return new RunLog(csv, steps, scores, oos, last, row > 2 ? last - previous : last);
     }
 }

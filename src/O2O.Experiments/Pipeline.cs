@@ -210,8 +210,8 @@ public static class Pipeline
     {
         try
         {
-            var (steps, scores, _) = Comparison.ReadRun(csv, "eval/normalized");
-            return (steps, scores);
+            var run = Comparison.ReadRun(csv, "eval/normalized");
+            return (run.Steps, run.Scores);
         }
         catch (UserError)
         {

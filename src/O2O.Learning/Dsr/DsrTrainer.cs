@@ -3,6 +3,7 @@ using System.Globalization;
 using O2O.Core;
 using TorchSharp;
 using O2O.Learning.Nn;
+using static O2O.Learning.Nn.TensorOps;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
@@ -294,7 +295,7 @@ public static class DsrTrainer
     }
 
     // Static scalars: TorchSharp frees implicitly converted scalars in the finalizer, possibly mid-call.
-    static readonly Scalar One = 1.0, MinusOne = -1.0, Two = 2.0, RegCoef = 1e-4;
+    static readonly Scalar RegCoef = 1e-4;
 
     internal readonly record struct EnergyResult(Tensor Loss, Tensor AccuracyJoint, Tensor AccuracyState);
 

@@ -49,14 +49,8 @@ public sealed class Rng
         return u * m;
     }
 
-    /// <summary>Fisher–Yates shuffle in place.</summary>
-    public void Shuffle(Span<int> a)
-    {
-        for (var i = a.Length - 1; i > 0; i--) { var j = NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
-    }
-
-    /// <summary>Fisher–Yates shuffle in place (the same draws as the int overload).</summary>
-    public void Shuffle(Span<long> a)
+    /// <summary>Fisher–Yates shuffle in place (the same draws for any element type).</summary>
+    public void Shuffle<T>(Span<T> a)
     {
         for (var i = a.Length - 1; i > 0; i--) { var j = NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
     }

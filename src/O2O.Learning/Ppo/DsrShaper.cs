@@ -62,7 +62,6 @@ public sealed class DsrShaper : IRolloutShaper
         beta0 = options.Beta;
         Mode = options.Support ?? model.Options.Support;
         model.Calibration(Mode); // fail now, with a one-line error, if the checkpoint predates the mode
-        if (Mode == SupportMode.Gated) model.Calibration(SupportMode.State);
     }
 
     /// <summary>The support mode in use.</summary>
