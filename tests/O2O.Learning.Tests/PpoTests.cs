@@ -56,17 +56,17 @@ public sealed class TorchTrainingCollection;
 [Collection("Torch training")]
 public class PpoRunTests : IDisposable
 {
-    readonly string _tmp = Directory.CreateTempSubdirectory("o2o-ppo-").FullName;
+    readonly string tmp = Directory.CreateTempSubdirectory("o2o-ppo-").FullName;
 
     public PpoRunTests() => TorchRuntime.EnsureLoaded();
 
-    public void Dispose() { try { Directory.Delete(_tmp, true); } catch (IOException) { } }
+    public void Dispose() { try { Directory.Delete(tmp, true); } catch (IOException) { } }
 
     [Fact]
     public void Resume_after_an_interruption_reproduces_the_uninterrupted_run()
     {
-        var dirA = Path.Combine(_tmp, "a");
-        var dirB = Path.Combine(_tmp, "b");
+        var dirA = Path.Combine(tmp, "a");
+        var dirB = Path.Combine(tmp, "b");
         var a = LearningTestSupport.TinyPpo(dirA, epochs: 4) with { Verbose = false };
         using (var t = new PpoTrainer(a)) t.Run();
 
@@ -78,7 +78,7 @@ public class PpoRunTests : IDisposable
         Assert.Equal(3, File.ReadAllLines(b.Csv).Length);
         Assert.False(File.Exists(b.FinalActorPath));
 
-        PpoResult r;
+        O2O.Learning.Training.RunResult r;
         using (var t = new PpoTrainer(b with { Verbose = false })) r = t.Run(resume: true);
         Assert.Equal((4, 2048L), (r.Epochs, r.EnvSteps));
 
@@ -97,7 +97,7 @@ public class PpoRunTests : IDisposable
     [Fact]
     public void Resume_without_a_checkpoint_is_a_user_error_and_writes_nothing()
     {
-        var o = LearningTestSupport.TinyPpo(Path.Combine(_tmp, "none"), epochs: 1) with { Verbose = false };
+        var o = LearningTestSupport.TinyPpo(Path.Combine(tmp, "none"), epochs: 1) with { Verbose = false };
         using var t = new PpoTrainer(o);
         var e = Assert.Throws<O2O.Core.UserError>(() => t.Run(resume: true));
         Assert.Contains("no checkpoint", e.Message, StringComparison.Ordinal);
@@ -111,7 +111,7 @@ public class PpoRunTests : IDisposable
         long Leak(int epochs)
         {
             var before = LearningTestSupport.LiveTensors();
-            using (var t = new PpoTrainer(LearningTestSupport.TinyPpo(Path.Combine(_tmp, $"leak{epochs}"), epochs) with { Verbose = false, EvalEpisodes = 0 }))
+            using (var t = new PpoTrainer(LearningTestSupport.TinyPpo(Path.Combine(tmp, $"leak{epochs}"), epochs) with { Verbose = false, EvalEpisodes = 0 }))
                 t.Run();
             return LearningTestSupport.LiveTensors() - before;
         }
@@ -134,11 +134,11 @@ public class PpoMathTests
         float[] pred = [1.5f, 2, 2.5f, 4, 5];
         double Var(IEnumerable<double> x) { var a = x.ToArray(); var m = a.Average(); return a.Sum(v => (v - m) * (v - m)) / a.Length; }
         var expected = 1 - Var(target.Zip(pred, (y, p) => (double)y - p)) / Var(target.Select(v => (double)v));
-        Assert.Equal(expected, PpoTrainer.ExplainedVariance(pred, target), 12);
-        Assert.Equal(1.0, PpoTrainer.ExplainedVariance(target, target), 12);
+        Assert.Equal(expected, PpoLosses.ExplainedVariance(pred, target), 12);
+        Assert.Equal(1.0, PpoLosses.ExplainedVariance(target, target), 12);
         // A constant prediction explains nothing; a constant offset is not penalised (variance, not MSE).
-        Assert.Equal(0.0, PpoTrainer.ExplainedVariance([3, 3, 3, 3, 3], target), 12);
-        Assert.Equal(1.0, PpoTrainer.ExplainedVariance(target.Select(v => v + 10).ToArray(), target), 12);
-        Assert.True(double.IsNaN(PpoTrainer.ExplainedVariance([1, 2], [5, 5])));
+        Assert.Equal(0.0, PpoLosses.ExplainedVariance([3, 3, 3, 3, 3], target), 12);
+        Assert.Equal(1.0, PpoLosses.ExplainedVariance(target.Select(v => v + 10).ToArray(), target), 12);
+        Assert.True(double.IsNaN(PpoLosses.ExplainedVariance([1, 2], [5, 5])));
     }
 }

@@ -24,15 +24,20 @@ public sealed record DsrShapingOptions
     /// <summary>Measure support of visited pairs but change nothing (the naive baseline's diagnostics).</summary>
     public bool MetricsOnly { get; init; }
 
+    /// <summary>One-line errors for settings out of range, naming the properties.</summary>
     public void Validate()
     {
-        if (Beta is < 0) throw new UserError($"--beta must be 'auto' or ≥ 0, got {Beta}");
-        if (BetaFrac is < 0 or > 10) throw new UserError($"--beta_frac must be in [0, 10], got {BetaFrac}");
-        if (Eta < 0) throw new UserError($"--eta must be ≥ 0, got {Eta}");
-        if (Pessimism is not "reward" and not "value") throw new UserError($"--pessimism '{Pessimism}' must be reward or value");
-        if (Anneal is not "linear" and not "none") throw new UserError($"--anneal '{Anneal}' must be linear or none");
-        if (AnnealFrac is <= 0 or > 1) throw new UserError($"--anneal_frac must be in (0, 1], got {AnnealFrac}");
-        if (RewardScale is <= 0) throw new UserError($"--reward_scale must be > 0, got {RewardScale}");
+        static void Check(bool ok, string message, string name)
+        {
+            if (!ok) throw new OptionError(message, name);
+        }
+        Check(Beta is null or >= 0, $"Beta must be auto (null) or ≥ 0, got {Beta}", nameof(Beta));
+        Check(BetaFrac is >= 0 and <= 10, $"BetaFrac must be in [0, 10], got {BetaFrac}", nameof(BetaFrac));
+        Check(Eta >= 0, $"Eta must be ≥ 0, got {Eta}", nameof(Eta));
+        Check(Pessimism is "reward" or "value", $"Pessimism '{Pessimism}' must be reward or value", nameof(Pessimism));
+        Check(Anneal is "linear" or "none", $"Anneal '{Anneal}' must be linear or none", nameof(Anneal));
+        Check(AnnealFrac is > 0 and <= 1, $"AnnealFrac must be in (0, 1], got {AnnealFrac}", nameof(AnnealFrac));
+        Check(RewardScale is null or > 0, $"RewardScale must be > 0, got {RewardScale}", nameof(RewardScale));
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using O2O.Core;
 
 namespace O2O.Learning.Ppo;
 
@@ -74,25 +75,34 @@ public sealed record PpoOptions
     [JsonIgnore] public string CheckpointPath => Path.Combine(CkptDir, RunName + ".ckpt");
     [JsonIgnore] public string FinalActorPath => Path.Combine(CkptDir, RunName + "_actor.pt");
 
-    /// <summary>One-line errors for inconsistent settings.</summary>
+    /// <summary>One-line errors for inconsistent settings, naming the properties.</summary>
     public void Validate()
     {
-        static O2O.Core.UserError E(string m) => new(m);
-        if (TotalSteps <= 0) throw E($"--total_steps must be > 0, got {TotalSteps}");
-        if (StepsPerEpoch <= 0) throw E($"--steps_per_epoch must be > 0, got {StepsPerEpoch}");
-        if (NumEnvs <= 0) throw E($"--num_envs must be > 0, got {NumEnvs}");
-        if (StepsPerEpoch % NumEnvs != 0) throw E($"--steps_per_epoch {StepsPerEpoch} is not divisible by --num_envs {NumEnvs}; choose a multiple of {NumEnvs}");
-        if (MinibatchSize <= 0) throw E($"--minibatch_size must be > 0, got {MinibatchSize}");
-        if (StepsPerEpoch < MinibatchSize) throw E($"--steps_per_epoch {StepsPerEpoch} is smaller than --minibatch_size {MinibatchSize}; raise the first or lower the second");
-        if (TotalSteps < StepsPerEpoch) throw E($"--total_steps {TotalSteps} is smaller than --steps_per_epoch {StepsPerEpoch}: not one epoch would run");
-        if (TrainIters <= 0) throw E($"--train_iters must be > 0, got {TrainIters}");
-        if (Gamma is <= 0 or > 1) throw E($"--gamma must be in (0, 1], got {Gamma}");
-        if (GaeLambda is < 0 or > 1) throw E($"--gae_lambda must be in [0, 1], got {GaeLambda}");
-        if (Clip <= 0) throw E($"--clip must be > 0, got {Clip}");
-        if (Lr <= 0) throw E($"--lr must be > 0, got {Lr}");
-        if (EvalEpisodes < 0) throw E($"--eval_episodes must be ≥ 0, got {EvalEpisodes}");
-        if (EvalEvery <= 0) throw E($"--eval_every must be > 0, got {EvalEvery}");
-        if (ObsNorm is not null and not "running" and not "frozen") throw E($"--obs_norm '{ObsNorm}' must be running or frozen");
-        if (Hidden.Length == 0 || Hidden.Any(h => h <= 0)) throw E("--hidden must list positive widths, e.g. 64,64");
+        static void Check(bool ok, string message, params string[] names)
+        {
+            if (!ok) throw new OptionError(message, names);
+        }
+        Check(TotalSteps > 0, $"TotalSteps must be > 0, got {TotalSteps}", nameof(TotalSteps));
+        Check(StepsPerEpoch > 0, $"StepsPerEpoch must be > 0, got {StepsPerEpoch}", nameof(StepsPerEpoch));
+        Check(NumEnvs > 0, $"NumEnvs must be > 0, got {NumEnvs}", nameof(NumEnvs));
+        Check(StepsPerEpoch % NumEnvs == 0,
+            $"StepsPerEpoch {StepsPerEpoch} is not divisible by NumEnvs {NumEnvs}; choose a multiple of {NumEnvs}",
+            nameof(StepsPerEpoch), nameof(NumEnvs));
+        Check(MinibatchSize > 0, $"MinibatchSize must be > 0, got {MinibatchSize}", nameof(MinibatchSize));
+        Check(StepsPerEpoch >= MinibatchSize,
+            $"StepsPerEpoch {StepsPerEpoch} is smaller than MinibatchSize {MinibatchSize}; "
+            + "raise the first or lower the second", nameof(StepsPerEpoch), nameof(MinibatchSize));
+        Check(TotalSteps >= StepsPerEpoch,
+            $"TotalSteps {TotalSteps} is smaller than StepsPerEpoch {StepsPerEpoch}: not one epoch would run",
+            nameof(TotalSteps), nameof(StepsPerEpoch));
+        Check(TrainIters > 0, $"TrainIters must be > 0, got {TrainIters}", nameof(TrainIters));
+        Check(Gamma is > 0 and <= 1, $"Gamma must be in (0, 1], got {Gamma}", nameof(Gamma));
+        Check(GaeLambda is >= 0 and <= 1, $"GaeLambda must be in [0, 1], got {GaeLambda}", nameof(GaeLambda));
+        Check(Clip > 0, $"Clip must be > 0, got {Clip}", nameof(Clip));
+        Check(Lr > 0, $"Lr must be > 0, got {Lr}", nameof(Lr));
+        Check(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
+        Check(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
+        Check(ObsNorm is null or "running" or "frozen", $"ObsNorm '{ObsNorm}' must be running or frozen", nameof(ObsNorm));
+        Check(Hidden.Length > 0 && Hidden.All(h => h > 0), "Hidden must list positive widths, e.g. 64,64", nameof(Hidden));
     }
 }
