@@ -138,21 +138,114 @@ public class GaeTests
     }
 }
 
-public class ClippedObjectiveTests
+/// <summary>PPO's losses as the trainer computes them (<see cref="PpoLosses"/>), by hand and against PyTorch.</summary>
+public class PpoLossesTests : IDisposable
 {
+    readonly string dir = Directory.CreateTempSubdirectory("o2o-ppo-loss-").FullName;
+
+    public PpoLossesTests() => TorchRuntime.EnsureLoaded();
+
+    public void Dispose() { try { Directory.Delete(dir, true); } catch (IOException) { } }
+
     [Fact]
-    public void Surrogate_matches_a_direct_computation()
+    public void Surrogate_takes_the_pessimistic_side_of_the_clip()
     {
-        TorchRuntime.EnsureLoaded();
-        // The update computes max(−A·ρ, −A·clip(ρ)) = −min(A·ρ, A·clip(ρ)); check the cases by hand.
+        // max(−A·ρ, −A·clip(ρ)) per sample: a ratio outside [0.8, 1.2] only counts where it makes the loss worse.
         double[] ratio = [0.5, 0.9, 1.1, 1.5, 0.5, 1.5];
         double[] adv = [1, 1, 1, 1, -1, -1];
-        const double eps = 0.2;
-        using var rT = tensor(ratio);
-        using var aT = tensor(adv);
-        using var loss = max(-aT * rT, -aT * rT.clamp(1 - eps, 1 + eps));
-        double[] expected = [-0.5, -0.9, -1.1, -1.2, 0.8, 1.5];
-        Assert.Equal(expected, loss.data<double>().ToArray().Select(x => Math.Round(x, 10)).ToArray());
+        double[] perSample = [-0.5, -0.9, -1.1, -1.2, 0.8, 1.5];
+        using var k = new PpoCoefficients(clip: 0.2, vfCoef: 0.5, entCoef: 0, penaltyCoef: 0);
+        using var r = tensor(ratio);
+        using var a = tensor(adv);
+        using var loss = PpoLosses.ClippedSurrogate(a, r, k);
+        Assert.Equal(perSample.Average(), loss.item<double>(), 12);
+    }
+
+    [Fact]
+    public void Value_loss_with_clipping_keeps_the_larger_error()
+    {
+        using var k = new PpoCoefficients(clip: 0.2, vfCoef: 0.5, entCoef: 0, penaltyCoef: 0);
+        using var v = tensor(new[] { 1.0, 0.0 });
+        using var old = tensor(new[] { 0.0, 0.0 });
+        using var ret = tensor(new[] { 1.0, 1.0 });
+        // Sample 0 moved 1.0 towards its return; clipped to 0.2 its error is 0.8, which is the one kept.
+        using var clipped = PpoLosses.ValueLoss(v, ret, old, k);
+        using var plain = PpoLosses.ValueLoss(v, ret, null, k);
+        Assert.Equal(0.5 * (0.64 + 1.0) / 2, clipped.item<double>(), 12);
+        Assert.Equal(0.5 * (0.0 + 1.0) / 2, plain.item<double>(), 12);
+    }
+
+    [SkippableFact]
+    public void Losses_and_gradients_equal_PyTorchs_for_the_same_batch()
+    {
+        Skip.IfNot(PythonTorch.Available, PythonTorch.SkipReason);
+        const int n = 16;
+        const double clip = 0.2, vf = 0.5, ent = 0.01, pen = 0.3;
+        double[] Column(Func<int, double> f) => Enumerable.Range(0, n).Select(f).ToArray();
+        var logRatio = Column(i => 0.3 * Math.Sin(1.7 * i));
+        var adv = Column(i => Math.Cos(0.9 * i) + 0.2 * i);
+        var values = Column(i => Math.Sin(0.4 * i + 1));
+        var oldValues = Column(i => Math.Sin(0.4 * i + 1) + 0.35 * Math.Cos(2.1 * i));
+        var returns = Column(i => 0.5 * i - 3);
+        var entropy = Column(i => 1.2 + 0.1 * Math.Sin(i));
+        var weights = Column(i => (i % 4) / 4.0);
+
+        using var k = new PpoCoefficients(clip, vf, ent, pen);
+        using var scope = NewDisposeScope();
+        var lr = tensor(logRatio).requires_grad_();
+        var v = tensor(values).requires_grad_();
+        var e = tensor(entropy).requires_grad_();
+        var ratio = lr.exp();
+        var normAdv = PpoLosses.NormalizeAdvantages(tensor(adv), k);
+        var pg = PpoLosses.ClippedSurrogate(normAdv, ratio, k);
+        var vl = PpoLosses.ValueLoss(v, tensor(returns), tensor(oldValues), k);
+        var total = PpoLosses.Total(pg, vl, e.mean(), actorFrozen: false, k, tensor(weights) * v);
+        total.backward();
+        var ours = new Dictionary<string, double[]>
+        {
+            ["pg"] = [pg.item<double>()], ["vl"] = [vl.item<double>()], ["total"] = [total.item<double>()],
+            ["kl"] = [PpoLosses.ApproxKl(ratio, lr, k).item<double>()],
+            ["clipfrac"] = [PpoLosses.ClipFraction(ratio, k).item<float>()],
+            ["grad_logratio"] = lr.grad!.data<double>().ToArray(), ["grad_v"] = v.grad!.data<double>().ToArray(),
+            ["grad_entropy"] = e.grad!.data<double>().ToArray(),
+        };
+
+        var input = Path.Combine(dir, "batch.json");
+        File.WriteAllText(input, System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["logratio"] = logRatio, ["adv"] = adv, ["v"] = values, ["vold"] = oldValues, ["ret"] = returns,
+            ["ent"] = entropy, ["w"] = weights, ["clip"] = clip, ["vf"] = vf, ["entc"] = ent, ["pen"] = pen,
+        }));
+        var script = Path.Combine(dir, "ppo_losses.py");
+        // CleanRL's ppo_continuous_action.py formulas, written independently of ours.
+        File.WriteAllText(script, """
+import json, sys, torch
+d = json.load(open(sys.argv[1]))
+t = lambda k: torch.tensor(d[k], dtype=torch.float64)
+logratio = t('logratio').requires_grad_(); v = t('v').requires_grad_(); ent = t('ent').requires_grad_()
+c = d['clip']
+ratio = logratio.exp()
+adv = t('adv'); adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+pg = torch.max(-adv * ratio, -adv * torch.clamp(ratio, 1 - c, 1 + c)).mean()
+ret, vold = t('ret'), t('vold')
+v_clipped = vold + torch.clamp(v - vold, -c, c)
+vl = 0.5 * torch.max((v - ret) ** 2, (v_clipped - ret) ** 2).mean()
+total = pg - d['entc'] * ent.mean() + d['vf'] * vl + d['pen'] * (t('w') * v).mean()
+total.backward()
+with torch.no_grad():
+    kl = ((ratio - 1) - logratio).mean()
+    clipfrac = ((ratio - 1.0).abs() > c).float().mean()
+out = {'pg': [pg.item()], 'vl': [vl.item()], 'total': [total.item()], 'kl': [kl.item()], 'clipfrac': [clipfrac.item()],
+       'grad_logratio': logratio.grad.tolist(), 'grad_v': v.grad.tolist(), 'grad_entropy': ent.grad.tolist()}
+print(json.dumps(out))
+""");
+        var (code, stdout, stderr) = PythonTorch.Run(script, input);
+        Assert.True(code == 0, stderr);
+        var theirs = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double[]>>(stdout)!;
+        foreach (var (name, expected) in theirs)
+            for (var i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(ours[name][i] - expected[i]) <= 1e-5 * Math.Max(1e-3, Math.Abs(expected[i])),
+                    $"{name}[{i}]: ours {ours[name][i]:R}, PyTorch {expected[i]:R}");
     }
 }
 
