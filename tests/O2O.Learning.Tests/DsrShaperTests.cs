@@ -50,8 +50,8 @@ public class DsrShaperTests
     }
 
     [Theory]
-    [InlineData("value2", "reward", "--pessimism")]
-    [InlineData("reward", "cosine", "--anneal")]
+    [InlineData("value2", "reward", "Pessimism")]
+    [InlineData("reward", "cosine", "Anneal")]
     public void Bad_words_are_user_errors(string pessimism, string anneal, string flag)
     {
         var o = new DsrShapingOptions { Pessimism = pessimism, Anneal = anneal };

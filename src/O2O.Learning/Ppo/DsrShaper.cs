@@ -3,10 +3,13 @@ using O2O.Learning.Dsr;
 
 namespace O2O.Learning.Ppo;
 
-/// <summary>How the frozen DSR shapes online learning (method.md, "Online PPO with the DSR").</summary>
+/// <summary>How the frozen DSR shapes online learning (docs/method.md, "Online PPO with the DSR").</summary>
 public sealed record DsrShapingOptions
 {
-    /// <summary>Which support the penalty and bonus use: joint log p(s,a), conditional log p(a|s), state log p(s), or gated (conditional inside the state support, joint outside); null = the DSR's default.</summary>
+    /// <summary>
+    /// Which support the penalty and bonus use: joint log p(s,a), conditional log p(a|s), state log p(s), or gated
+    /// (conditional inside the state support, joint outside); null = the DSR's default.
+    /// </summary>
     public SupportMode? Support { get; init; }
     /// <summary>Fixed β₀; null = auto (set at the first rollout from <see cref="BetaFrac"/>).</summary>
     public double? Beta { get; init; }
@@ -49,7 +52,10 @@ public sealed record DsrShapingOptions
 public sealed class DsrShaper : IRolloutShaper
 {
     public static readonly string[] Columns =
-        ["dsr/support_mean", "dsr/support_p10", "dsr/oos_frac", "dsr/penalty_mean", "dsr/bonus_mean", "dsr/beta", "dsr/eta"];
+    [
+        "dsr/support_mean", "dsr/support_p10", "dsr/oos_frac", "dsr/penalty_mean", "dsr/bonus_mean", "dsr/beta",
+        "dsr/eta",
+    ];
 
     readonly SupportModel model;
     readonly DsrShapingOptions o;
@@ -85,7 +91,7 @@ public sealed class DsrShaper : IRolloutShaper
     public static double Schedule(string anneal, double annealFrac, long stepsDone, long total) =>
         anneal == "none" ? 1.0 : Math.Max(0.0, 1.0 - stepsDone / (annealFrac * total));
 
-    /// <summary>r − β·c·(1 − σ) + η·c·4σ(1 − σ); the penalty term only when the pessimism is in the reward.</summary>
+    /// <summary>r − β·c·(1 − σ) + η·c·4σ(1 − σ); the penalty term only with reward pessimism.</summary>
     public static double ShapedReward(double r, double sigma, double beta, double eta, double c, bool penaltyInReward)
     {
         var p = 1 - sigma;
@@ -93,11 +99,13 @@ public sealed class DsrShaper : IRolloutShaper
         return r - (penaltyInReward ? beta * c * p : 0) + eta * c * b;
     }
 
-    /// <summary>β₀ that makes the mean penalty term β₀·c·mean(p) equal <paramref name="frac"/> of the mean reward.</summary>
+    /// <summary>β₀ such that the mean penalty β₀·c·mean(p) is <paramref name="frac"/> of the mean reward.
+    /// </summary>
     public static double AutoBeta(double meanReward, double meanPenalty, double c, double frac) =>
         meanPenalty <= 1e-12 || c <= 0 ? 0 : frac * Math.Abs(meanReward) / (c * meanPenalty);
 
-    public ShapingOutcome Shape(ReadOnlySpan<float> obs, ReadOnlySpan<float> actions, Span<float> rewards, int count, long envStepsDone, long totalSteps)
+    public ShapingOutcome Shape(ReadOnlySpan<float> obs, ReadOnlySpan<float> actions, Span<float> rewards, int count,
+        long envStepsDone, long totalSteps)
     {
         if (sigma.Length < count) { sigma = new float[count]; weights = new float[count]; }
         var s = sigma.AsSpan(0, count);

@@ -11,12 +11,14 @@ public static class Gae
 {
     public static void Compute(
         int steps, int envs,
-        ReadOnlySpan<float> rewards, ReadOnlySpan<float> values, ReadOnlySpan<float> nextValues, ReadOnlySpan<bool> episodeEnds,
+        ReadOnlySpan<float> rewards, ReadOnlySpan<float> values, ReadOnlySpan<float> nextValues,
+        ReadOnlySpan<bool> episodeEnds,
         double gamma, double lambda,
         Span<float> advantages, Span<float> returns)
     {
         var n = steps * envs;
-        if (rewards.Length < n || values.Length < n || nextValues.Length < n || episodeEnds.Length < n || advantages.Length < n || returns.Length < n)
+        if (rewards.Length < n || values.Length < n || nextValues.Length < n || episodeEnds.Length < n
+            || advantages.Length < n || returns.Length < n)
             throw new ArgumentException("GAE buffers are shorter than steps × envs");
         for (var i = 0; i < envs; i++)
         {

@@ -42,7 +42,7 @@ public sealed class PpoLearner : ILearner
     readonly float[] actStep;
     readonly List<double> finishedReturns = [], finishedLengths = [];
 
-    /// <summary>Build networks, optimiser and environments (libtorch is seeded here; the order fixes the run).</summary>
+    /// <summary>Networks, optimiser and environments; libtorch is seeded here, and this order fixes the run.</summary>
     public PpoLearner(PpoOptions options, IRolloutShaper? shaper = null)
     {
         options.Validate();
@@ -203,7 +203,8 @@ public sealed class PpoLearner : ILearner
         obsNorm.Normalize(envs.Obs, lastObs, envCount);
         var lastV = critic.call(tensor(lastObs, [envCount, od])).view(-1).data<float>().ToArray();
         for (var k = 0; k < n; k++)
-            rollout.NextValues[k] = rollout.Ends[k] ? 0 : k + envCount < n ? rollout.Values[k + envCount] : lastV[k - (n - envCount)];
+            rollout.NextValues[k] = rollout.Ends[k] ? 0
+                : k + envCount < n ? rollout.Values[k + envCount] : lastV[k - (n - envCount)];
         var truncations = rollout.Truncations;
         if (truncations.Count > 0)
         {
@@ -215,13 +216,15 @@ public sealed class PpoLearner : ILearner
 
         if (options.ScaleRewards)
             for (var t = 0; t < rollout.Horizon; t++)
-                rewardScaler.Scale(rollout.Rewards.AsSpan(t * envCount, envCount), rollout.Ends.AsSpan(t * envCount, envCount));
+                rewardScaler.Scale(rollout.Rewards.AsSpan(t * envCount, envCount),
+                    rollout.Ends.AsSpan(t * envCount, envCount));
         Gae.Compute(rollout.Horizon, envCount, rollout.Rewards, rollout.Values, rollout.NextValues, rollout.Ends,
             options.Gamma, options.GaeLambda, rollout.Advantages, rollout.Returns);
     }
 
     /// <summary>What one update reports (means over its minibatches).</summary>
-    sealed record UpdateStats(double Policy, double Value, double Entropy, double ApproxKl, double ClipFrac, double ExplainedVariance)
+    sealed record UpdateStats(
+        double Policy, double Value, double Entropy, double ApproxKl, double ClipFrac, double ExplainedVariance)
     {
         public void WriteTo(IDictionary<string, double> row)
         {
@@ -235,9 +238,11 @@ public sealed class PpoLearner : ILearner
     }
 
     /// <summary>The rollout as tensors for the update, in one dispose scope owned by the caller.</summary>
-    sealed record UpdateBatch(Tensor Obs, Tensor Actions, Tensor LogProbOld, Tensor Advantages, Tensor Returns, Tensor Values, Tensor? Penalty);
+    sealed record UpdateBatch(
+        Tensor Obs, Tensor Actions, Tensor LogProbOld, Tensor Advantages, Tensor Returns, Tensor Values,
+        Tensor? Penalty);
 
-    /// <summary>Clipped-surrogate PPO update over TrainIters passes; null when a loss or parameter became non-finite.</summary>
+    /// <summary>Clipped-surrogate update, TrainIters passes; null when a loss or parameter became non-finite.</summary>
     UpdateStats? Update(double lr, bool actorFrozen, ShapingOutcome? shaping)
     {
         optimizer.LearningRate = lr;
@@ -251,10 +256,12 @@ public sealed class PpoLearner : ILearner
         var parameters = Parameters();
 
         using var all = NewDisposeScope();
-        var batch = new UpdateBatch(tensor(rollout.ObsNormalized, [n, rollout.ObsDim]), tensor(rollout.ActionsRaw, [n, rollout.ActDim]),
+        var batch = new UpdateBatch(
+            tensor(rollout.ObsNormalized, [n, rollout.ObsDim]), tensor(rollout.ActionsRaw, [n, rollout.ActDim]),
             tensor(rollout.LogProbOld), tensor(rollout.Advantages), tensor(rollout.Returns), tensor(rollout.Values),
             hasPenalty ? tensor(rollout.CriticPenalty) : null);
-        using var k = new PpoCoefficients(options.Clip, options.VfCoef, options.EntCoef, shaping?.CriticPenaltyCoef ?? 0.0);
+        using var k = new PpoCoefficients(
+            options.Clip, options.VfCoef, options.EntCoef, shaping?.CriticPenaltyCoef ?? 0.0);
         for (var it = 0; it < options.TrainIters; it++)
         {
             rng.Shuffle(idx);
@@ -268,11 +275,14 @@ public sealed class PpoLearner : ILearner
         }
         if (!AllFinite(parameters)) return null;
         var ev = PpoLosses.ExplainedVariance(rollout.Values, rollout.Returns);
-        return new UpdateStats(sums[0] / batches, sums[1] / batches, sums[2] / batches, sums[3] / batches, sums[4] / batches, ev);
+        return new UpdateStats(
+            sums[0] / batches, sums[1] / batches, sums[2] / batches, sums[3] / batches, sums[4] / batches, ev);
     }
 
-    /// <summary>One gradient step on the minibatch at <paramref name="start"/> of the permutation; false when the loss is not finite.</summary>
-    bool Minibatch(UpdateBatch b, Tensor perm, int start, bool actorFrozen, PpoCoefficients k, List<TorchSharp.Modules.Parameter> parameters, double[] sums)
+    /// <summary>One gradient step on the minibatch at <paramref name="start"/> of the permutation; false when the
+    /// loss is not finite.</summary>
+    bool Minibatch(UpdateBatch b, Tensor perm, int start, bool actorFrozen, PpoCoefficients k,
+        List<TorchSharp.Modules.Parameter> parameters, double[] sums)
     {
         using var scope = NewDisposeScope();
         var ix = perm.narrow(0, start, options.MinibatchSize);
@@ -284,7 +294,8 @@ public sealed class PpoLearner : ILearner
         if (options.NormAdv) adv = PpoLosses.NormalizeAdvantages(adv, k);
         var policyLoss = PpoLosses.ClippedSurrogate(adv, ratio, k);
         var v = critic.call(obs).view(-1);
-        var valueLoss = PpoLosses.ValueLoss(v, b.Returns.index_select(0, ix), options.ClipValue ? b.Values.index_select(0, ix) : null, k);
+        var oldValues = options.ClipValue ? b.Values.index_select(0, ix) : null;
+        var valueLoss = PpoLosses.ValueLoss(v, b.Returns.index_select(0, ix), oldValues, k);
         var entropyMean = entropy.mean();
         var penalty = b.Penalty is null ? null : b.Penalty.index_select(0, ix) * v;
         var loss = PpoLosses.Total(policyLoss, valueLoss, entropyMean, actorFrozen, k, penalty);
@@ -342,7 +353,8 @@ public sealed class PpoLearner : ILearner
         OptimizerState.Read(state, optimizer);
         if (modelOnly) return;
         obsNorm.Set(state.Doubles("obs_rms.mean"), state.Doubles("obs_rms.var"), state.Doubles("obs_rms.count")[0]);
-        rewardScaler.Stats.Set(state.Doubles("ret_rms.mean"), state.Doubles("ret_rms.var"), state.Doubles("ret_rms.count")[0]);
+        rewardScaler.Stats.Set(
+            state.Doubles("ret_rms.mean"), state.Doubles("ret_rms.var"), state.Doubles("ret_rms.count")[0]);
         state.Doubles("ret_acc").CopyTo(rewardScaler.Returns);
         rng.SetState(state.Words("rng"));
         envs.SetState(state.Doubles("envs.reals"), state.Longs("envs.ints"));
@@ -360,8 +372,11 @@ public sealed class PpoLearner : ILearner
     public string Describe(IReadOnlyDictionary<string, double> row)
     {
         string F(string key, string format) =>
-            row.TryGetValue(key, out var v) && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
-        return $"train {F("train/return_mean", "F1")}  kl {F("losses/approx_kl", "F4")}  ev {F("losses/explained_variance", "F2")}";
+            row.TryGetValue(key, out var v) && double.IsFinite(v)
+                ? v.ToString(format, CultureInfo.InvariantCulture)
+                : "-";
+        return $"train {F("train/return_mean", "F1")}  kl {F("losses/approx_kl", "F4")}  "
+            + $"ev {F("losses/explained_variance", "F2")}";
     }
 
     public void Dispose()

@@ -25,8 +25,8 @@ public sealed class PpoCoefficients(double clip, double vfCoef, double entCoef, 
 
     public void Dispose()
     {
-        foreach (var s in new[] { One, Half, Eps, RatioLow, RatioHigh, ClipLow, ClipHigh, ValueCoef, EntropyCoef, PenaltyCoef })
-            s.Dispose();
+        Scalar[] all = [One, Half, Eps, RatioLow, RatioHigh, ClipLow, ClipHigh, ValueCoef, EntropyCoef, PenaltyCoef];
+        foreach (var s in all) s.Dispose();
     }
 }
 
@@ -40,7 +40,8 @@ public static class PpoLosses
     public static Tensor NormalizeAdvantages(Tensor advantages, PpoCoefficients k) =>
         (advantages - advantages.mean()) / advantages.std().add(k.Eps, k.One);
 
-    /// <summary>Clipped surrogate: mean of max(−A·ρ, −A·clip(ρ, 1 − ε, 1 + ε)), ρ = π_new/π_old.</summary>
+    /// <summary>Clipped surrogate: mean of max(−A·ρ, −A·clip(ρ, 1 − ε, 1 + ε)), ρ = π_new / π_old.
+    /// </summary>
     public static Tensor ClippedSurrogate(Tensor advantages, Tensor ratio, PpoCoefficients k) =>
         max(-advantages * ratio, -advantages * ratio.clamp(k.RatioLow, k.RatioHigh)).mean();
 

@@ -15,7 +15,7 @@ public sealed record PpoOptions
     public int StepsPerEpoch { get; init; } = 4096;
     /// <summary>Minibatch size of the update; the notebook uses 256.</summary>
     public int MinibatchSize { get; init; } = 256;
-    /// <summary>Passes over each rollout (PPO epochs); the notebook's --train_iters, 10.</summary>
+    /// <summary>Passes over each rollout (PPO epochs); the notebook's train_iters, 10.</summary>
     public int TrainIters { get; init; } = 10;
     /// <summary>Parallel environments; must divide StepsPerEpoch.</summary>
     public int NumEnvs { get; init; } = 8;
@@ -59,7 +59,7 @@ public sealed record PpoOptions
     public string RunName { get; init; } = "run";
     /// <summary>Folder of the CSV log (and, by default, the checkpoints).</summary>
     public string LogDir { get; init; } = "logs";
-    /// <summary>Explicit CSV path (when --log_csv ends in .csv).</summary>
+    /// <summary>Explicit CSV path (when the log path given ends in .csv).</summary>
     public string? CsvPath { get; init; }
     /// <summary>Folder of checkpoints; default LogDir.</summary>
     public string? CheckpointDir { get; init; }
@@ -102,7 +102,9 @@ public sealed record PpoOptions
         Check(Lr > 0, $"Lr must be > 0, got {Lr}", nameof(Lr));
         Check(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
         Check(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
-        Check(ObsNorm is null or "running" or "frozen", $"ObsNorm '{ObsNorm}' must be running or frozen", nameof(ObsNorm));
-        Check(Hidden.Length > 0 && Hidden.All(h => h > 0), "Hidden must list positive widths, e.g. 64,64", nameof(Hidden));
+        Check(ObsNorm is null or "running" or "frozen",
+            $"ObsNorm '{ObsNorm}' must be running or frozen", nameof(ObsNorm));
+        Check(Hidden.Length > 0 && Hidden.All(h => h > 0),
+            "Hidden must list positive widths, e.g. 64,64", nameof(Hidden));
     }
 }

@@ -3,16 +3,19 @@ using O2O.Learning.Training;
 
 namespace O2O.Learning.Ppo;
 
-/// <summary>PPO through the run harness: builds a <see cref="PpoLearner"/> from the options and runs it to the budget.</summary>
+/// <summary>PPO through the run harness: a <see cref="PpoLearner"/> built from options, run to the budget.</summary>
 public sealed class PpoTrainer : IDisposable
 {
     /// <summary>The CSV's columns without a shaper, in order (a shaper's columns follow).</summary>
     public static IReadOnlyList<string> BaseColumns { get; } =
         RunHarness.Columns(PpoLearner.TimeColumnNames, PpoLearner.MetricColumnNames, []);
 
-    /// <summary>Options a resumed run must share with its checkpoint: they shape the data and the RNG streams.</summary>
+    /// <summary>Options a resumed run must share with its checkpoint: they shape data and RNG streams.</summary>
     static readonly string[] ResumeKeys =
-        [nameof(PpoOptions.StepsPerEpoch), nameof(PpoOptions.NumEnvs), nameof(PpoOptions.MinibatchSize), nameof(PpoOptions.Seed)];
+    [
+        nameof(PpoOptions.StepsPerEpoch), nameof(PpoOptions.NumEnvs), nameof(PpoOptions.MinibatchSize),
+        nameof(PpoOptions.Seed),
+    ];
 
     readonly PpoOptions options;
     readonly PpoLearner learner;
@@ -32,7 +35,8 @@ public sealed class PpoTrainer : IDisposable
     /// Train to the budget; with <paramref name="resume"/> continue from the last checkpoint.
     /// <paramref name="stopWhen"/> may end the run early after any epoch (e.g. once a target score is reached).
     /// </summary>
-    public RunResult Run(bool resume = false, CancellationToken ct = default, Func<EpochReport, bool>? stopWhen = null) =>
+    public RunResult Run(
+        bool resume = false, CancellationToken ct = default, Func<EpochReport, bool>? stopWhen = null) =>
         RunHarness.Run(learner, Settings(options), resume, log, ct, stopWhen);
 
     /// <summary>The harness's view of a PPO run.</summary>

@@ -51,7 +51,8 @@ internal sealed class RolloutBuffer
     public float[] ActionsExecuted { get; }
     public float[] Rewards { get; }
     public float[] Values { get; }
-    /// <summary>Value to bootstrap from after each step: V(s'), V(final obs) after a time limit, 0 after a fall.</summary>
+    /// <summary>Value to bootstrap from after each step: V(s'), V(final obs) after a time limit, 0 after a fall.
+    /// </summary>
     public float[] NextValues { get; }
     public float[] Advantages { get; }
     public float[] Returns { get; }

@@ -4,7 +4,8 @@ namespace O2O.Learning.Ppo;
 /// <param name="CriticPenalty">Per-sample weights w for a critic regulariser + coef·E[w·V(s)], or null.</param>
 /// <param name="CriticPenaltyCoef">The coefficient of that regulariser this epoch.</param>
 /// <param name="Metrics">CSV columns (e.g. "dsr/support_mean") and their values.</param>
-public sealed record ShapingOutcome(float[]? CriticPenalty, double CriticPenaltyCoef, IReadOnlyDictionary<string, double> Metrics);
+public sealed record ShapingOutcome(
+    float[]? CriticPenalty, double CriticPenaltyCoef, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>
 /// A hook between rollout and update: sees the raw observations and executed (clipped) actions of a
@@ -24,5 +25,6 @@ public interface IRolloutShaper
     void LoadState(double[] state);
 
     /// <summary>Shape <paramref name="rewards"/> of <paramref name="count"/> samples in place.</summary>
-    ShapingOutcome Shape(ReadOnlySpan<float> obs, ReadOnlySpan<float> actions, Span<float> rewards, int count, long envStepsDone, long totalSteps);
+    ShapingOutcome Shape(ReadOnlySpan<float> obs, ReadOnlySpan<float> actions, Span<float> rewards, int count,
+        long envStepsDone, long totalSteps);
 }

@@ -9,7 +9,8 @@ namespace O2O.Learning.Training;
 /// </summary>
 public interface ILearner : IDisposable
 {
-    /// <summary>Short name of the algorithm ("ppo"); names the checkpoint format and the final actor's source.</summary>
+    /// <summary>Short name of the algorithm ("ppo"): names the checkpoint format and the final actor's source.
+    /// </summary>
     string Name { get; }
 
     /// <summary>Time columns the learner measures (time/…), logged between time/fps and time/eval_s.</summary>
@@ -31,10 +32,11 @@ public interface ILearner : IDisposable
     /// <summary>A fresh policy runner on the current weights, for evaluation (one per worker thread).</summary>
     PolicyRunner CreatePolicyRunner();
 
-    /// <summary>Everything an exact resume needs: networks, optimiser moments, normalisers, RNGs, environments.</summary>
+    /// <summary>All an exact resume needs: networks, optimiser moments, normalisers, RNGs, environments.</summary>
     void WriteState(TrainingState state);
 
-    /// <summary>Restore what <see cref="WriteState"/> wrote; with <paramref name="modelOnly"/>, only networks and optimiser.</summary>
+    /// <summary>Restore what <see cref="WriteState"/> wrote; with <paramref name="modelOnly"/>, only networks
+    /// and optimiser.</summary>
     void ReadState(TrainingState state, bool modelOnly);
 
     /// <summary>Write the current policy as an actor checkpoint.</summary>

@@ -82,7 +82,9 @@ public static class RunHarness
     {
         var checkpoint = new RunCheckpoint(s.CheckpointPath, learner.Name, s.EnvId);
         var columns = Columns(learner.TimeColumns, learner.MetricColumns, learner.ExtraColumns);
-        var (progress, csv) = resume ? Resume(learner, s, checkpoint, columns, log) : Start(learner, s, checkpoint, columns);
+        var (progress, csv) = resume
+            ? Resume(learner, s, checkpoint, columns, log)
+            : Start(learner, s, checkpoint, columns);
         using var tensorboard = s.TensorboardDir is null ? null : new TensorboardLog(s.TensorboardDir);
         var wall = Stopwatch.StartNew();
         var wallOffset = progress.WallSeconds;
@@ -162,7 +164,8 @@ public static class RunHarness
         rollbacks.Enqueue(progress.Epoch);
         while (rollbacks.Peek() < progress.Epoch - DivergenceWindow) rollbacks.Dequeue();
         checkpoint.LoadModelOnly(learner);
-        log($"epoch {progress.Epoch}: non-finite loss, parameters or a libtorch error; restored the last good checkpoint");
+        log($"epoch {progress.Epoch}: non-finite loss, parameters or a libtorch error; "
+            + "restored the last good checkpoint");
         if (rollbacks.Count >= DivergenceLimit)
             throw new OptionError($"training diverged: non-finite values in {DivergenceLimit} of the last "
                 + $"{DivergenceWindow} epochs (last at epoch {progress.Epoch}); {s.DivergenceAdvice}",

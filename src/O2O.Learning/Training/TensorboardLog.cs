@@ -10,7 +10,8 @@ internal sealed class TensorboardLog(string folder) : IDisposable
     public void Write(IReadOnlyDictionary<string, double> row, long envSteps)
     {
         foreach (var (k, v) in row)
-            if (k is not "epoch" and not "env_steps" && double.IsFinite(v)) writer.add_scalar(k, (float)v, (int)envSteps);
+            if (k is not "epoch" and not "env_steps" && double.IsFinite(v))
+                writer.add_scalar(k, (float)v, (int)envSteps);
     }
 
     public void Dispose() { }

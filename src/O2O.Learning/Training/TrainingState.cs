@@ -64,7 +64,7 @@ public sealed class TrainingState : IDisposable
 
     public ulong[] Words(string key) => Longs(key).Select(l => unchecked((ulong)l)).ToArray();
 
-    /// <summary>Copy the saved parameters and buffers under <paramref name="prefix"/> into <paramref name="module"/>.</summary>
+    /// <summary>Copy the saved parameters and buffers under <paramref name="prefix"/> into the module.</summary>
     public void CopyInto(string prefix, nn.Module module)
     {
         using var _ = no_grad();
