@@ -54,7 +54,8 @@ public class ReplayBufferTests
             offline += fromOffline;
             total += batchSize;
         }
-        Assert.True(Math.Abs(offline - ratio * total) < 1, $"{offline} offline rows of {total}, expected {ratio * total}");
+        Assert.True(Math.Abs(offline - ratio * total) < 1,
+            $"{offline} offline rows of {total}, expected {ratio * total}");
     }
 
     [Fact]
@@ -155,14 +156,15 @@ public class ReplayBufferTests
     [Fact]
     public void Bad_settings_are_one_line_errors_naming_the_option()
     {
-        Assert.Equal(["MixingRatio"], Assert.Throws<OptionError>(() => new ReplayBuffer(ObsDim, ActDim, 10, Offline(5), 1.5)).Options);
-        Assert.Equal(["MixingRatio"], Assert.Throws<OptionError>(() => new ReplayBuffer(ObsDim, ActDim, 10, null, 0.5)).Options);
-        Assert.Equal(["BufferSize"], Assert.Throws<OptionError>(() => new ReplayBuffer(ObsDim, ActDim, 0)).Options);
+        string[] Named(Func<ReplayBuffer> make) => [.. Assert.Throws<OptionError>(() => make()).Options];
+        Assert.Equal(["MixingRatio"], Named(() => new ReplayBuffer(ObsDim, ActDim, 10, Offline(5), 1.5)));
+        Assert.Equal(["MixingRatio"], Named(() => new ReplayBuffer(ObsDim, ActDim, 10, null, 0.5)));
+        Assert.Equal(["BufferSize"], Named(() => new ReplayBuffer(ObsDim, ActDim, 0)));
         var e = Assert.Throws<UserError>(() => new ReplayBuffer(3, ActDim, 10, Offline(5)));
         Assert.Contains("2 observation and 1 action dims", e.Message, StringComparison.Ordinal);
         var noNext = new OfflineDataset(3, ObsDim, ActDim, new float[6], new float[3], new float[3]);
-        Assert.Contains("next observations", Assert.Throws<UserError>(() => new ReplayBuffer(ObsDim, ActDim, 10, noNext)).Message,
-            StringComparison.Ordinal);
+        var lacks = Assert.Throws<UserError>(() => new ReplayBuffer(ObsDim, ActDim, 10, noNext));
+        Assert.Contains("next observations", lacks.Message, StringComparison.Ordinal);
         var empty = new ReplayBuffer(ObsDim, ActDim, 10);
         Assert.Throws<InvalidOperationException>(() => empty.Sample(new ReplayBatch(4, ObsDim, ActDim), new Rng(1)));
     }

@@ -5,7 +5,7 @@ using O2O.Learning.Training;
 
 namespace O2O.Learning.OffPolicy;
 
-/// <summary>A sampled minibatch, time-independent rows of (s, a, r, s', terminal), in arrays reused across draws.</summary>
+/// <summary>A sampled minibatch of (s, a, r, s', terminal) rows, in arrays reused from draw to draw.</summary>
 public sealed class ReplayBatch(int size, int obsDim, int actDim)
 {
     public int Size { get; } = size;
@@ -13,7 +13,7 @@ public sealed class ReplayBatch(int size, int obsDim, int actDim)
     public float[] Actions { get; } = new float[size * actDim];
     public float[] Rewards { get; } = new float[size];
     public float[] NextObs { get; } = new float[size * obsDim];
-    /// <summary>1 where the episode terminated after the step (no bootstrap); a time limit is not a termination.</summary>
+    /// <summary>1 where the episode terminated after the step (no bootstrap); a time limit is not one.</summary>
     public float[] Terminals { get; } = new float[size];
     /// <summary>Rows of the batch that came from the offline part.</summary>
     public int OfflineRows { get; internal set; }
@@ -37,9 +37,11 @@ public sealed class ReplayBuffer
     int head;
 
     /// <param name="capacity">Online transitions kept; the oldest is overwritten once full.</param>
-    /// <param name="offline">Offline transitions with next observations (see OfflineDataset.ToQLearningTransitions).</param>
+    /// <param name="offline">Offline transitions with next observations (OfflineDataset.ToQLearningTransitions).
+    /// </param>
     /// <param name="mixingRatio">Share of each batch from the offline part, in [0, 1]; null samples one pool.</param>
-    public ReplayBuffer(int obsDim, int actDim, int capacity, OfflineDataset? offline = null, double? mixingRatio = null)
+    public ReplayBuffer(
+        int obsDim, int actDim, int capacity, OfflineDataset? offline = null, double? mixingRatio = null)
     {
         if (capacity <= 0) throw new OptionError($"BufferSize must be > 0, got {capacity}", "BufferSize");
         if (mixingRatio is < 0 or > 1)
@@ -47,8 +49,8 @@ public sealed class ReplayBuffer
         if (offline is not null)
         {
             if (offline.ObsDim != obsDim || offline.ActDim != actDim)
-                throw new UserError($"the offline data has {offline.ObsDim} observation and {offline.ActDim} action dims, "
-                    + $"the environment {obsDim} and {actDim}; use data recorded in this environment");
+                throw new UserError($"the offline data has {offline.ObsDim} observation and {offline.ActDim} action "
+                    + $"dims, the environment {obsDim} and {actDim}; use data recorded in this environment");
             if (offline.NextObservations is null || offline.Rewards is null || offline.Terminals is null)
                 throw new UserError("the offline data lacks rewards, terminals or next observations; "
                     + "a D4RL file with rewards and terminals gives all three");
@@ -139,7 +141,7 @@ public sealed class ReplayBuffer
         b.Terminals[i] = d.Terminals![k] ? 1f : 0f;
     }
 
-    /// <summary>The online ring's filled part, its write position and the mixing carry, under <paramref name="prefix"/>.</summary>
+    /// <summary>The online ring's filled part, its write position and the mixing carry.</summary>
     public void WriteState(TrainingState state, string prefix = "replay.")
     {
         var n = OnlineCount;
@@ -156,8 +158,8 @@ public sealed class ReplayBuffer
     {
         var c = state.Longs(prefix + "counters");
         if (c.Length != 4 || c[1] > Capacity || c[3] != OfflineCount)
-            throw new UserError("the checkpoint's replay buffer does not fit this run (other capacity or offline data); "
-                + "resume with the same settings and data");
+            throw new UserError("the checkpoint's replay buffer does not fit this run (other capacity or offline "
+                + "data); resume with the same settings and data");
         var n = (int)c[1];
         state.Floats(prefix + "obs").CopyTo(obs, 0);
         state.Floats(prefix + "actions").CopyTo(actions, 0);
