@@ -18,13 +18,13 @@ public static class Evaluation
     /// Run <paramref name="episodes"/> episodes; episode k starts from seed <paramref name="seed"/> + k.
     /// <paramref name="makeRunner"/> is called once per worker (runners are not thread-safe).
     /// </summary>
-    public static EvalResult Run(string envId, Func<PolicyRunner> makeRunner, int episodes, int seed, bool deterministic, int threads = 0)
+    public static EvalResult Run(string envId, Func<IPolicy> makeRunner, int episodes, int seed, bool deterministic, int threads = 0)
     {
         var returns = new double[episodes];
         var lengths = new int[episodes];
         var workers = Math.Max(1, Math.Min(episodes, threads > 0 ? threads : Environment.ProcessorCount));
         // Runners read weights through libtorch: build them here, on the caller's thread.
-        var pool = new System.Collections.Concurrent.ConcurrentBag<PolicyRunner>();
+        var pool = new System.Collections.Concurrent.ConcurrentBag<IPolicy>();
         for (var w = 0; w < workers; w++) pool.Add(makeRunner());
         Parallel.For(0, episodes, new ParallelOptions { MaxDegreeOfParallelism = workers },
             () => (Runner: pool.TryTake(out var r) ? r : throw new InvalidOperationException("evaluation runner pool exhausted"), Env: EnvRegistry.Make(envId)),

@@ -59,7 +59,7 @@ internal sealed class CountingLearner : ILearner
         return false;
     }
 
-    public PolicyRunner CreatePolicyRunner() => new(actor, norm);
+    public IPolicy CreatePolicy() => new PolicyRunner(actor, norm);
 
     public void WriteState(TrainingState state)
     {

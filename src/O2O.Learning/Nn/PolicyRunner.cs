@@ -6,7 +6,7 @@ namespace O2O.Learning.Nn;
 /// Acts with a Gaussian actor in plain C# (see <see cref="MlpSnapshot"/>): normalise the observation,
 /// evaluate the mean, add σ·N(0, 1) noise unless deterministic. Refresh after every update.
 /// </summary>
-public sealed class PolicyRunner
+public sealed class PolicyRunner : IPolicy
 {
     readonly MlpSnapshot mean;
     readonly float[] std;

@@ -325,7 +325,7 @@ public sealed class PpoLearner : ILearner
         return true;
     }
 
-    public PolicyRunner CreatePolicyRunner() => new(actor, obsNorm);
+    public IPolicy CreatePolicy() => new PolicyRunner(actor, obsNorm);
 
     public void WriteState(TrainingState state)
     {

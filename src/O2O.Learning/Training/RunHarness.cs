@@ -185,7 +185,7 @@ public static class RunHarness
         }
         var clock = Stopwatch.StartNew();
         var seed = EvalSeedStride * (s.Seed + 1) + progress.Epoch * EvalEpochStride;
-        var ev = Evaluation.Run(s.EnvId, learner.CreatePolicyRunner, s.EvalEpisodes, seed, deterministic: true,
+        var ev = Evaluation.Run(s.EnvId, learner.CreatePolicy, s.EvalEpisodes, seed, deterministic: true,
             threads: s.EvalThreads);
         row["time/eval_s"] = clock.Elapsed.TotalSeconds;
         row["eval/return_mean"] = ev.Mean;
