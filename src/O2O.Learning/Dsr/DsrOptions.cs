@@ -127,8 +127,8 @@ public sealed record DsrOptions
     /// <summary>Boundary quantile: tau = q_rho of held-out scores, where sigma = 0.5. Must lie in (0, 0.5).</summary>
     public double Rho { get; init; } = 0.05;
 
-    /// <summary>Seed of libtorch's generator and of the split.</summary>
-    public int Seed { get; init; } = 0;
+    /// <summary>Seed of libtorch's generator and of the split; 1 by default, like every other seed of the project.</summary>
+    public int Seed { get; init; } = 1;
 
     /// <summary>
     /// Width of the hidden layers of every conditioner / energy network; null = the kind's default,
