@@ -51,7 +51,7 @@ public class FlowDensityTests(ITestOutputHelper output)
         using var flow = new RealNvpFlow("flow", 2, hidden: 64, couplingLayers: 8, logScaleBound: 2.0, maskSeed: 0);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         using (var data = tensor(train, [100000, 2]))
-            DsrTrainer.FitFlow(flow, data, steps: 3000, batch: 1024, lr: 3e-3);
+            FlowTraining.FitFlow(flow, data, steps: 3000, batch: 1024, lr: 3e-3);
         output.WriteLine($"fit {sw.Elapsed.TotalSeconds:F1}s");
 
         var lp = LogP(flow, test);

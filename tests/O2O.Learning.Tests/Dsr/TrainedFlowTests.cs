@@ -207,7 +207,9 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
             var text = Path.Combine(dir, "notes_dsr.pt");
             File.WriteAllText(text, "hello");
             var e5 = Assert.Throws<UserError>(() => SupportModel.Load(text));
-            Assert.Equal($"'{text}' is not a DSR checkpoint (no dsr metadata); train one with 'o2o train-dsr'", e5.Message);
+            Assert.Equal(
+                $"'{text}' is not a DSR checkpoint (no dsr metadata); give the path of a trained DSR checkpoint",
+                e5.Message);
 
             // A genuine PyTorch state dict without DSR metadata (e.g. a BC actor) is not a DSR checkpoint either.
             var other = Path.Combine(dir, "actor.pt");
