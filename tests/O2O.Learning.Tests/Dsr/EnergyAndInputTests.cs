@@ -83,17 +83,29 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         badA[3] = float.PositiveInfinity;
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, badA, D, A, starts, "X")), "actions contain");
 
-        OneLine(Assert.Throws<UserError>(() => DsrKind.Parse("gan")), "expected one of: flow, energy");
-        OneLine(Assert.Throws<UserError>(() => SupportMode.Parse("marginal")), "expected one of: joint, conditional, state, gated");
-        OneLine(Assert.Throws<UserError>(() => DsrScore.Parse("nll")), "expected one of: logp, radius, tempered");
+        // Option errors name the options record's properties; a front end rewords them (the CLI into its flags).
+        var kind = Assert.Throws<OptionError>(() => DsrKind.Parse("gan"));
+        OneLine(kind, "Kind 'gan' is not valid; expected one of: flow, energy");
+        Assert.Equal(new[] { "Kind" }, kind.Options);
+        OneLine(Assert.Throws<OptionError>(() => SupportMode.Parse("marginal")),
+            "Support 'marginal' is not valid; expected one of: joint, conditional, state, gated");
+        OneLine(Assert.Throws<OptionError>(() => DsrScore.Parse("nll")),
+            "Score 'nll' is not valid; expected one of: logp, radius, tempered");
         Assert.Equal(DsrKind.Energy, DsrKind.Parse(" Energy "));
         Assert.Equal(SupportMode.Conditional, SupportMode.Parse("conditional"));
         Assert.Equal(DsrScore.Radius, DsrScore.Parse("RADIUS"));
 
         foreach (var rho in new[] { 0.0, 0.5, -0.1, 0.7, double.NaN })
-            OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o with { Rho = rho }, s, a, D, A, starts, "X")), "--rho");
-        OneLine(Assert.Throws<UserError>(() => (o with { Kind = (DsrKind)7 }).Validate()), "--kind");
-        OneLine(Assert.Throws<UserError>(() => (o with { Kind = DsrKind.Energy, Score = DsrScore.Radius }).Validate()), "radius");
+        {
+            var e = Assert.Throws<OptionError>(() => DsrTrainer.Train(o with { Rho = rho }, s, a, D, A, starts, "X"));
+            OneLine(e, "Rho must be in (0, 0.5)");
+            Assert.Equal(new[] { "Rho" }, e.Options);
+            Assert.StartsWith("--rho must be in (0, 0.5)", e.Reword(p => "--" + p.ToLowerInvariant()));
+        }
+        OneLine(Assert.Throws<OptionError>(() => (o with { Kind = (DsrKind)7 }).Validate()), "Kind 7 is not valid");
+        var radius = Assert.Throws<OptionError>(() => (o with { Kind = DsrKind.Energy, Score = DsrScore.Radius }).Validate());
+        OneLine(radius, "Score radius needs Kind flow");
+        Assert.Equal(new[] { "Score", "Kind" }, radius.Options);
 
         // 400 pairs at 5 %: one 20-step episode held out, below the minimum of 40
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o with { Holdout = 0.05 }, s, a, D, A, starts, "X")), "dataset too small");
@@ -108,7 +120,7 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         Assert.Equal(64, new DsrOptions().HiddenWidth);
         Assert.Equal(128, new DsrOptions { Kind = DsrKind.Energy }.HiddenWidth);
         Assert.Equal(32, new DsrOptions { Kind = DsrKind.Energy, Hidden = 32 }.HiddenWidth);
-        Assert.Throws<UserError>(() => new DsrOptions { Hidden = 1 }.Validate());
+        Assert.Throws<OptionError>(() => new DsrOptions { Hidden = 1 }.Validate());
 
         DsrTestData.Torch(6);
         var (s, a, starts) = DsrTestData.Pairs(episodes: 20, length: 20, seed: 43);
