@@ -21,7 +21,8 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         output.WriteLine($"train {sw.Elapsed.TotalSeconds:F1}s");
         foreach (var l in log) output.WriteLine(l);
         var last = log.Last(l => l.StartsWith("dsr epoch", StringComparison.Ordinal));
-        var acc = double.Parse(last.Split("ranking accuracy joint ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var acc = double.Parse(last.Split("ranking accuracy joint ")[1].Split(' ')[0],
+            System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(acc > 0.85, $"held-out ranking accuracy {acc}");
         var joint = model.Diagnostics!.Modes.Single(m => m.Mode == "joint");
         Assert.True(joint.AurocUniformActions > 0.9, $"energy AUROC vs uniform {joint.AurocUniformActions:F3}");
@@ -53,12 +54,15 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         var (os, oa, _) = DsrTestData.Pairs(episodes: 5, length: 40, seed: 32);
         for (var i = 0; i < os.Length; i++) os[i] += 3f * DsrTestData.StateScale[i % D];
         var options = DsrTestData.SmallFlow with { Epochs = 10 };
-        using var model = DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null, new DsrOodSet(os, oa, D, A, "shifted"));
+        using var model = DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null,
+            new DsrOodSet(os, oa, D, A, "shifted"));
         var st = model.Diagnostics!.Modes.Single(m => m.Mode == "state");
         Assert.NotNull(st.AurocOod);
         Assert.True(st.AurocOod > 0.95, $"state AUROC vs shifted states {st.AurocOod:F3}");
 
-        var e = Assert.Throws<UserError>(() => DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null, new DsrOodSet(new float[40 * 4], oa, 4, A, "random")));
+        var wrongDims = new DsrOodSet(new float[40 * 4], oa, 4, A, "random");
+        var e = Assert.Throws<UserError>(() =>
+            DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null, wrongDims));
         Assert.Contains("obs dim 4", e.Message);
         Assert.Contains($"obs dim {D}", e.Message);
         Assert.DoesNotContain('\n', e.Message);
@@ -78,7 +82,8 @@ public class EnergyAndInputTests(ITestOutputHelper output)
 
         var bad = (float[])s.Clone();
         bad[7] = float.NaN;
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, bad, a, D, A, starts, "X")), "NaN at row 2, column 1");
+        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, bad, a, D, A, starts, "X")),
+            "NaN at row 2, column 1");
         var badA = (float[])a.Clone();
         badA[3] = float.PositiveInfinity;
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, badA, D, A, starts, "X")), "actions contain");
@@ -103,12 +108,14 @@ public class EnergyAndInputTests(ITestOutputHelper output)
             Assert.StartsWith("--rho must be in (0, 0.5)", e.Reword(p => "--" + p.ToLowerInvariant()));
         }
         OneLine(Assert.Throws<OptionError>(() => (o with { Kind = (DsrKind)7 }).Validate()), "Kind 7 is not valid");
-        var radius = Assert.Throws<OptionError>(() => (o with { Kind = DsrKind.Energy, Score = DsrScore.Radius }).Validate());
+        var radius = Assert.Throws<OptionError>(() =>
+            (o with { Kind = DsrKind.Energy, Score = DsrScore.Radius }).Validate());
         OneLine(radius, "Score radius needs Kind flow");
         Assert.Equal(new[] { "Score", "Kind" }, radius.Options);
 
         // 400 pairs at 5 %: one 20-step episode held out, below the minimum of 40
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o with { Holdout = 0.05 }, s, a, D, A, starts, "X")), "dataset too small");
+        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o with { Holdout = 0.05 }, s, a, D, A, starts, "X")),
+            "dataset too small");
         // a single episode cannot be split by episode
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, a, D, A, [0], "X")), "dataset too small");
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, a[..^2], D, A, starts, "X")), "same pairs");
