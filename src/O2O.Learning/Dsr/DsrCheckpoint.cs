@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using O2O.Core;
-using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using O2O.Learning.Nn;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
