@@ -6,7 +6,9 @@ using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
 
-/// <summary>Mean sigma of held-out pairs as actions and states are pushed away from the data, for one mode and score.</summary>
+/// <summary>
+/// Mean sigma of held-out pairs as actions and states are pushed away from the data, for one mode and score.
+/// </summary>
 public sealed record SupportCurve
 {
     /// <summary>Support mode word (joint, conditional, state, gated).</summary>
@@ -23,7 +25,9 @@ public sealed record SupportCurve
     public required double[] StateMeanSigma { get; init; }
     /// <summary>Largest fall of mean sigma between neighbouring scales on either curve (near 1 = a wall).</summary>
     public required double MaxStepDrop { get; init; }
-    /// <summary>Some non-zero perturbation gives a mean sigma in [0.2, 0.8]: the score has a gradient to follow.</summary>
+    /// <summary>
+    /// Some non-zero perturbation gives a mean sigma in [0.2, 0.8]: the score has a gradient to follow.
+    /// </summary>
     public required bool Graded { get; init; }
 }
 
@@ -48,13 +52,15 @@ public sealed record ModeDiagnostics
     public required double AurocNoisyActions { get; init; }
     /// <summary>AUROC, held-out pairs vs the OOD set (null when none was given).</summary>
     public double? AurocOod { get; init; }
-    /// <summary>Counts of held-out sigma in <see cref="DsrDiagnostics.HistogramBins"/> equal bins over [0, 1].</summary>
+    /// <summary>
+    /// Counts of held-out sigma in <see cref="DsrDiagnostics.HistogramBins"/> equal bins over [0, 1].
+    /// </summary>
     public required int[] SigmaHistogramHeldOut { get; init; }
     /// <summary>Counts of sigma of the same states with uniform random actions, same bins.</summary>
     public required int[] SigmaHistogramUniformActions { get; init; }
 }
 
-/// <summary>Quality report of a trained DSR, printed by train-dsr and saved as X_dsr.json beside X_dsr.pt.</summary>
+/// <summary>Quality report of a trained DSR, printed while training and saved as X_dsr.json beside X_dsr.pt.</summary>
 public sealed record DsrDiagnostics
 {
     /// <summary>Sigma quantile levels reported per mode.</summary>
@@ -62,13 +68,27 @@ public sealed record DsrDiagnostics
     /// <summary>Action perturbation scales of the support curve.</summary>
     public static readonly double[] ActionScales = [0, 0.05, 0.1, 0.2, 0.5, 1];
     /// <summary>
-    /// State perturbation scales (dataset std, every dimension at once) of the support curve: method.md's set plus 2 and 4.
-    /// Fine scales matter: on real data the states lie near a thin manifold, and 0.5 std in all dims is already far off it.
+    /// State perturbation scales (dataset std, every dimension at once) of the support curve: docs/method.md's set
+    /// plus 2 and 4. Fine scales matter: on real data the states lie near a thin manifold, and 0.5 std in all dims
+    /// is already far off it.
     /// </summary>
     public static readonly double[] StateScales = [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 4];
 
     /// <summary>Number of equal bins over [0, 1] of the sigma histograms.</summary>
     public const int HistogramBins = 20;
+
+    /// <summary>Std of the "noisy actions" negatives: between the data's spread and uniform actions.</summary>
+    internal const double NoisyActionStd = 0.3;
+    /// <summary>
+    /// A curve is graded when some perturbation's mean sigma lies in this band: neither inside nor off.
+    /// </summary>
+    internal const double GradedLow = 0.2, GradedHigh = 0.8;
+    /// <summary>
+    /// Offsets of the options' seed for the held-out subset and for the perturbations, so that neither repeats the
+    /// draws of the split or of training.
+    /// </summary>
+    internal const int SubsetSeedOffset = 17, PerturbationSeedOffset = 1234;
+    const string NoisySet = "noise0.3"; // the set of NoisyActionStd; its name is also the console's label
 
     /// <summary>Environment id.</summary>
     public required string EnvId { get; init; }
@@ -88,12 +108,15 @@ public sealed record DsrDiagnostics
     public double? HeldOutLogLikJoint { get; init; }
     /// <summary>Mean held-out log p(s) in nats, states z-scored (flow only).</summary>
     public double? HeldOutLogLikState { get; init; }
-    /// <summary>Mean |reward| of the offline data (the online shaping's scale c); null when the data had no rewards.</summary>
+    /// <summary>
+    /// Mean |reward| of the offline data (the online shaping's scale c); null when the data had no rewards.
+    /// </summary>
     public double? RewardAbsMean { get; init; }
     /// <summary>Name of the OOD set, if any.</summary>
     public string? OodName { get; init; }
     /// <summary>How AUROCs are computed.</summary>
-    public string AurocNote { get; init; } = "Mann-Whitney on the raw score (sigma is monotone in it; float sigma saturates to ties far outside)";
+    public string AurocNote { get; init; } =
+        "Mann-Whitney on the raw score (sigma is monotone in it; float sigma saturates to ties far outside)";
     /// <summary>Per-mode calibration and separation, under the default score.</summary>
     public required ModeDiagnostics[] Modes { get; init; }
     /// <summary>Support curves for every mode and every applicable score.</summary>
@@ -108,52 +131,62 @@ public sealed record DsrDiagnostics
 
     /// <summary>Parse JSON written by <see cref="ToJson"/>.</summary>
     public static DsrDiagnostics FromJson(string json) =>
-        JsonSerializer.Deserialize<DsrDiagnostics>(json, JsonOptions) ?? throw new JsonException("empty diagnostics");
+        JsonSerializer.Deserialize<DsrDiagnostics>(json, JsonOptions)
+        ?? throw new JsonException("empty diagnostics");
 
     /// <summary>Human-readable lines for the console.</summary>
     public IEnumerable<string> SummaryLines()
     {
-        var c = CultureInfo.InvariantCulture;
+        var inv = CultureInfo.InvariantCulture;
         if (HeldOutLogLikJoint is double j)
-            yield return string.Create(c, $"dsr held-out log-likelihood: joint {j:F3}, state {HeldOutLogLikState:F3} nats");
+            yield return string.Create(inv,
+                $"dsr held-out log-likelihood: joint {j:F3}, state {HeldOutLogLikState:F3} nats");
         foreach (var m in Modes)
         {
-            var oodPart = m.AurocOod is double o ? string.Create(c, $" {OodName} {o:F3}") : "";
-            yield return string.Create(c,
-                $"dsr {m.Mode,-11} tau {m.Tau:G5} T {m.Temperature:G4} | held-out sigma mean {m.MeanSigma:F3} q05 {m.SigmaQuantiles[0]:F3} q50 {m.SigmaQuantiles[2]:F3} | AUROC uniform {m.AurocUniformActions:F3} noise0.3 {m.AurocNoisyActions:F3}{oodPart}");
+            var oodPart = m.AurocOod is double ood ? string.Create(inv, $" {OodName} {ood:F3}") : "";
+            yield return string.Create(inv,
+                $"dsr {m.Mode,-11} tau {m.Tau:G5} T {m.Temperature:G4} | held-out sigma mean {m.MeanSigma:F3}"
+                + $" q05 {m.SigmaQuantiles[0]:F3} q50 {m.SigmaQuantiles[2]:F3}"
+                + $" | AUROC uniform {m.AurocUniformActions:F3} {NoisySet} {m.AurocNoisyActions:F3}{oodPart}");
         }
+        string Row(double[] values) => string.Join(" ", values.Select(v => v.ToString("F2", inv)));
         foreach (var cv in Curves)
-            yield return string.Create(c,
-                $"dsr curve {cv.Mode}/{cv.Score}: action [{string.Join(" ", cv.ActionMeanSigma.Select(v => v.ToString("F2", c)))}] state [{string.Join(" ", cv.StateMeanSigma.Select(v => v.ToString("F2", c)))}]{(cv.Graded ? " graded" : " step")}");
+            yield return $"dsr curve {cv.Mode}/{cv.Score}: action [{Row(cv.ActionMeanSigma)}] "
+                + $"state [{Row(cv.StateMeanSigma)}]{(cv.Graded ? " graded" : " step")}";
         yield return RewardAbsMean is double r
-            ? string.Create(c, $"dsr reward_abs_mean {r:G6} (online shaping scale c = mean |r|)")
-            : "dsr reward_abs_mean null: the dataset has no rewards, so the online phase needs --reward_scale";
-        yield return $"dsr graded scores: {(GradedScores.Length == 0 ? "none" : string.Join(", ", GradedScores))} (default score: {Score})";
+            ? string.Create(inv, $"dsr reward_abs_mean {r:G6} (online shaping scale c = mean |r|)")
+            : "dsr reward_abs_mean null: the dataset has no rewards, so the online phase needs an explicit "
+              + "reward scale";
+        var graded = GradedScores.Length == 0 ? "none" : string.Join(", ", GradedScores);
+        yield return $"dsr graded scores: {graded} (default score: {Score})";
     }
 
     /// <summary>
     /// Compute the report on held-out pairs (raw states and actions) of a calibrated model. Uses libtorch's global
     /// generator for the perturbations.
     /// </summary>
-    public static DsrDiagnostics Compute(SupportModel model, float[] heldStates, float[] heldActions, int trainPairs, DsrOodSet? ood = null)
+    public static DsrDiagnostics Compute(SupportModel model, float[] heldStates, float[] heldActions, int trainPairs,
+        DsrOodSet? ood = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         int ds = model.ObsDim, da = model.ActDim;
         var nAll = DsrTrainer.ValidateData(heldStates, heldActions, ds, da, "held-out data");
         if (ood is not null) DsrTrainer.ValidateOod(ood, ds, da);
-        var o = model.Options;
+        var options = model.Options;
         var rows = Enumerable.Range(0, nAll).ToArray();
-        if (nAll > o.DiagnosticsMaxPairs)
+        if (nAll > options.DiagnosticsMaxPairs)
         {
-            new Random(o.Seed + 17).Shuffle(rows);
-            rows = rows[..o.DiagnosticsMaxPairs];
+            new Random(options.Seed + SubsetSeedOffset).Shuffle(rows);
+            rows = rows[..options.DiagnosticsMaxPairs];
             Array.Sort(rows);
         }
         var n = rows.Length;
         var sArr = DsrTrainer.Gather(heldStates, rows, ds);
         var aArr = DsrTrainer.Gather(heldActions, rows, da);
 
-        var scores = model.Kind == DsrKind.Flow ? new[] { DsrScore.LogP, DsrScore.Radius, DsrScore.Tempered } : [DsrScore.LogP, DsrScore.Tempered];
+        var scores = model.Kind == DsrKind.Flow
+            ? new[] { DsrScore.LogP, DsrScore.Radius, DsrScore.Tempered }
+            : [DsrScore.LogP, DsrScore.Tempered];
         var modes = Enum.GetValues<SupportMode>();
         // raw[set][(mode, score)] = per-pair raw scores
         var sets = new List<(string Name, Dictionary<(SupportMode, DsrScore), float[]> Raw)>();
@@ -162,9 +195,9 @@ public sealed record DsrDiagnostics
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
-            manual_seed(o.Seed + 1234);
-            var S = tensor(sArr, [n, ds]);
-            var A = tensor(aArr, [n, da]);
+            manual_seed(options.Seed + PerturbationSeedOffset);
+            var states = tensor(sArr, [n, ds]);
+            var actions = tensor(aArr, [n, da]);
             var std = tensor(model.StateStdValues);
             void Add(string name, Tensor st, Tensor at)
             {
@@ -181,18 +214,20 @@ public sealed record DsrDiagnostics
                 }
                 sets.Add((name, dict));
             }
-            Add("base", S, A);
-            // Lasting scalars only (TensorOps): these tensors are made for every train-dsr run.
-            Add("uniform", S, rand(n, da).mul(TensorOps.Two).sub(TensorOps.One));
+            Add("base", states, actions);
+            // Lasting scalars only (TensorOps): these tensors are made for every DSR trained.
+            Add("uniform", states, rand(n, da).mul(TensorOps.Two).sub(TensorOps.One));
             Tensor Jitter(Tensor x, double scale, long dim, Tensor? perDim = null)
             {
                 using Scalar s = scale;
                 var noise = randn(n, dim).mul(s);
                 return x.Plus(perDim is null ? noise : noise * perDim);
             }
-            Add("noise0.3", S, Jitter(A, 0.3, da).clamp(TensorOps.MinusOne, TensorOps.One));
-            foreach (var sc in ActionScales) Add($"a{sc}", S, Jitter(A, sc, da).clamp(TensorOps.MinusOne, TensorOps.One));
-            foreach (var sc in StateScales) Add($"s{sc}", Jitter(S, sc, ds, std), A);
+            Tensor JitterActions(double scale) =>
+                Jitter(actions, scale, da).clamp(TensorOps.MinusOne, TensorOps.One);
+            Add(NoisySet, states, JitterActions(NoisyActionStd));
+            foreach (var sc in ActionScales) Add($"a{sc}", states, JitterActions(sc));
+            foreach (var sc in StateScales) Add($"s{sc}", Jitter(states, sc, ds, std), actions);
             if (ood is not null)
             {
                 var m = ood.States.Length / ds;
@@ -206,7 +241,7 @@ public sealed record DsrDiagnostics
         var modeReports = new List<ModeDiagnostics>();
         foreach (var m in modes)
         {
-            var sc = o.Score;
+            var sc = options.Score;
             var cal = model.Calibration(m, sc);
             var t = model.TemperOf(sc);
             var baseRaw = Raw("base", m, sc);
@@ -220,7 +255,7 @@ public sealed record DsrDiagnostics
                 MeanSigma = sig.Average(),
                 SigmaQuantiles = SigmaQuantileLevels.Select(p => SupportCalibration.Quantile(sig, p)).ToArray(),
                 AurocUniformActions = Auroc.Compute(baseRaw, Raw("uniform", m, sc)),
-                AurocNoisyActions = Auroc.Compute(baseRaw, Raw("noise0.3", m, sc)),
+                AurocNoisyActions = Auroc.Compute(baseRaw, Raw(NoisySet, m, sc)),
                 AurocOod = ood is null ? null : Auroc.Compute(baseRaw, Raw("ood", m, sc)),
                 SigmaHistogramHeldOut = Histogram(sig),
                 SigmaHistogramUniformActions = Histogram(Raw("uniform", m, sc).Select(v => cal.Sigma(v, t))),
@@ -245,7 +280,7 @@ public sealed record DsrDiagnostics
                 double maxDrop = 0;
                 for (var i = 1; i < ac.Length; i++) maxDrop = Math.Max(maxDrop, ac[i - 1] - ac[i]);
                 for (var i = 1; i < st.Length; i++) maxDrop = Math.Max(maxDrop, st[i - 1] - st[i]);
-                var graded = ac.Skip(1).Concat(st.Skip(1)).Any(v => v >= 0.2 && v <= 0.8);
+                var graded = ac.Skip(1).Concat(st.Skip(1)).Any(v => v >= GradedLow && v <= GradedHigh);
                 curves.Add(new SupportCurve
                 {
                     Mode = m.Word(), Score = sc.Word(),
@@ -259,8 +294,8 @@ public sealed record DsrDiagnostics
         {
             EnvId = model.EnvId,
             Kind = model.Kind.Word(),
-            Score = o.Score.Word(),
-            Rho = o.Rho,
+            Score = options.Score.Word(),
+            Rho = options.Rho,
             TrainPairs = trainPairs,
             HeldOutPairs = nAll,
             DiagnosticPairs = n,

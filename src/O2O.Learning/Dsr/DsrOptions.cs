@@ -31,70 +31,97 @@ public enum SupportMode
     Gated,
 }
 
-/// <summary>Which raw score is calibrated into sigma; the alternatives to log p exist because log p can fall like a wall.</summary>
+/// <summary>
+/// Which raw score is calibrated into sigma; the alternatives to log p exist because log p can fall like a wall.
+/// </summary>
 [JsonConverter(typeof(JsonStringEnumConverter<DsrScore>))]
 public enum DsrScore
 {
     /// <summary>The model's log-density (flow) or −E (energy).</summary>
     LogP,
-    /// <summary>Flow only: −‖z‖²/2 in the base space (log p without the log-det term), which grows quadratically, not explosively.</summary>
+    /// <summary>
+    /// Flow only: −‖z‖²/2 in the base space (log p without the log-det term), which grows quadratically, not
+    /// explosively.
+    /// </summary>
     Radius,
-    /// <summary>log p with the calibration temperature multiplied by <see cref="DsrOptions.Temper"/>: sigma stays 0.5 at tau but falls t times more slowly.</summary>
+    /// <summary>
+    /// log p with the calibration temperature multiplied by <see cref="DsrOptions.Temper"/>: sigma stays 0.5 at tau but
+    /// falls t times more slowly.
+    /// </summary>
     Tempered,
 }
 
-/// <summary>DsrKind.Parse: command-line word → kind, with a one-line error listing the valid values.</summary>
+/// <summary>DsrKind.Parse: word → kind, with a one-line error listing the valid words.</summary>
 public static class DsrKindParsing
 {
     extension(DsrKind)
     {
-        /// <summary>Parse 'flow' or 'energy' (case-insensitive).</summary>
-        public static DsrKind Parse(string text) => DsrParsing.ParseWord<DsrKind>(text, "--kind", ["flow", "energy"]);
+        /// <summary>
+        /// Parse 'flow' or 'energy' (case-insensitive); an error names <see cref="DsrOptions.Kind"/>.
+        /// </summary>
+        public static DsrKind Parse(string text) =>
+            DsrParsing.ParseWord<DsrKind>(text, nameof(DsrOptions.Kind), DsrParsing.KindWords);
     }
 }
 
-/// <summary>SupportMode.Parse: command-line word → mode, with a one-line error listing the valid values.</summary>
+/// <summary>SupportMode.Parse: word → mode, with a one-line error listing the valid words.</summary>
 public static class SupportModeParsing
 {
     extension(SupportMode)
     {
-        /// <summary>Parse 'joint', 'conditional', 'state' or 'gated' (case-insensitive).</summary>
-        public static SupportMode Parse(string text) => DsrParsing.ParseWord<SupportMode>(text, "--support", SupportMode.Words);
+        /// <summary>
+        /// Parse 'joint', 'conditional', 'state' or 'gated' (case-insensitive); an error names the options'
+        /// Support property (<see cref="DsrOptions.Support"/>, and the online shaping's).
+        /// </summary>
+        public static SupportMode Parse(string text) =>
+            DsrParsing.ParseWord<SupportMode>(text, nameof(DsrOptions.Support), SupportMode.Words);
 
-        /// <summary>The command-line words of the modes, in enum order.</summary>
+        /// <summary>The words of the modes, in enum order.</summary>
         public static string[] Words => ["joint", "conditional", "state", "gated"];
     }
 }
 
-/// <summary>DsrScore.Parse: command-line word → score, with a one-line error listing the valid values.</summary>
+/// <summary>DsrScore.Parse: word → score, with a one-line error listing the valid words.</summary>
 public static class DsrScoreParsing
 {
     extension(DsrScore)
     {
-        /// <summary>Parse 'logp', 'radius' or 'tempered' (case-insensitive).</summary>
-        public static DsrScore Parse(string text) => DsrParsing.ParseWord<DsrScore>(text, "--score", ["logp", "radius", "tempered"]);
+        /// <summary>
+        /// Parse 'logp', 'radius' or 'tempered' (case-insensitive); an error names <see cref="DsrOptions.Score"/>.
+        /// </summary>
+        public static DsrScore Parse(string text) =>
+            DsrParsing.ParseWord<DsrScore>(text, nameof(DsrOptions.Score), DsrParsing.ScoreWords);
     }
 }
 
-/// <summary>Command-line words of the DSR enums.</summary>
+/// <summary>
+/// The words of the DSR enums: lower-case names, used in logs, in the diagnostics JSON and by front ends.
+/// </summary>
 public static class DsrParsing
 {
-    internal static T ParseWord<T>(string? text, string flag, string[] valid) where T : struct, Enum
+    internal static readonly string[] KindWords = ["flow", "energy"];
+    internal static readonly string[] ScoreWords = ["logp", "radius", "tempered"];
+
+    /// <summary>
+    /// The word's value; an unknown word is an <see cref="OptionError"/> naming <paramref name="property"/>.
+    /// </summary>
+    internal static T ParseWord<T>(string? text, string property, string[] valid) where T : struct, Enum
     {
         var word = (text ?? "").Trim();
         for (var i = 0; i < valid.Length; i++)
             if (string.Equals(word, valid[i], StringComparison.OrdinalIgnoreCase))
                 return Enum.GetValues<T>()[i];
-        throw new UserError($"{flag} '{text}' is not valid; expected one of: {string.Join(", ", valid)}");
+        throw new OptionError($"{property} '{text}' is not valid; expected one of: {string.Join(", ", valid)}",
+            property);
     }
 
-    /// <summary>The command-line word of a value (the inverse of Parse).</summary>
+    /// <summary>The word of a value (the inverse of Parse).</summary>
     public static string Word(this DsrKind k) => k.ToString().ToLowerInvariant();
 
-    /// <summary>The command-line word of a value (the inverse of Parse).</summary>
+    /// <summary>The word of a value (the inverse of Parse).</summary>
     public static string Word(this SupportMode m) => m.ToString().ToLowerInvariant();
 
-    /// <summary>The command-line word of a value (the inverse of Parse).</summary>
+    /// <summary>The word of a value (the inverse of Parse).</summary>
     public static string Word(this DsrScore s) => s.ToString().ToLowerInvariant();
 }
 
@@ -121,14 +148,18 @@ public sealed record DsrOptions
     /// <summary>Adam learning rate.</summary>
     public double LearningRate { get; init; } = 1e-3;
 
-    /// <summary>Fraction of transitions held out, by whole episodes, for calibration and diagnostics; never trained on.</summary>
+    /// <summary>
+    /// Fraction of transitions held out, by whole episodes, for calibration and diagnostics; never trained on.
+    /// </summary>
     public double Holdout { get; init; } = 0.05;
 
     /// <summary>Boundary quantile: tau = q_rho of held-out scores, where sigma = 0.5. Must lie in (0, 0.5).</summary>
     public double Rho { get; init; } = 0.05;
 
-    /// <summary>Seed of libtorch's generator and of the split.</summary>
-    public int Seed { get; init; } = 0;
+    /// <summary>
+    /// Seed of libtorch's generator and of the split; 1 by default, like every other seed of the project.
+    /// </summary>
+    public int Seed { get; init; } = 1;
 
     /// <summary>
     /// Width of the hidden layers of every conditioner / energy network; null = the kind's default,
@@ -153,44 +184,84 @@ public sealed record DsrOptions
     /// <summary>Bound on each coupling's log-scale: s = b·tanh(raw/b), so one layer scales by at most e^b.</summary>
     public double LogScaleBound { get; init; } = 2.0;
 
-    /// <summary>Std of Gaussian dequantisation noise added to actions while training (actions clipped at ±1 are point masses).</summary>
+    /// <summary>
+    /// Std of Gaussian dequantisation noise added to actions while training (actions clipped at ±1 are point masses).
+    /// </summary>
     public double ActionNoise { get; init; } = 0.05;
 
-    /// <summary>Std of noise added to z-scored states while training (constant state dimensions would otherwise be point masses).</summary>
+    /// <summary>
+    /// Std of noise added to z-scored states while training (constant state dimensions would otherwise be point
+    /// masses).
+    /// </summary>
     public double StateNoise { get; init; } = 0.01;
 
     /// <summary>Which raw score sigma is calibrated on: logp (default), radius (flow only) or tempered.</summary>
     public DsrScore Score { get; init; } = DsrScore.LogP;
 
-    /// <summary>Temperature factor t of the tempered score (sigma at the held-out median is logistic(ln 19 / t)).</summary>
+    /// <summary>
+    /// Temperature factor t of the tempered score (sigma at the held-out median is logistic(ln 19 / t)).
+    /// </summary>
     public double Temper { get; init; } = 4.0;
 
-    /// <summary>Negatives per positive pair in the energy model's InfoNCE loss (split among the negative families).</summary>
+    /// <summary>
+    /// Negatives per positive pair in the energy model's InfoNCE loss (split among the negative families).
+    /// </summary>
     public int EnergyNegatives { get; init; } = 16;
 
-    /// <summary>Maximum held-out pairs used for the diagnostics (support curve, AUROC); a random subset when larger.</summary>
+    /// <summary>
+    /// Maximum held-out pairs used for the diagnostics (support curve, AUROC); a random subset when larger.
+    /// </summary>
     public int DiagnosticsMaxPairs { get; init; } = 4096;
 
-    /// <summary>Throw a <see cref="UserError"/> naming the first invalid option.</summary>
+    /// <summary>
+    /// Throw an <see cref="OptionError"/> naming the first invalid property (as spelled here), with its value and
+    /// the valid range.
+    /// </summary>
     public void Validate()
     {
-        if (!Enum.IsDefined(Kind)) throw new UserError($"--kind {(int)Kind} is not valid; expected one of: flow, energy");
-        if (!Enum.IsDefined(Support)) throw new UserError($"--support {(int)Support} is not valid; expected one of: {string.Join(", ", SupportMode.Words)}");
-        if (!Enum.IsDefined(Score)) throw new UserError($"--score {(int)Score} is not valid; expected one of: logp, radius, tempered");
-        if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1");
-        if (BatchSize < 2) throw new UserError($"--batch_size {BatchSize}: must be at least 2");
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new UserError($"--lr {LearningRate}: must be a positive number");
-        if (!(Holdout > 0 && Holdout < 0.5)) throw new UserError($"--holdout {Holdout}: must lie in (0, 0.5)");
-        if (!(Rho > 0 && Rho < 0.5)) throw new UserError($"--rho {Rho}: must lie in (0, 0.5) (tau = q_rho must sit below the median)");
-        if (Hidden is < 2) throw new UserError($"--hidden {Hidden}: must be at least 2");
-        if (CouplingLayers < 2) throw new UserError($"--coupling_layers {CouplingLayers}: must be at least 2 (each dimension must be transformed)");
-        if (!(LogScaleBound > 0) || double.IsInfinity(LogScaleBound)) throw new UserError($"--log_scale_bound {LogScaleBound}: must be a positive number");
-        if (!(ActionNoise >= 0) || double.IsInfinity(ActionNoise)) throw new UserError($"--action_noise {ActionNoise}: must be zero or positive");
-        if (!(StateNoise >= 0) || double.IsInfinity(StateNoise)) throw new UserError($"--state_noise {StateNoise}: must be zero or positive");
-        if (!(Temper >= 1) || double.IsInfinity(Temper)) throw new UserError($"--temper {Temper}: must be at least 1");
-        if (EnergyNegatives < 4) throw new UserError($"--energy_negatives {EnergyNegatives}: must be at least 4 (one per negative family)");
-        if (DiagnosticsMaxPairs < 100) throw new UserError($"--diagnostics_max_pairs {DiagnosticsMaxPairs}: must be at least 100");
+        if (!Enum.IsDefined(Kind))
+            throw Invalid(nameof(Kind),
+                $"Kind {(int)Kind} is not valid; expected one of: {Words(DsrParsing.KindWords)}");
+        if (!Enum.IsDefined(Support))
+            throw Invalid(nameof(Support),
+                $"Support {(int)Support} is not valid; expected one of: {Words(SupportMode.Words)}");
+        if (!Enum.IsDefined(Score))
+            throw Invalid(nameof(Score),
+                $"Score {(int)Score} is not valid; expected one of: {Words(DsrParsing.ScoreWords)}");
+        if (Epochs < 1) throw Invalid(nameof(Epochs), $"Epochs must be at least 1, got {Epochs}");
+        if (BatchSize < 2) throw Invalid(nameof(BatchSize), $"BatchSize must be at least 2, got {BatchSize}");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+            throw Invalid(nameof(LearningRate), $"LearningRate must be a positive number, got {LearningRate}");
+        if (!(Holdout > 0 && Holdout < 0.5))
+            throw Invalid(nameof(Holdout), $"Holdout must be in (0, 0.5), got {Holdout}");
+        if (!(Rho > 0 && Rho < 0.5))
+            throw Invalid(nameof(Rho),
+                $"Rho must be in (0, 0.5), got {Rho} (tau = q_rho must sit below the median)");
+        if (Hidden is < 2) throw Invalid(nameof(Hidden), $"Hidden must be at least 2, got {Hidden}");
+        if (CouplingLayers < 2)
+            throw Invalid(nameof(CouplingLayers),
+                $"CouplingLayers must be at least 2, got {CouplingLayers} (each dimension must be transformed)");
+        if (!(LogScaleBound > 0) || double.IsInfinity(LogScaleBound))
+            throw Invalid(nameof(LogScaleBound), $"LogScaleBound must be a positive number, got {LogScaleBound}");
+        if (!(ActionNoise >= 0) || double.IsInfinity(ActionNoise))
+            throw Invalid(nameof(ActionNoise), $"ActionNoise must be zero or a positive number, got {ActionNoise}");
+        if (!(StateNoise >= 0) || double.IsInfinity(StateNoise))
+            throw Invalid(nameof(StateNoise), $"StateNoise must be zero or a positive number, got {StateNoise}");
+        if (!(Temper >= 1) || double.IsInfinity(Temper))
+            throw Invalid(nameof(Temper), $"Temper must be at least 1, got {Temper}");
+        if (EnergyNegatives < 4)
+            throw Invalid(nameof(EnergyNegatives),
+                $"EnergyNegatives must be at least 4 (one per negative family), got {EnergyNegatives}");
+        if (DiagnosticsMaxPairs < 100)
+            throw Invalid(nameof(DiagnosticsMaxPairs),
+                $"DiagnosticsMaxPairs must be at least 100, got {DiagnosticsMaxPairs}");
         if (Kind == DsrKind.Energy && Score == DsrScore.Radius)
-            throw new UserError("--score radius needs --kind flow (an energy model has no base space); use logp or tempered");
+            throw new OptionError("Score radius needs Kind flow (an energy model has no base space); "
+                + "use Score logp or tempered, or Kind flow", nameof(Score), nameof(Kind));
     }
+
+    static string Words(string[] words) => string.Join(", ", words);
+
+    static OptionError Invalid(string property, FormattableString message) =>
+        new(FormattableString.Invariant(message), property);
 }

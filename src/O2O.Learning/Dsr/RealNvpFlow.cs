@@ -5,7 +5,9 @@ using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
 
-/// <summary>One RealNVP affine coupling: the unmasked half is scaled and shifted by functions of the masked half.</summary>
+/// <summary>
+/// One RealNVP affine coupling: the unmasked half is scaled and shifted by functions of the masked half.
+/// </summary>
 internal sealed class AffineCoupling : nn.Module<Tensor, (Tensor Y, Tensor LogDet)>
 {
     private readonly Sequential net;
@@ -53,7 +55,9 @@ internal sealed class AffineCoupling : nn.Module<Tensor, (Tensor Y, Tensor LogDe
     }
 }
 
-/// <summary>A RealNVP normalising flow with a standard normal base: exact log-density of D-dimensional points.</summary>
+/// <summary>
+/// A RealNVP normalising flow with a standard normal base: exact log-density of D-dimensional points.
+/// </summary>
 internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<AffineCoupling> layers;
@@ -64,13 +68,15 @@ internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
     /// <summary>Dimension of the modelled points.</summary>
     public int Dim { get; }
 
-    public RealNvpFlow(string name, int dim, int hidden, int couplingLayers, double logScaleBound, int maskSeed) : base(name)
+    public RealNvpFlow(string name, int dim, int hidden, int couplingLayers, double logScaleBound, int maskSeed)
+        : base(name)
     {
         if (dim < 1) throw new ArgumentOutOfRangeException(nameof(dim));
         Dim = dim;
         logNormConst = dim * HalfLog2Pi;
         var masks = Masks(dim, couplingLayers, maskSeed);
-        layers = nn.ModuleList(masks.Select((m, i) => new AffineCoupling($"coupling{i}", dim, hidden, m, logScaleBound)).ToArray());
+        layers = nn.ModuleList(masks
+            .Select((m, i) => new AffineCoupling($"coupling{i}", dim, hidden, m, logScaleBound)).ToArray());
         RegisterComponents();
     }
 
@@ -135,36 +141,5 @@ internal sealed class RealNvpFlow : nn.Module<Tensor, Tensor>
         var (logp, r2) = Evaluate(x);
         r2.Dispose();
         return logp;
-    }
-}
-
-/// <summary>
-/// An energy network E(x) = B·tanh(f(x)/B) + γ‖x‖²/2: the bounded learned part shapes the data region and the
-/// quadratic base guarantees that the score −E falls far from the data instead of extrapolating upwards.
-/// </summary>
-internal sealed class EnergyNet : nn.Module<Tensor, Tensor>
-{
-    private readonly Sequential net;
-    internal const double Bound = 30.0;
-    internal const double Gamma = 0.05;
-    // Static scalars: implicit ones can be freed by the finalizer while libtorch reads them.
-    private static readonly Scalar BoundS = Bound, InvBoundS = 1.0 / Bound, HalfGammaS = 0.5 * Gamma;
-
-    public EnergyNet(string name, int dim, int hidden) : base(name)
-    {
-        net = nn.Sequential(
-            ("fc1", nn.Linear(dim, hidden)), ("act1", nn.SiLU()),
-            ("fc2", nn.Linear(hidden, hidden)), ("act2", nn.SiLU()),
-            ("out", nn.Linear(hidden, 1)));
-        RegisterComponents();
-    }
-
-    /// <summary>E(x) per row (lower = more supported).</summary>
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var f = net.forward(x).squeeze(-1);
-        var e = tanh(f.mul(InvBoundS)).mul(BoundS).Plus((x * x).sum(-1).mul(HalfGammaS));
-        return e.MoveToOuterDisposeScope();
     }
 }

@@ -12,13 +12,23 @@ public sealed record SupportCalibration
     /// <summary>Clip of the logistic's argument: raw scores can be −1e9 far outside the data.</summary>
     public const double Clip = 30.0;
 
+    /// <summary>
+    /// Odds sigma / (1 − sigma) at the held-out median: 19, so that sigma is 0.95 there (T = (q_0.5 − tau) / ln 19).
+    /// </summary>
+    internal const double MedianOdds = 19.0;
+
+    /// <summary>Floor of T relative to 1 + |tau|, for held-out scores that are all (nearly) equal.</summary>
+    internal const double MinRelativeTemperature = 1e-6;
+
     /// <summary>Boundary quantile level rho.</summary>
     public required double Rho { get; init; }
 
     /// <summary>tau = q_rho of held-out scores: sigma is 0.5 here.</summary>
     public required double Tau { get; init; }
 
-    /// <summary>T = (q_0.5 − tau) / ln 19 (floored at a tiny positive value when held-out scores are all equal).</summary>
+    /// <summary>
+    /// T = (q_0.5 − tau) / ln 19 (floored at a tiny positive value when held-out scores are all equal).
+    /// </summary>
     public required double Temperature { get; init; }
 
     /// <summary>Held-out score quantiles at <see cref="Levels"/>.</summary>
@@ -33,12 +43,13 @@ public sealed record SupportCalibration
         if (scores.Length == 0) throw new ArgumentException("no held-out scores to calibrate on", nameof(scores));
         var sorted = new double[scores.Length];
         for (var i = 0; i < scores.Length; i++)
-            sorted[i] = float.IsFinite(scores[i]) ? scores[i] : (float.IsPositiveInfinity(scores[i]) ? float.MaxValue : float.MinValue);
+            sorted[i] = float.IsFinite(scores[i]) ? scores[i]
+                : float.IsPositiveInfinity(scores[i]) ? float.MaxValue : float.MinValue;
         Array.Sort(sorted);
         var tau = Quantile(sorted, rho);
         var median = Quantile(sorted, 0.5);
-        var t = (median - tau) / Math.Log(19.0);
-        var floor = 1e-6 * (1.0 + Math.Abs(tau));
+        var t = (median - tau) / Math.Log(MedianOdds);
+        var floor = MinRelativeTemperature * (1.0 + Math.Abs(tau));
         if (!(t > floor)) t = floor;
         return new SupportCalibration
         {
@@ -60,7 +71,9 @@ public sealed record SupportCalibration
         return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
     }
 
-    /// <summary>sigma(g); <paramref name="temper"/> multiplies T (1 = the plain calibration). NaN scores give the minimum.</summary>
+    /// <summary>
+    /// sigma(g); <paramref name="temper"/> multiplies T (1 = the plain calibration). NaN scores give the minimum.
+    /// </summary>
     public double Sigma(double g, double temper = 1.0)
     {
         var u = (g - Tau) / (Temperature * temper);

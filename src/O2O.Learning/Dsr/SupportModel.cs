@@ -1,37 +1,38 @@
-using System.Collections;
-using System.Text;
-using System.Text.Json;
 using O2O.Core;
 using TorchSharp;
-using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Dsr;
 
 /// <summary>
-/// A trained, frozen Data Support Representation: joint model of (s, a) and state model of s, input
-/// normalisation and per-mode calibration. Scores support, penalty 1 − sigma and frontier bonus 4 sigma (1 − sigma).
+/// A trained, frozen Data Support Representation: joint model of (s, a) and state model of s, input normalisation
+/// and per-mode calibration. Scores support, penalty 1 − sigma and frontier bonus 4 sigma (1 − sigma).
+/// The file format lives in <see cref="DsrCheckpoint"/>.
 /// </summary>
 public sealed class SupportModel : IDisposable
 {
-    internal const int FormatVersion = 1;
-    internal const string MetaKey = "dsr.meta_json";
     /// <summary>
-    /// Rows per network pass: bounds one pass's activations to 1024 × width floats (512 KB per layer at width 128).
-    /// The chunk size moves a 4096-pair query's time by about ±6 % (bench/O2O.Bench `dsr-probes`, docs/benchmarks.md "DSR").
+    /// Default of <see cref="ChunkRows"/>: bounds one pass's activations to 1024 × width floats (512 KB per layer at
+    /// width 128). The chunk size moves a 4096-pair query's time by about ±6 % (bench/O2O.Bench `dsr-probes`,
+    /// docs/benchmarks.md "DSR").
     /// </summary>
-    internal int ChunkRows { get; set; } = 1024; // settable for the bench's chunking probe only
-    /// <summary>z-scored inputs are clamped here so far-away points cannot overflow float32 inside the networks.</summary>
+    internal const int DefaultChunkRows = 1024;
+    /// <summary>Rows per network pass; settable for the bench's chunking probe only.</summary>
+    internal int ChunkRows { get; set; } = DefaultChunkRows;
+    /// <summary>z-scored inputs are clamped here so far-away points cannot overflow float32 in the networks.</summary>
     internal const float InputClamp = 1e4f;
     /// <summary>Raw scores are guarded into [−1e9, 1e9]; NaN counts as the floor.</summary>
     internal const float ScoreFloor = -1e9f;
+    /// <summary>Upper guard of raw scores (see <see cref="ScoreFloor"/>).</summary>
     internal const float ScoreCeiling = 1e9f;
+    /// <summary>The state flow's mask seed is the joint flow's + 1, so the two flows' random masks differ.</summary>
+    internal const int StateMaskSeedOffset = 1;
 
     private readonly nn.Module<Tensor, Tensor> joint;
     private readonly nn.Module<Tensor, Tensor> state;
     private readonly Tensor stateMean;
     private readonly Tensor stateStd;
-    private readonly Dictionary<(SupportMode, bool Radius), SupportCalibration> calibrations = new();
+    private readonly Dictionary<(SupportMode Mode, bool Radius), SupportCalibration> calibrations = new();
     private bool disposed;
 
     /// <summary>Environment the data came from, e.g. "Hopper-v4".</summary>
@@ -63,26 +64,36 @@ public sealed class SupportModel : IDisposable
         ActDim = actDim;
         stateMean = tensor(mean);
         stateStd = tensor(std);
+        var width = options.HiddenWidth;
         if (options.Kind == DsrKind.Flow)
         {
-            joint = new RealNvpFlow("joint", obsDim + actDim, options.HiddenWidth, options.CouplingLayers, options.LogScaleBound, options.Seed);
-            state = new RealNvpFlow("state", obsDim, options.HiddenWidth, options.CouplingLayers, options.LogScaleBound, options.Seed + 1);
+            joint = new RealNvpFlow("joint", obsDim + actDim, width, options.CouplingLayers, options.LogScaleBound,
+                options.Seed);
+            state = new RealNvpFlow("state", obsDim, width, options.CouplingLayers, options.LogScaleBound,
+                options.Seed + StateMaskSeedOffset);
         }
         else
         {
-            joint = new EnergyNet("joint", obsDim + actDim, options.HiddenWidth);
-            state = new EnergyNet("state", obsDim, options.HiddenWidth);
+            joint = new EnergyNet("joint", obsDim + actDim, width);
+            state = new EnergyNet("state", obsDim, width);
         }
     }
 
     /// <summary>Dataset std per state dimension (floored at 1e-3), as used for z-scoring.</summary>
     internal float[] StateStdValues => stateStd.data<float>().ToArray();
+    internal Tensor StateMean => stateMean;
+    internal Tensor StateStd => stateStd;
 
     internal nn.Module<Tensor, Tensor> JointNet => joint;
     internal nn.Module<Tensor, Tensor> StateNet => state;
-    internal IEnumerable<TorchSharp.Modules.Parameter> TrainableParameters() => joint.parameters().Concat(state.parameters());
+    internal IEnumerable<TorchSharp.Modules.Parameter> TrainableParameters() =>
+        joint.parameters().Concat(state.parameters());
 
-    internal void SetCalibration(SupportMode mode, bool radius, SupportCalibration c) => calibrations[(mode, radius)] = c;
+    /// <summary>Calibrations by mode and score family (radius, or logp which tempered shares).</summary>
+    internal IReadOnlyDictionary<(SupportMode Mode, bool Radius), SupportCalibration> AllCalibrations => calibrations;
+
+    internal void SetCalibration(SupportMode mode, bool radius, SupportCalibration calibration) =>
+        calibrations[(mode, radius)] = calibration;
 
     /// <summary>The calibration sigma uses for a mode and score (the model's default score when null).</summary>
     public SupportCalibration Calibration(SupportMode mode, DsrScore? score = null)
@@ -90,14 +101,16 @@ public sealed class SupportModel : IDisposable
         var s = ResolveScore(score);
         return calibrations.TryGetValue((mode, s == DsrScore.Radius), out var c)
             ? c
-            : throw new UserError($"this DSR checkpoint has no calibration for support mode {mode.Word()} (score {s.Word()}); it predates that mode: train it again with 'o2o train-dsr' or choose another --support");
+            : throw new UserError($"this DSR checkpoint has no calibration for support mode {mode.Word()} (score "
+                + $"{s.Word()}); it predates that mode: train it again with this version or use another support mode");
     }
 
     internal DsrScore ResolveScore(DsrScore? score)
     {
         var s = score ?? Options.Score;
         if (s == DsrScore.Radius && Kind != DsrKind.Flow)
-            throw new UserError("score radius needs a flow DSR (an energy model has no base space); use logp or tempered");
+            throw new UserError(
+                "score radius needs a flow DSR (an energy model has no base space); use logp or tempered");
         return s;
     }
 
@@ -112,7 +125,7 @@ public sealed class SupportModel : IDisposable
         return ((states - stateMean) / stateStd).clamp(MinusClampS, ClampS).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The four ingredients of every score: joint and state log p (or −E) and base-space squared radii.</summary>
+    /// <summary>The four ingredients of every score: joint and state log p (or −E) and base-space radii².</summary>
     internal sealed class ScoreParts : IDisposable
     {
         public Tensor? JointLogP, JointR2, StateLogP, StateR2;
@@ -122,7 +135,10 @@ public sealed class SupportModel : IDisposable
         }
     }
 
-    /// <summary>Evaluate the networks on normalised states and raw actions (actions may be null when only the state part is needed).</summary>
+    /// <summary>
+    /// Evaluate the networks on normalised states and raw actions (actions may be null when only the state part is
+    /// needed).
+    /// </summary>
     internal ScoreParts Parts(Tensor zs, Tensor? actions, bool needJoint, bool needState)
     {
         using var scope = NewDisposeScope();
@@ -153,14 +169,19 @@ public sealed class SupportModel : IDisposable
     }
 
     // Static scalars: TorchSharp frees implicitly converted ones in the finalizer, possibly while libtorch reads
-    // them (docs/architecture notes); the online loop calls this every epoch for hours.
-    static readonly Scalar FloorS = ScoreFloor, CeilingS = ScoreCeiling, ClampS = InputClamp, MinusClampS = -InputClamp, MinusHalfS = -0.5;
+    // them (README "Scalars in TorchSharp"); the online loop calls this every epoch for hours.
+    static readonly Scalar FloorS = ScoreFloor, CeilingS = ScoreCeiling;
+    static readonly Scalar ClampS = InputClamp, MinusClampS = -InputClamp;
+    // Radius score −‖z‖²/2: the log-density of the standard normal base without its constant.
+    static readonly Scalar MinusHalfS = -0.5;
 
-    static Tensor Guard(Tensor t) => t.nan_to_num(nan: ScoreFloor, posinf: ScoreCeiling, neginf: ScoreFloor).clamp(FloorS, CeilingS);
+    static Tensor Guard(Tensor t) =>
+        t.nan_to_num(nan: ScoreFloor, posinf: ScoreCeiling, neginf: ScoreFloor).clamp(FloorS, CeilingS);
 
     /// <summary>
     /// Combine parts into the raw score g of a mode (conditional = joint − state, exactly; gated = joint −
-    /// max(state, <paramref name="stateBoundary"/>), the state score's tau for the same score, see <see cref="StateBoundary"/>).
+    /// max(state, <paramref name="stateBoundary"/>), the state score's tau for the same score, see
+    /// <see cref="StateBoundary"/>).
     /// </summary>
     internal static Tensor Combine(ScoreParts p, SupportMode mode, DsrScore score, double stateBoundary = double.NaN)
     {
@@ -172,7 +193,8 @@ public sealed class SupportModel : IDisposable
             case SupportMode.Joint: return Joint();
             case SupportMode.State: return State();
             case SupportMode.Gated:
-                if (double.IsNaN(stateBoundary)) throw new ArgumentException("gated support needs the state boundary", nameof(stateBoundary));
+                if (double.IsNaN(stateBoundary))
+                    throw new ArgumentException("gated support needs the state boundary", nameof(stateBoundary));
                 using (Scalar q = stateBoundary)
                 using (var j = Joint())
                 using (var s = State())
@@ -192,8 +214,11 @@ public sealed class SupportModel : IDisposable
     internal double StateBoundary(SupportMode mode, DsrScore score) =>
         mode == SupportMode.Gated ? Calibration(SupportMode.State, score).Tau : double.NaN;
 
-    /// <summary>Combine with this model's state boundary (see <see cref="Combine(ScoreParts, SupportMode, DsrScore, double)"/>).</summary>
-    internal Tensor CombineFor(ScoreParts p, SupportMode mode, DsrScore score) => Combine(p, mode, score, StateBoundary(mode, score));
+    /// <summary>
+    /// Combine with this model's state boundary (see <see cref="Combine(ScoreParts, SupportMode, DsrScore, double)"/>).
+    /// </summary>
+    internal Tensor CombineFor(ScoreParts p, SupportMode mode, DsrScore score) =>
+        Combine(p, mode, score, StateBoundary(mode, score));
 
     internal static (bool Joint, bool State) Needs(SupportMode mode) => mode switch
     {
@@ -219,7 +244,8 @@ public sealed class SupportModel : IDisposable
     /// Raw score g of n pairs (states n × ObsDim, actions n × ActDim, row-major; actions may be empty for
     /// <see cref="SupportMode.State"/>). Finite for any input: guarded into [−1e9, 1e9].
     /// </summary>
-    public void RawScore(ReadOnlySpan<float> states, ReadOnlySpan<float> actions, int n, SupportMode mode, Span<float> scoreOut, DsrScore? score = null)
+    public void RawScore(ReadOnlySpan<float> states, ReadOnlySpan<float> actions, int n, SupportMode mode,
+        Span<float> scoreOut, DsrScore? score = null)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         var s = ResolveScore(score);
@@ -242,8 +268,11 @@ public sealed class SupportModel : IDisposable
         }
     }
 
-    /// <summary>Support sigma in (0, 1) of n pairs: ≈0.95 at the held-out median, 0.5 at tau = q_rho, → 0 far outside.</summary>
-    public void Support(ReadOnlySpan<float> states, ReadOnlySpan<float> actions, int n, SupportMode mode, Span<float> sigmaOut, DsrScore? score = null)
+    /// <summary>
+    /// Support sigma in (0, 1) of n pairs: ≈0.95 at the held-out median, 0.5 at tau = q_rho, → 0 far outside.
+    /// </summary>
+    public void Support(ReadOnlySpan<float> states, ReadOnlySpan<float> actions, int n, SupportMode mode,
+        Span<float> sigmaOut, DsrScore? score = null)
     {
         var s = ResolveScore(score);
         RawScore(states, actions, n, mode, sigmaOut, s);
@@ -253,14 +282,18 @@ public sealed class SupportModel : IDisposable
     }
 
     /// <summary>Pessimism signal p = 1 − sigma of n pairs.</summary>
-    public void Penalty(ReadOnlySpan<float> states, ReadOnlySpan<float> actions, int n, SupportMode mode, Span<float> penaltyOut, DsrScore? score = null)
+    public void Penalty(ReadOnlySpan<float> states, ReadOnlySpan<float> actions, int n, SupportMode mode,
+        Span<float> penaltyOut, DsrScore? score = null)
     {
         Support(states, actions, n, mode, penaltyOut, score);
         for (var i = 0; i < n; i++) penaltyOut[i] = 1f - penaltyOut[i];
     }
 
-    /// <summary>Frontier bonus b = 4 sigma (1 − sigma) of n pairs: 1 on the boundary, 0 deep inside and far outside.</summary>
-    public void Bonus(ReadOnlySpan<float> states, ReadOnlySpan<float> actions, int n, SupportMode mode, Span<float> bonusOut, DsrScore? score = null)
+    /// <summary>
+    /// Frontier bonus b = 4 sigma (1 − sigma) of n pairs: 1 on the boundary, 0 deep inside and far outside.
+    /// </summary>
+    public void Bonus(ReadOnlySpan<float> states, ReadOnlySpan<float> actions, int n, SupportMode mode,
+        Span<float> bonusOut, DsrScore? score = null)
     {
         Support(states, actions, n, mode, bonusOut, score);
         for (var i = 0; i < n; i++) bonusOut[i] = 4f * bonusOut[i] * (1f - bonusOut[i]);
@@ -276,41 +309,19 @@ public sealed class SupportModel : IDisposable
         if (outLength < n) throw new ArgumentException($"output has room for {outLength} values; need {n}");
     }
 
-    // ---- checkpoint ----
-
-    internal sealed record CalibrationEntry(SupportMode Mode, string Score, SupportCalibration Calibration);
-
-    internal sealed record Meta(int FormatVersion, string EnvId, int ObsDim, int ActDim, DsrOptions Options, CalibrationEntry[] Calibrations,
-        [property: System.Text.Json.Serialization.JsonPropertyName("reward_abs_mean")] double? RewardAbsMean = null);
-
-    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    // ---- checkpoint (format in DsrCheckpoint) ----
 
     /// <summary>Path of the diagnostics JSON beside a checkpoint: X_dsr.pt → X_dsr.json.</summary>
-    public static string DiagnosticsPath(string checkpointPath) => Path.ChangeExtension(checkpointPath, ".json");
+    public static string DiagnosticsPath(string checkpointPath) => DsrCheckpoint.DiagnosticsPath(checkpointPath);
 
     /// <summary>
-    /// Write the checkpoint atomically: a PyTorch state dict (keys joint.*, state.*, dsr.*) that Python's torch.load
-    /// reads, holding the networks, the normalisation (dsr.state_mean, dsr.state_std) and, as UTF-8 JSON bytes in
-    /// dsr.meta_json, the env id, dims, options and calibrations. Diagnostics, when present, go to X.json beside it.
+    /// Write the checkpoint atomically: a PyTorch state dict that Python's torch.load reads (networks,
+    /// normalisation, and as JSON the env id, dims, options and calibrations); diagnostics go to X.json beside it.
     /// </summary>
     public void Save(string path)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        var meta = new Meta(FormatVersion, EnvId, ObsDim, ActDim, Options,
-            calibrations.OrderBy(kv => kv.Key.Item1).ThenBy(kv => kv.Key.Radius)
-                .Select(kv => new CalibrationEntry(kv.Key.Item1, kv.Key.Radius ? "radius" : "logp", kv.Value)).ToArray(),
-            RewardAbsMean);
-        var metaBytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(meta, Json));
-        using var scope = NewDisposeScope();
-        var dict = new Dictionary<string, Tensor>();
-        foreach (var (k, v) in joint.state_dict()) dict["joint." + k] = v;
-        foreach (var (k, v) in state.state_dict()) dict["state." + k] = v;
-        dict["dsr.state_mean"] = stateMean;
-        dict["dsr.state_std"] = stateStd;
-        dict["dsr.format_version"] = tensor(new long[] { FormatVersion });
-        dict[MetaKey] = tensor(metaBytes, ScalarType.Byte);
-        AtomicFile.WriteStream(path, s => PyTorchPickler.PickleStateDict(s, dict, true));
-        if (Diagnostics is not null) AtomicFile.WriteText(DiagnosticsPath(path), Diagnostics.ToJson());
+        DsrCheckpoint.Save(this, path);
     }
 
     /// <summary>
@@ -318,83 +329,7 @@ public sealed class SupportModel : IDisposable
     /// Throws <see cref="UserError"/> for a missing file, a file that is not a DSR checkpoint, or a mismatch.
     /// </summary>
     public static SupportModel Load(string path, string? expectedEnvId = null, int? obsDim = null, int? actDim = null)
-    {
-        Runtime.TorchRuntime.EnsureLoaded();
-        if (!File.Exists(path))
-            throw new UserError($"DSR checkpoint '{path}' not found; train one with 'o2o train-dsr' or fix --dsr_path");
-        var notDsr = $"'{path}' is not a DSR checkpoint (no dsr metadata); train one with 'o2o train-dsr'";
-        Hashtable table;
-        try
-        {
-            using var fs = File.OpenRead(path);
-            table = PyTorchUnpickler.UnpickleStateDict(fs, false, false);
-        }
-        catch (Exception e) when (e is not UserError and not OutOfMemoryException)
-        {
-            throw new UserError(notDsr, e);
-        }
-        var tensors = new Dictionary<string, Tensor>();
-        foreach (DictionaryEntry kv in table)
-            if (kv.Key is string k && kv.Value is Tensor t) tensors[k] = t;
-        try
-        {
-            if (!tensors.TryGetValue(MetaKey, out var metaTensor) || metaTensor.dtype != ScalarType.Byte)
-                throw new UserError(notDsr);
-            Meta meta;
-            try
-            {
-                meta = JsonSerializer.Deserialize<Meta>(metaTensor.data<byte>().ToArray(), Json)
-                       ?? throw new JsonException("empty");
-            }
-            catch (JsonException e)
-            {
-                throw new UserError($"'{path}' has unreadable dsr metadata ({e.Message}); train it again with 'o2o train-dsr'", e);
-            }
-            if (meta.FormatVersion != FormatVersion)
-                throw new UserError($"'{path}' is DSR checkpoint format {meta.FormatVersion}; this build reads format {FormatVersion}; train it again with 'o2o train-dsr'");
-            if (expectedEnvId is not null && !string.Equals(expectedEnvId, meta.EnvId, StringComparison.Ordinal))
-                throw new UserError($"DSR checkpoint '{path}' was trained for env '{meta.EnvId}', but env '{expectedEnvId}' was requested; use a DSR trained on this env's data");
-            if (obsDim is int od && od != meta.ObsDim)
-                throw new UserError($"DSR checkpoint '{path}' has obs dim {meta.ObsDim}, but the environment has obs dim {od}; use a DSR trained on this env's data");
-            if (actDim is int ad && ad != meta.ActDim)
-                throw new UserError($"DSR checkpoint '{path}' has action dim {meta.ActDim}, but the environment has action dim {ad}; use a DSR trained on this env's data");
-            if (!tensors.TryGetValue("dsr.state_mean", out var mean) || !tensors.TryGetValue("dsr.state_std", out var std))
-                throw new UserError(notDsr);
-            var model = new SupportModel(meta.Options, meta.EnvId, meta.ObsDim, meta.ActDim,
-                mean.to_type(ScalarType.Float32).data<float>().ToArray(), std.to_type(ScalarType.Float32).data<float>().ToArray());
-            try
-            {
-                LoadPart(model.joint, tensors, "joint.", path);
-                LoadPart(model.state, tensors, "state.", path);
-                foreach (var c in meta.Calibrations) model.SetCalibration(c.Mode, c.Score == "radius", c.Calibration);
-                model.RewardAbsMean = meta.RewardAbsMean;
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
-            return model;
-        }
-        finally
-        {
-            foreach (var t in tensors.Values) t.Dispose();
-        }
-    }
-
-    static void LoadPart(nn.Module module, Dictionary<string, Tensor> all, string prefix, string path)
-    {
-        var part = all.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-        var expected = module.state_dict();
-        foreach (var (k, v) in expected)
-        {
-            if (!part.TryGetValue(k, out var t) || !t.shape.SequenceEqual(v.shape))
-                throw new UserError($"DSR checkpoint '{path}' is damaged or from another version: tensor '{prefix}{k}' is missing or has the wrong shape; train it again with 'o2o train-dsr'");
-        }
-        using (no_grad())
-            foreach (var (k, v) in expected) v.copy_(part[k]);
-    }
+        => DsrCheckpoint.Load(path, expectedEnvId, obsDim, actDim);
 
     /// <summary>Free the native tensors.</summary>
     public void Dispose()

@@ -18,7 +18,8 @@ internal static class DsrTestData
     /// States N(offset, scale²); actions a = clip(tanh(W s̃) + 0.1 ε, ±1) with s̃ the standardised state, so actions
     /// are a near-deterministic function of the state with some point masses at ±1.
     /// </summary>
-    public static (float[] States, float[] Actions, int[] EpisodeStarts) Pairs(int episodes, int length, int seed, double actionNoise = 0.1)
+    public static (float[] States, float[] Actions, int[] EpisodeStarts) Pairs(int episodes, int length, int seed,
+        double actionNoise = 0.1)
     {
         var rng = new Random(seed);
         var n = episodes * length;
@@ -33,7 +34,8 @@ internal static class DsrTestData
                 s[i * ObsDim + j] = (float)(StateOffset[j] + StateScale[j] * z[j]);
             }
             a[i * ActDim + 0] = (float)Math.Clamp(Math.Tanh(1.2 * z[0] - 0.8 * z[1]) + actionNoise * Gauss(rng), -1, 1);
-            a[i * ActDim + 1] = (float)Math.Clamp(Math.Tanh(0.9 * z[2] + 0.5 * z[0] * z[1]) + actionNoise * Gauss(rng), -1, 1);
+            a[i * ActDim + 1] =
+                (float)Math.Clamp(Math.Tanh(0.9 * z[2] + 0.5 * z[0] * z[1]) + actionNoise * Gauss(rng), -1, 1);
         }
         var starts = Enumerable.Range(0, episodes).Select(e => e * length).ToArray();
         return (s, a, starts);
@@ -80,7 +82,8 @@ public sealed class TrainedFlowFixture : IDisposable
         var sw = System.Diagnostics.Stopwatch.StartNew();
         // Rewards alternate +1 / −3: mean |r| = 2 exactly, the online shaping scale recorded in the checkpoint.
         var rewards = Enumerable.Range(0, s.Length / DsrTestData.ObsDim).Select(i => i % 2 == 0 ? 1f : -3f).ToArray();
-        Model = DsrTrainer.Train(DsrTestData.SmallFlow, s, a, DsrTestData.ObsDim, DsrTestData.ActDim, starts, "Synthetic-v0", Log.Add, rewards: rewards);
+        Model = DsrTrainer.Train(DsrTestData.SmallFlow, s, a, DsrTestData.ObsDim, DsrTestData.ActDim, starts,
+            "Synthetic-v0", Log.Add, rewards: rewards);
         TrainTime = sw.Elapsed;
     }
 

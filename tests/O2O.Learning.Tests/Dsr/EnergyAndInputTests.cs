@@ -21,7 +21,8 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         output.WriteLine($"train {sw.Elapsed.TotalSeconds:F1}s");
         foreach (var l in log) output.WriteLine(l);
         var last = log.Last(l => l.StartsWith("dsr epoch", StringComparison.Ordinal));
-        var acc = double.Parse(last.Split("ranking accuracy joint ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var acc = double.Parse(last.Split("ranking accuracy joint ")[1].Split(' ')[0],
+            System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(acc > 0.85, $"held-out ranking accuracy {acc}");
         var joint = model.Diagnostics!.Modes.Single(m => m.Mode == "joint");
         Assert.True(joint.AurocUniformActions > 0.9, $"energy AUROC vs uniform {joint.AurocUniformActions:F3}");
@@ -53,12 +54,15 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         var (os, oa, _) = DsrTestData.Pairs(episodes: 5, length: 40, seed: 32);
         for (var i = 0; i < os.Length; i++) os[i] += 3f * DsrTestData.StateScale[i % D];
         var options = DsrTestData.SmallFlow with { Epochs = 10 };
-        using var model = DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null, new DsrOodSet(os, oa, D, A, "shifted"));
+        using var model = DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null,
+            new DsrOodSet(os, oa, D, A, "shifted"));
         var st = model.Diagnostics!.Modes.Single(m => m.Mode == "state");
         Assert.NotNull(st.AurocOod);
         Assert.True(st.AurocOod > 0.95, $"state AUROC vs shifted states {st.AurocOod:F3}");
 
-        var e = Assert.Throws<UserError>(() => DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null, new DsrOodSet(new float[40 * 4], oa, 4, A, "random")));
+        var wrongDims = new DsrOodSet(new float[40 * 4], oa, 4, A, "random");
+        var e = Assert.Throws<UserError>(() =>
+            DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null, wrongDims));
         Assert.Contains("obs dim 4", e.Message);
         Assert.Contains($"obs dim {D}", e.Message);
         Assert.DoesNotContain('\n', e.Message);
@@ -78,25 +82,40 @@ public class EnergyAndInputTests(ITestOutputHelper output)
 
         var bad = (float[])s.Clone();
         bad[7] = float.NaN;
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, bad, a, D, A, starts, "X")), "NaN at row 2, column 1");
+        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, bad, a, D, A, starts, "X")),
+            "NaN at row 2, column 1");
         var badA = (float[])a.Clone();
         badA[3] = float.PositiveInfinity;
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, badA, D, A, starts, "X")), "actions contain");
 
-        OneLine(Assert.Throws<UserError>(() => DsrKind.Parse("gan")), "expected one of: flow, energy");
-        OneLine(Assert.Throws<UserError>(() => SupportMode.Parse("marginal")), "expected one of: joint, conditional, state, gated");
-        OneLine(Assert.Throws<UserError>(() => DsrScore.Parse("nll")), "expected one of: logp, radius, tempered");
+        // Option errors name the options record's properties; a front end rewords them (the CLI into its flags).
+        var kind = Assert.Throws<OptionError>(() => DsrKind.Parse("gan"));
+        OneLine(kind, "Kind 'gan' is not valid; expected one of: flow, energy");
+        Assert.Equal(new[] { "Kind" }, kind.Options);
+        OneLine(Assert.Throws<OptionError>(() => SupportMode.Parse("marginal")),
+            "Support 'marginal' is not valid; expected one of: joint, conditional, state, gated");
+        OneLine(Assert.Throws<OptionError>(() => DsrScore.Parse("nll")),
+            "Score 'nll' is not valid; expected one of: logp, radius, tempered");
         Assert.Equal(DsrKind.Energy, DsrKind.Parse(" Energy "));
         Assert.Equal(SupportMode.Conditional, SupportMode.Parse("conditional"));
         Assert.Equal(DsrScore.Radius, DsrScore.Parse("RADIUS"));
 
         foreach (var rho in new[] { 0.0, 0.5, -0.1, 0.7, double.NaN })
-            OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o with { Rho = rho }, s, a, D, A, starts, "X")), "--rho");
-        OneLine(Assert.Throws<UserError>(() => (o with { Kind = (DsrKind)7 }).Validate()), "--kind");
-        OneLine(Assert.Throws<UserError>(() => (o with { Kind = DsrKind.Energy, Score = DsrScore.Radius }).Validate()), "radius");
+        {
+            var e = Assert.Throws<OptionError>(() => DsrTrainer.Train(o with { Rho = rho }, s, a, D, A, starts, "X"));
+            OneLine(e, "Rho must be in (0, 0.5)");
+            Assert.Equal(new[] { "Rho" }, e.Options);
+            Assert.StartsWith("--rho must be in (0, 0.5)", e.Reword(p => "--" + p.ToLowerInvariant()));
+        }
+        OneLine(Assert.Throws<OptionError>(() => (o with { Kind = (DsrKind)7 }).Validate()), "Kind 7 is not valid");
+        var radius = Assert.Throws<OptionError>(() =>
+            (o with { Kind = DsrKind.Energy, Score = DsrScore.Radius }).Validate());
+        OneLine(radius, "Score radius needs Kind flow");
+        Assert.Equal(new[] { "Score", "Kind" }, radius.Options);
 
         // 400 pairs at 5 %: one 20-step episode held out, below the minimum of 40
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o with { Holdout = 0.05 }, s, a, D, A, starts, "X")), "dataset too small");
+        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o with { Holdout = 0.05 }, s, a, D, A, starts, "X")),
+            "dataset too small");
         // a single episode cannot be split by episode
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, a, D, A, [0], "X")), "dataset too small");
         OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, a[..^2], D, A, starts, "X")), "same pairs");
@@ -108,7 +127,7 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         Assert.Equal(64, new DsrOptions().HiddenWidth);
         Assert.Equal(128, new DsrOptions { Kind = DsrKind.Energy }.HiddenWidth);
         Assert.Equal(32, new DsrOptions { Kind = DsrKind.Energy, Hidden = 32 }.HiddenWidth);
-        Assert.Throws<UserError>(() => new DsrOptions { Hidden = 1 }.Validate());
+        Assert.Throws<OptionError>(() => new DsrOptions { Hidden = 1 }.Validate());
 
         DsrTestData.Torch(6);
         var (s, a, starts) = DsrTestData.Pairs(episodes: 20, length: 20, seed: 43);

@@ -51,7 +51,7 @@ public class FlowDensityTests(ITestOutputHelper output)
         using var flow = new RealNvpFlow("flow", 2, hidden: 64, couplingLayers: 8, logScaleBound: 2.0, maskSeed: 0);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         using (var data = tensor(train, [100000, 2]))
-            DsrTrainer.FitFlow(flow, data, steps: 3000, batch: 1024, lr: 3e-3);
+            FlowTraining.FitFlow(flow, data, steps: 3000, batch: 1024, lr: 3e-3);
         output.WriteLine($"fit {sw.Elapsed.TotalSeconds:F1}s");
 
         var lp = LogP(flow, test);
@@ -76,10 +76,12 @@ public class FlowDensityTests(ITestOutputHelper output)
         var heldLp = LogP(flow, held);
         var below = heldLp.Count(g => cal.Sigma(g) < 0.5) / (double)heldLp.Length;
         Assert.InRange(below, 0.03, 0.07);
-        var centreSigma = LogP(flow, Centres.SelectMany(c => new[] { (float)c[0], (float)c[1] }).ToArray()).Select(g => cal.Sigma(g)).ToArray();
+        var centres = Centres.SelectMany(c => new[] { (float)c[0], (float)c[1] }).ToArray();
+        var centreSigma = LogP(flow, centres).Select(g => cal.Sigma(g)).ToArray();
         output.WriteLine($"sigma at centres {string.Join(", ", centreSigma.Select(v => v.ToString("F3")))}");
         Assert.All(centreSigma, v => Assert.True(v > 0.9, $"sigma at a mode centre {v:F3}"));
-        float[] far = [(float)(-1 - 6 * Sd), 0f, (float)(1 + 6 * Sd), 0f, 0f, (float)(1.6 + 6 * Sd), 0f, (float)(-6 * Sd)];
+        float[] far =
+            [(float)(-1 - 6 * Sd), 0f, (float)(1 + 6 * Sd), 0f, 0f, (float)(1.6 + 6 * Sd), 0f, (float)(-6 * Sd)];
         var farSigma = LogP(flow, far).Select(g => cal.Sigma(g)).ToArray();
         output.WriteLine($"sigma six sd out {string.Join(", ", farSigma.Select(v => v.ToString("F4")))}");
         Assert.All(farSigma, v => Assert.True(v < 0.1, $"sigma six sd away {v:F3}"));

@@ -74,16 +74,21 @@ for mode, g in (('Conditional', lj - ls), ('Gated', lj - ls.clamp(min=cal['State
             Assert.Equal(2 * modes.Length, lines.Length);
             for (var k = 0; k < modes.Length; k++)
             {
-                var g = lines[2 * k].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-                var sigma = lines[2 * k + 1].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-                output.WriteLine($"{modes[k]}: ours  g {string.Join(" ", raw[k].Select(v => v.ToString("F4")))} | sigma {string.Join(" ", ours[k].Select(v => v.ToString("F4")))}");
-                output.WriteLine($"{modes[k]}: torch g {string.Join(" ", g.Select(v => v.ToString("F4")))} | sigma {string.Join(" ", sigma.Select(v => v.ToString("F4")))}");
+                double[] Numbers(string line) =>
+                    line.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+                var g = Numbers(lines[2 * k]);
+                var sigma = Numbers(lines[2 * k + 1]);
+                string Row<T>(IEnumerable<T> values) where T : IFormattable =>
+                    string.Join(" ", values.Select(v => v.ToString("F4", null)));
+                output.WriteLine($"{modes[k]}: ours  g {Row(raw[k])} | sigma {Row(ours[k])}");
+                output.WriteLine($"{modes[k]}: torch g {Row(g)} | sigma {Row(sigma)}");
                 for (var i = 0; i < n; i++)
                 {
                     Assert.Equal(raw[k][i], g[i], 3);
                     Assert.Equal(ours[k][i], sigma[i], 4);
                 }
-                Assert.True(ours[k].Take(3).Min() > ours[k].Skip(3).Take(3).Max(), $"{modes[k]}: flipped actions have lower support");
+                Assert.True(ours[k].Take(3).Min() > ours[k].Skip(3).Take(3).Max(),
+                    $"{modes[k]}: flipped actions have lower support");
             }
             Assert.True(ours[1].Take(3).Min() > ours[1].Skip(6).Max(), "gated: far states have lower support");
         }

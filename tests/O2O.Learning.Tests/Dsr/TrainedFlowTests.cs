@@ -5,7 +5,8 @@ using Xunit.Abstractions;
 namespace O2O.Learning.Tests.Dsr;
 
 [Collection("Dsr")]
-public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper output) : IClassFixture<TrainedFlowFixture>
+public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper output)
+    : IClassFixture<TrainedFlowFixture>
 {
     const int D = DsrTestData.ObsDim, A = DsrTestData.ActDim;
 
@@ -14,7 +15,8 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
     {
         output.WriteLine($"train {fx.TrainTime.TotalSeconds:F1}s");
         foreach (var l in fx.Log) output.WriteLine(l);
-        Assert.Equal(DsrTestData.SmallFlow.Epochs, fx.Log.Count(l => l.StartsWith("dsr epoch", StringComparison.Ordinal)));
+        var epochLines = fx.Log.Count(l => l.StartsWith("dsr epoch", StringComparison.Ordinal));
+        Assert.Equal(DsrTestData.SmallFlow.Epochs, epochLines);
         var d = fx.Model.Diagnostics!;
         Assert.NotNull(d.HeldOutLogLikJoint);
         Assert.Equal(4, d.Modes.Length);
@@ -70,7 +72,8 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
                     Assert.True(g[i] <= c[i], "gated never exceeds conditional");
                 }
             }
-            Assert.True(inside > n / 2 && outside > n / 4, $"{score}: {inside} pairs inside the state support, {outside} outside");
+            Assert.True(inside > n / 2 && outside > n / 4,
+                $"{score}: {inside} pairs inside the state support, {outside} outside");
         }
     }
 
@@ -83,11 +86,13 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
         foreach (var mode in new[] { SupportMode.Joint, SupportMode.Conditional, SupportMode.State })
             old.SetCalibration(mode, false, fx.Model.Calibration(mode, DsrScore.LogP));
         var n = 4;
-        var e = Assert.Throws<UserError>(() => old.Support(fx.States.AsSpan(0, n * D), fx.Actions.AsSpan(0, n * A), n, SupportMode.Gated, new float[n]));
+        var e = Assert.Throws<UserError>(() =>
+            old.Support(fx.States.AsSpan(0, n * D), fx.Actions.AsSpan(0, n * A), n, SupportMode.Gated, new float[n]));
         Assert.DoesNotContain('\n', e.Message);
         Assert.Contains("no calibration for support mode gated", e.Message);
         Assert.Contains("train it again", e.Message);
-        Assert.Throws<UserError>(() => new O2O.Learning.Ppo.DsrShaper(old, new O2O.Learning.Ppo.DsrShapingOptions { Support = SupportMode.Gated }, 1.0));
+        var gatedShaping = new O2O.Learning.Ppo.DsrShapingOptions { Support = SupportMode.Gated };
+        Assert.Throws<UserError>(() => new O2O.Learning.Ppo.DsrShaper(old, gatedShaping, 1.0));
         old.Support(fx.States.AsSpan(0, n * D), fx.Actions.AsSpan(0, n * A), n, SupportMode.Conditional, new float[n]);
     }
 
@@ -112,22 +117,30 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
         var d = fx.Model.Diagnostics!;
         foreach (var c in d.Curves)
         {
-            output.WriteLine($"{c.Mode}/{c.Score}: a [{string.Join(" ", c.ActionMeanSigma.Select(v => v.ToString("F3")))}] s [{string.Join(" ", c.StateMeanSigma.Select(v => v.ToString("F3")))}] drop {c.MaxStepDrop:F2} graded {c.Graded}");
+            static string Row(double[] values) => string.Join(" ", values.Select(v => v.ToString("F3")));
+            output.WriteLine($"{c.Mode}/{c.Score}: a [{Row(c.ActionMeanSigma)}] s [{Row(c.StateMeanSigma)}]"
+                + $" drop {c.MaxStepDrop:F2} graded {c.Graded}");
             if (c.Mode != "state")
             {
-                Assert.True(c.ActionMeanSigma[^1] < c.ActionMeanSigma[0] - 0.3, $"{c.Mode}/{c.Score} action curve does not fall");
+                Assert.True(c.ActionMeanSigma[^1] < c.ActionMeanSigma[0] - 0.3,
+                    $"{c.Mode}/{c.Score} action curve does not fall");
                 for (var i = 2; i < c.ActionMeanSigma.Length; i++)
-                    Assert.True(c.ActionMeanSigma[i] <= c.ActionMeanSigma[i - 1] + 0.03, $"{c.Mode}/{c.Score} action curve rises at {i}");
+                    Assert.True(c.ActionMeanSigma[i] <= c.ActionMeanSigma[i - 1] + 0.03,
+                        $"{c.Mode}/{c.Score} action curve rises at {i}");
             }
-            if (c.Mode != "conditional") // conditional is not meant to fall with state novelty (docs/results.md §4); gated is
+            // conditional is not meant to fall with state novelty (docs/results.md §4); gated is
+            if (c.Mode != "conditional")
             {
-                Assert.True(c.StateMeanSigma[^1] < c.StateMeanSigma[0] - 0.3, $"{c.Mode}/{c.Score} state curve does not fall");
+                Assert.True(c.StateMeanSigma[^1] < c.StateMeanSigma[0] - 0.3,
+                    $"{c.Mode}/{c.Score} state curve does not fall");
                 for (var i = 2; i < c.StateMeanSigma.Length; i++)
-                    Assert.True(c.StateMeanSigma[i] <= c.StateMeanSigma[i - 1] + 0.03, $"{c.Mode}/{c.Score} state curve rises at {i}");
+                    Assert.True(c.StateMeanSigma[i] <= c.StateMeanSigma[i - 1] + 0.03,
+                        $"{c.Mode}/{c.Score} state curve rises at {i}");
             }
         }
         foreach (var mode in new[] { "joint", "conditional", "gated" })
-            Assert.Contains(d.Curves, c => c.Mode == mode && c.Score != "logp" && c.ActionMeanSigma.Skip(1).Any(v => v is >= 0.2 and <= 0.8));
+            Assert.Contains(d.Curves, c =>
+                c.Mode == mode && c.Score != "logp" && c.ActionMeanSigma.Skip(1).Any(v => v is >= 0.2 and <= 0.8));
         Assert.NotEmpty(d.GradedScores);
     }
 
@@ -140,7 +153,8 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
         var a = new float[n * A];
         for (var i = 0; i < n; i++)
         {
-            for (var j = 0; j < D; j++) s[i * D + j] = DsrTestData.StateOffset[j] + (rng.Next(2) * 2 - 1) * 1000f * DsrTestData.StateScale[j];
+            for (var j = 0; j < D; j++)
+                s[i * D + j] = DsrTestData.StateOffset[j] + (rng.Next(2) * 2 - 1) * 1000f * DsrTestData.StateScale[j];
             for (var j = 0; j < A; j++) a[i * A + j] = (rng.Next(2) * 2 - 1) * 1000f;
         }
         var sigma = new float[n];
@@ -152,7 +166,8 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
                 Assert.All(raw, v => Assert.True(float.IsFinite(v), $"{mode}/{score} raw {v}"));
                 fx.Model.Support(s, a, n, mode, sigma, score);
                 Assert.All(sigma, v => Assert.True(float.IsFinite(v) && v >= 0 && v <= 1, $"{mode}/{score} sigma {v}"));
-                if (mode != SupportMode.Conditional) Assert.True(sigma.Max() < 0.05, $"{mode}/{score} sigma far away {sigma.Max()}");
+                if (mode != SupportMode.Conditional)
+                    Assert.True(sigma.Max() < 0.05, $"{mode}/{score} sigma far away {sigma.Max()}");
             }
         fx.Model.Penalty(s, a, n, SupportMode.Joint, sigma);
         Assert.All(sigma, v => Assert.True(v > 0.95));
@@ -190,7 +205,8 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
                     fx.Model.Support(fx.States, fx.Actions, n, mode, x, score);
                     loaded.Support(fx.States, fx.Actions, n, mode, y, score);
                     Assert.Equal(x, y);
-                    Assert.Equal(fx.Model.Calibration(mode, score), loaded.Calibration(mode, score) with { }, CalibrationComparer.Instance);
+                    Assert.Equal(fx.Model.Calibration(mode, score), loaded.Calibration(mode, score) with { },
+                        CalibrationComparer.Instance);
                 }
 
             var e1 = Assert.Throws<UserError>(() => SupportModel.Load(path, "Hopper-v4"));
@@ -207,12 +223,15 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
             var text = Path.Combine(dir, "notes_dsr.pt");
             File.WriteAllText(text, "hello");
             var e5 = Assert.Throws<UserError>(() => SupportModel.Load(text));
-            Assert.Equal($"'{text}' is not a DSR checkpoint (no dsr metadata); train one with 'o2o train-dsr'", e5.Message);
+            Assert.Equal(
+                $"'{text}' is not a DSR checkpoint (no dsr metadata); give the path of a trained DSR checkpoint",
+                e5.Message);
 
             // A genuine PyTorch state dict without DSR metadata (e.g. a BC actor) is not a DSR checkpoint either.
             var other = Path.Combine(dir, "actor.pt");
             using (var t = TorchSharp.torch.ones(3))
-                TorchSharp.PyBridge.PyTorchPickler.PickleStateDict(other, new Dictionary<string, TorchSharp.torch.Tensor> { ["mu.weight"] = t });
+                TorchSharp.PyBridge.PyTorchPickler.PickleStateDict(other,
+                    new Dictionary<string, TorchSharp.torch.Tensor> { ["mu.weight"] = t });
             var e6 = Assert.Throws<UserError>(() => SupportModel.Load(other));
             Assert.Contains("is not a DSR checkpoint (no dsr metadata)", e6.Message);
             Assert.DoesNotContain('\n', e6.Message);
@@ -224,7 +243,8 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
     {
         public static readonly CalibrationComparer Instance = new();
         public bool Equals(SupportCalibration? a, SupportCalibration? b) =>
-            a is not null && b is not null && a.Tau == b.Tau && a.Temperature == b.Temperature && a.Rho == b.Rho && a.Count == b.Count && a.Quantiles.SequenceEqual(b.Quantiles);
+            a is not null && b is not null && a.Tau == b.Tau && a.Temperature == b.Temperature && a.Rho == b.Rho
+                && a.Count == b.Count && a.Quantiles.SequenceEqual(b.Quantiles);
         public int GetHashCode(SupportCalibration c) => c.Tau.GetHashCode();
     }
 }
