@@ -52,9 +52,11 @@ public class DsrShaperTests
     [Theory]
     [InlineData("value2", "reward", "Pessimism")]
     [InlineData("reward", "cosine", "Anneal")]
-    public void Bad_words_are_user_errors(string pessimism, string anneal, string flag)
+    public void Bad_words_are_option_errors_naming_the_property(string pessimism, string anneal, string property)
     {
         var o = new DsrShapingOptions { Pessimism = pessimism, Anneal = anneal };
-        Assert.Contains(flag, Assert.Throws<O2O.Core.UserError>(o.Validate).Message);
+        var e = Assert.Throws<O2O.Core.OptionError>(o.Validate);
+        Assert.Equal([property], e.Options);
+        Assert.StartsWith(property + " '", e.Message, StringComparison.Ordinal);
     }
 }
