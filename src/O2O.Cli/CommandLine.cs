@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Reflection;
 using O2O.Core;
 
 namespace O2O.Cli;
@@ -9,18 +10,60 @@ public sealed class UsageError(string message) : UserError(message)
     public override int ExitCode => 2;
 }
 
-/// <summary>One flag of a command. Names are canonical with underscores (the notebook's spelling).</summary>
-public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false, bool Required = false);
+/// <summary>
+/// One flag of a command. Names are canonical with underscores (the notebook's spelling). A flag that sets a
+/// property of an options record carries it in <see cref="Property"/> (see <see cref="Binder{T}"/>): its
+/// documented default is then read from a default-constructed record, and an <see cref="OptionError"/> naming
+/// the property is reworded with this flag's name.
+/// </summary>
+public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false,
+    bool Required = false)
+{
+    /// <summary>The record property this flag sets; null for a flag of the command line only.</summary>
+    public PropertyInfo? Property { get; init; }
+
+    /// <summary>Words for a default decided at run time (e.g. "every epoch"); shown when there is no value.</summary>
+    public string? DefaultNote { get; init; }
+
+    /// <summary>Smallest accepted number (ints, longs, doubles).</summary>
+    public double Min { get; init; } = double.NegativeInfinity;
+
+    /// <summary>Largest accepted number (ints, doubles).</summary>
+    public double Max { get; init; } = double.PositiveInfinity;
+
+    /// <summary>For a string property: the accepted words.</summary>
+    public string[]? Choices { get; init; }
+
+    /// <summary>For a nullable property: the word that stands for null (e.g. --beta auto).</summary>
+    public string? NullWord { get; init; }
+
+    /// <summary>The command reads this flag itself instead of <see cref="Binder{T}.Apply"/> setting the property.</summary>
+    public bool Manual { get; init; }
+
+    /// <summary>The default as the help text shows it, or null when none is shown.</summary>
+    public string? DocumentedDefault => Default ?? DefaultNote;
+}
+
+/// <summary>What a command runs with: its arguments, where to write, and a token that Ctrl-C cancels.</summary>
+public sealed record CommandContext(ParsedArgs Args, TextWriter Out, TextWriter Error,
+    CancellationToken Cancel = default, bool Interactive = false)
+{
+    /// <summary>Writes one line to <see cref="Out"/>: the progress log handed to library calls.</summary>
+    public void Log(string line) => Out.WriteLine(line);
+}
 
 /// <summary>A command: its flags, an optional positional argument, and what it runs.</summary>
 public sealed record CommandSpec(
     string Name,
     string Summary,
     IReadOnlyList<OptionSpec> Options,
-    Func<ParsedArgs, int> Run,
+    Func<CommandContext, int> Run,
     string? Positional = null,
     string? PositionalHelp = null)
 {
+    /// <summary>The command watches <see cref="CommandContext.Cancel"/>: Ctrl-C stops it cleanly instead of killing it.</summary>
+    public bool StopsOnCancel { get; init; }
+
     /// <summary>Help text: usage line, summary and every flag with its default.</summary>
     public string HelpText()
     {
@@ -32,27 +75,37 @@ public sealed record CommandSpec(
         foreach (var o in Options)
         {
             var flag = "--" + o.Name + (o.IsFlag ? " [true|false]" : " VALUE");
-            var dflt = o.Required ? " (required)" : o.Default is null ? "" : $" (default: {o.Default})";
+            var dflt = o.Required ? " (required)" : o.DocumentedDefault is { } d ? $" (default: {d})" : "";
             w.AppendLine($"  {flag,-26} {o.Help}{dflt}");
         }
         w.AppendLine($"  {"--help",-26} show this text");
         w.AppendLine().AppendLine("Flags are accepted with underscores (--env_id) or dashes (--env-id).");
         return w.ToString();
     }
+
+    /// <summary>The `--flag` that sets <paramref name="property"/> in this command, or null when none does.</summary>
+    public string? FlagFor(string property) =>
+        Options.FirstOrDefault(o => o.Property?.Name == property) is { } o ? "--" + o.Name : null;
+
+    /// <summary>The library's message in this command's words: each property it names becomes its `--flag`.</summary>
+    public string Reword(OptionError e) => e.Reword(FlagFor);
 }
 
 /// <summary>The parsed command line of one command, with typed, validated getters.</summary>
 public sealed class ParsedArgs
 {
-    readonly Dictionary<string, string> _values;
-    readonly CommandSpec _spec;
+    readonly Dictionary<string, string> values;
+    readonly CommandSpec spec;
 
     ParsedArgs(CommandSpec spec, Dictionary<string, string> values, string? positional)
     {
-        _spec = spec;
-        _values = values;
+        this.spec = spec;
+        this.values = values;
         PositionalValue = positional;
     }
+
+    /// <summary>The command these arguments were parsed for.</summary>
+    public CommandSpec Command => spec;
 
     /// <summary>The positional argument, if the command takes one and it was given.</summary>
     public string? PositionalValue { get; }
@@ -109,14 +162,16 @@ public sealed class ParsedArgs
         return new ParsedArgs(spec, values, positional);
     }
 
-    OptionSpec Spec(string name) =>
-        _spec.Options.FirstOrDefault(o => o.Name == name) ?? throw new InvalidOperationException($"flag --{name} is not declared by 'o2o {_spec.Name}'");
+    /// <summary>The declaration of a flag of this command.</summary>
+    public OptionSpec Spec(string name) =>
+        spec.Options.FirstOrDefault(o => o.Name == name)
+        ?? throw new InvalidOperationException($"flag --{name} is not declared by 'o2o {spec.Name}'");
 
     /// <summary>True when the flag was given on the command line.</summary>
-    public bool Has(string name) { Spec(name); return _values.ContainsKey(name); }
+    public bool Has(string name) { Spec(name); return values.ContainsKey(name); }
 
     /// <summary>The raw value, or the declared default.</summary>
-    public string? String(string name) => _values.TryGetValue(name, out var v) ? v : Spec(name).Default;
+    public string? String(string name) => values.TryGetValue(name, out var v) ? v : Spec(name).Default;
 
     /// <summary>The value as a required string.</summary>
     public string RequiredString(string name) =>

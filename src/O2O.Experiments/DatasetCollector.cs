@@ -18,7 +18,8 @@ public abstract record BehaviourPolicy
 }
 
 /// <summary>Settings of one collection run.</summary>
-public sealed record CollectOptions(string EnvId, BehaviourPolicy Policy, int Steps, int Seed, string Quality = "custom");
+public sealed record CollectOptions(
+    string EnvId, BehaviourPolicy Policy, int Steps = 1_000_000, int Seed = 1, string Quality = "custom");
 
 /// <summary>
 /// Rolls a behaviour policy out into a D4RL-format dataset: observations, the executed (clipped)

@@ -21,40 +21,71 @@ public sealed record PipelineOptions
     public bool RunBc { get; init; } = true;
     /// <summary>"default" (the notebook's budgets) or "smoke" (a 1–2 minute end-to-end check).</summary>
     public string Profile { get; init; } = "default";
+    /// <summary>Seed of every phase.</summary>
     public int Seed { get; init; } = 1;
     /// <summary>Try the D4RL server before generating data locally.</summary>
     public bool Download { get; init; } = true;
+    /// <summary>D4RL server base URL; null = the download's default.</summary>
     public string? BaseUrl { get; init; }
     /// <summary>Seconds without progress before the download gives up.</summary>
     public double DownloadTimeout { get; init; } = 20;
 
-    // The notebook's online settings.
+    /// <summary>Online env steps of the PPO phase (the notebook's 300k).</summary>
     public long TotalSteps { get; init; } = 300_000;
+    /// <summary>Online env steps per PPO epoch.</summary>
     public int StepsPerEpoch { get; init; } = 4096;
+    /// <summary>Minibatch size of the online update.</summary>
     public int MinibatchSize { get; init; } = 256;
+    /// <summary>Passes over each rollout.</summary>
     public int TrainIters { get; init; } = 10;
-    // The notebook's offline settings.
+    /// <summary>Passes of DSR training over the offline data.</summary>
     public int DsrEpochs { get; init; } = 20;
+    /// <summary>DSR minibatch.</summary>
     public int DsrBatch { get; init; } = 2048;
+    /// <summary>Behaviour-cloning epochs.</summary>
     public int BcEpochs { get; init; } = 20;
+    /// <summary>Behaviour-cloning minibatch.</summary>
     public int BcBatch { get; init; } = 1024;
     /// <summary>Transitions of a locally generated dataset (D4RL's medium sets have 1M).</summary>
     public int GeneratedSteps { get; init; } = 1_000_000;
     /// <summary>Most env steps the behaviour policy of a generated dataset trains for.</summary>
     public long BehaviourBudget { get; init; } = 1_000_000;
+    /// <summary>Deterministic evaluation episodes (BC and online).</summary>
     public int EvalEpisodes { get; init; } = 10;
     /// <summary>libtorch threads for the offline phases (DSR, BC); 1 is safe on a shared machine.</summary>
     public int TorchThreads { get; init; } = 1;
+    /// <summary>How the frozen DSR shapes the online phase.</summary>
     public DsrShapingOptions Shaping { get; init; } = new();
+}
 
-    /// <summary>The smoke profile: the same pipeline on budgets that finish in a minute or two.</summary>
-    public PipelineOptions AsSmoke() => this with
+/// <summary>
+/// The named profiles of `o2o run`, the one place their budgets are written: "default" is the record's own
+/// defaults (the notebook's budgets), "smoke" the same pipeline on budgets that finish in a minute or two.
+/// </summary>
+public static class PipelineProfiles
+{
+    /// <summary>The notebook's budgets.</summary>
+    public static PipelineOptions Default { get; } = new();
+
+    /// <summary>A 1–2 minute end-to-end check.</summary>
+    public static PipelineOptions Smoke { get; } = Default with
     {
         Profile = "smoke",
         TotalSteps = 8192, StepsPerEpoch = 2048, MinibatchSize = 256, TrainIters = 4,
         DsrEpochs = 2, DsrBatch = 1024, BcEpochs = 2, BcBatch = 512,
         GeneratedSteps = 20_000, BehaviourBudget = 20_480, EvalEpisodes = 3,
     };
+
+    /// <summary>Every profile, the default first.</summary>
+    public static IReadOnlyList<PipelineOptions> All { get; } = [Default, Smoke];
+
+    /// <summary>The profiles' names, as --profile accepts them.</summary>
+    public static string[] Names => [.. All.Select(p => p.Profile)];
+
+    /// <summary>The profile called <paramref name="name"/>.</summary>
+    public static PipelineOptions Named(string name) =>
+        All.FirstOrDefault(p => p.Profile == name)
+        ?? throw new UserError($"unknown profile '{name}'; expected one of: {string.Join(", ", Names)}");
 }
 
 /// <summary>Wall time and outcome of each phase, and the learning-curve summary.</summary>
