@@ -1,3 +1,13 @@
+// The options records whose properties flags can set, each with the name the commands declare its flags by.
+global using BcFlags = O2O.Cli.Binder<O2O.Learning.Bc.BcOptions>;
+global using CollectFlags = O2O.Cli.Binder<O2O.Experiments.CollectOptions>;
+global using ConvertFlags = O2O.Cli.Binder<O2O.Data.ConvertOptions>;
+global using DsrFlags = O2O.Cli.Binder<O2O.Learning.Dsr.DsrOptions>;
+global using PpoFlags = O2O.Cli.Binder<O2O.Learning.Ppo.PpoOptions>;
+global using QualityFlags = O2O.Cli.Binder<O2O.Experiments.QualityOptions>;
+global using RunFlags = O2O.Cli.Binder<O2O.Experiments.PipelineOptions>;
+global using ShapingFlags = O2O.Cli.Binder<O2O.Learning.Ppo.DsrShapingOptions>;
+
 using System.Globalization;
 using System.Reflection;
 using O2O.Cli.Commands;
@@ -60,7 +70,7 @@ public static class RecordDefaults
 /// <see cref="RecordDefaults"/>, and <see cref="Apply"/> sets the properties of the flags given on the command line
 /// (a flag not given leaves the record's own default).
 /// </summary>
-public sealed class Binder<T> where T : class
+public static class Binder<T> where T : class
 {
     static readonly Dictionary<Type, Func<string, object>> WordParsers = new()
     {
@@ -71,8 +81,9 @@ public sealed class Binder<T> where T : class
 
     /// <summary>A flag bound to <paramref name="property"/> of <typeparamref name="T"/>.</summary>
     /// <param name="note">Words for a default the command decides at run time; no value is then documented.</param>
-    public OptionSpec Flag(string property, string help, string? name = null, double min = double.NegativeInfinity,
-        double max = double.PositiveInfinity, string[]? choices = null, string? nullWord = null, string? note = null,
+    public static OptionSpec Flag(string property, string help, string? name = null,
+        double min = double.NegativeInfinity, double max = double.PositiveInfinity,
+        string[]? choices = null, string? nullWord = null, string? note = null,
         bool manual = false, bool required = false)
     {
         var p = typeof(T).GetProperty(property)
@@ -85,7 +96,7 @@ public sealed class Binder<T> where T : class
         };
     }
 
-    /// <summary>Set on <paramref name="target"/> (a fresh record) every bound, non-manual flag that was given.</summary>
+    /// <summary>Set on <paramref name="target"/>, a fresh record, every bound non-manual flag that was given.</summary>
     public static T Apply(ParsedArgs a, T target)
     {
         foreach (var o in a.Command.Options)
@@ -101,7 +112,8 @@ public sealed class Binder<T> where T : class
             return null;
         var type = o.Property!.PropertyType;
         type = Nullable.GetUnderlyingType(type) ?? type;
-        if (type == typeof(int)) return a.Int(name, (int)Math.Max(o.Min, int.MinValue), (int)Math.Min(o.Max, int.MaxValue));
+        if (type == typeof(int))
+            return a.Int(name, (int)Math.Max(o.Min, int.MinValue), (int)Math.Min(o.Max, int.MaxValue));
         if (type == typeof(long)) return a.Long(name, (long)Math.Max(o.Min, long.MinValue));
         if (type == typeof(double)) return a.Double(name, o.Min, o.Max);
         if (type == typeof(bool)) return a.Bool(name);

@@ -37,7 +37,7 @@ public sealed record OptionSpec(string Name, string Help, string? Default = null
     /// <summary>For a nullable property: the word that stands for null (e.g. --beta auto).</summary>
     public string? NullWord { get; init; }
 
-    /// <summary>The command reads this flag itself instead of <see cref="Binder{T}.Apply"/> setting the property.</summary>
+    /// <summary>The command reads this flag itself; <see cref="Binder{T}.Apply"/> leaves the property alone.</summary>
     public bool Manual { get; init; }
 
     /// <summary>The default as the help text shows it, or null when none is shown.</summary>
@@ -61,7 +61,7 @@ public sealed record CommandSpec(
     string? Positional = null,
     string? PositionalHelp = null)
 {
-    /// <summary>The command watches <see cref="CommandContext.Cancel"/>: Ctrl-C stops it cleanly instead of killing it.</summary>
+    /// <summary>The command watches <see cref="CommandContext.Cancel"/>: Ctrl-C stops it, not kills it.</summary>
     public bool StopsOnCancel { get; init; }
 
     /// <summary>Help text: usage line, summary and every flag with its default.</summary>
@@ -113,7 +113,7 @@ public sealed class ParsedArgs
     /// <summary>Canonical flag name: dashes become underscores.</summary>
     public static string Canonical(string name) => name.Replace('-', '_');
 
-    /// <summary>Parse <paramref name="args"/> against <paramref name="spec"/>; unknown or malformed flags are usage errors.</summary>
+    /// <summary>Parse <paramref name="args"/> against <paramref name="spec"/>; bad flags are usage errors.</summary>
     public static ParsedArgs Parse(CommandSpec spec, IReadOnlyList<string> args)
     {
         var byName = spec.Options.ToDictionary(o => o.Name);
@@ -138,7 +138,8 @@ public sealed class ParsedArgs
             {
                 var near = byName.Keys.OrderBy(k => Levenshtein(k, name)).FirstOrDefault();
                 var hint = near is not null && Levenshtein(near, name) <= 3 ? $" (did you mean --{near}?)" : "";
-                throw new UsageError($"unknown flag '--{body}' for 'o2o {spec.Name}'{hint}; see 'o2o {spec.Name} --help'");
+                throw new UsageError(
+                    $"unknown flag '--{body}' for 'o2o {spec.Name}'{hint}; see 'o2o {spec.Name} --help'");
             }
             string value;
             if (inline is not null) value = inline;
@@ -184,7 +185,8 @@ public sealed class ParsedArgs
         if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
             throw new UsageError($"--{name} '{String(name)}' is not an integer");
         if (v < min || v > max)
-            throw new UsageError(max == int.MaxValue ? $"--{name} must be ≥ {min}, got {v}" : $"--{name} must be in [{min}, {max}], got {v}");
+            throw new UsageError(max == int.MaxValue
+                ? $"--{name} must be ≥ {min}, got {v}" : $"--{name} must be in [{min}, {max}], got {v}");
         return v;
     }
 
@@ -204,7 +206,9 @@ public sealed class ParsedArgs
         var s = RequiredString(name);
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
             throw new UsageError($"--{name} '{s}' is not a finite number");
-        if (v < min || v > max) throw new UsageError($"--{name} must be in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}], got {s}");
+        if (v < min || v > max)
+            throw new UsageError(
+                string.Create(CultureInfo.InvariantCulture, $"--{name} must be in [{min}, {max}], got {s}"));
         return v;
     }
 
@@ -224,7 +228,8 @@ public sealed class ParsedArgs
     public string Choice(string name, params string[] allowed)
     {
         var s = RequiredString(name).ToLowerInvariant();
-        if (!allowed.Contains(s)) throw new UsageError($"--{name} '{String(name)}' must be one of: {string.Join(", ", allowed)}");
+        if (!allowed.Contains(s))
+            throw new UsageError($"--{name} '{String(name)}' must be one of: {string.Join(", ", allowed)}");
         return s;
     }
 
@@ -235,7 +240,8 @@ public sealed class ParsedArgs
         for (var j = 0; j <= b.Length; j++) d[0, j] = j;
         for (var i = 1; i <= a.Length; i++)
             for (var j = 1; j <= b.Length; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1),
+                    d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
         return d[a.Length, b.Length];
     }
 }

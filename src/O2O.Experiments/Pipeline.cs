@@ -30,30 +30,36 @@ public sealed record PipelineOptions
     /// <summary>Seconds without progress before the download gives up.</summary>
     public double DownloadTimeout { get; init; } = 20;
 
-    /// <summary>Online env steps of the PPO phase (the notebook's 300k).</summary>
+    // The notebook's budgets. Where they equal the library's defaults they are read from its records, so that
+    // a default lives in one place; only the online budget is the notebook's own.
+    static readonly PpoOptions Ppo = new() { EnvId = "" };
+    static readonly DsrOptions Dsr = new();
+    static readonly BcOptions Bc = new() { EnvId = "" };
+
+    /// <summary>Online env steps of the PPO phase (the notebook's 300k, not PPO's default).</summary>
     public long TotalSteps { get; init; } = 300_000;
     /// <summary>Online env steps per PPO epoch.</summary>
-    public int StepsPerEpoch { get; init; } = 4096;
+    public int StepsPerEpoch { get; init; } = Ppo.StepsPerEpoch;
     /// <summary>Minibatch size of the online update.</summary>
-    public int MinibatchSize { get; init; } = 256;
+    public int MinibatchSize { get; init; } = Ppo.MinibatchSize;
     /// <summary>Passes over each rollout.</summary>
-    public int TrainIters { get; init; } = 10;
+    public int TrainIters { get; init; } = Ppo.TrainIters;
     /// <summary>Passes of DSR training over the offline data.</summary>
-    public int DsrEpochs { get; init; } = 20;
+    public int DsrEpochs { get; init; } = Dsr.Epochs;
     /// <summary>DSR minibatch.</summary>
-    public int DsrBatch { get; init; } = 2048;
+    public int DsrBatch { get; init; } = Dsr.BatchSize;
     /// <summary>Behaviour-cloning epochs.</summary>
-    public int BcEpochs { get; init; } = 20;
+    public int BcEpochs { get; init; } = Bc.Epochs;
     /// <summary>Behaviour-cloning minibatch.</summary>
-    public int BcBatch { get; init; } = 1024;
+    public int BcBatch { get; init; } = Bc.BatchSize;
     /// <summary>Transitions of a locally generated dataset (D4RL's medium sets have 1M).</summary>
     public int GeneratedSteps { get; init; } = 1_000_000;
     /// <summary>Most env steps the behaviour policy of a generated dataset trains for.</summary>
     public long BehaviourBudget { get; init; } = 1_000_000;
     /// <summary>Deterministic evaluation episodes (BC and online).</summary>
-    public int EvalEpisodes { get; init; } = 10;
+    public int EvalEpisodes { get; init; } = Ppo.EvalEpisodes;
     /// <summary>libtorch threads for the offline phases (DSR, BC); 1 is safe on a shared machine.</summary>
-    public int TorchThreads { get; init; } = 1;
+    public int TorchThreads { get; init; } = Bc.TorchThreads;
     /// <summary>How the frozen DSR shapes the online phase.</summary>
     public DsrShapingOptions Shaping { get; init; } = new();
 }

@@ -138,7 +138,7 @@ public class DefaultsTests
     [Fact]
     public void Program_rewords_an_option_error_in_one_line_with_exit_code_1()
     {
-        var spec = new CommandSpec("demo", "a demo", [new Binder<PpoOptions>().Flag(nameof(PpoOptions.NumEnvs), "envs")],
+        var spec = new CommandSpec("demo", "a demo", [Binder<PpoOptions>.Flag(nameof(PpoOptions.NumEnvs), "envs")],
             _ => throw new OptionError("NumEnvs 3 is odd; choose an even number", nameof(PpoOptions.NumEnvs)));
         var (o, e) = (new StringWriter(), new StringWriter());
         var code = Program.Run(["demo", "--num_envs", "3"], o, e, [spec], CancellationToken.None, interactive: false);

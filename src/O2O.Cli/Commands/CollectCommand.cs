@@ -8,9 +8,6 @@ namespace O2O.Cli.Commands;
 /// <summary>`o2o data collect`: a D4RL-format dataset rolled out here (labelled as generated).</summary>
 public static class CollectCommand
 {
-    static readonly Binder<CollectOptions> Collect = new();
-    static readonly Binder<QualityOptions> Quality = new();
-
     public static readonly CommandSpec Spec = new(
         "data collect",
         "roll out a behaviour policy (random or a saved actor) into a D4RL-format HDF5 file",
@@ -19,12 +16,13 @@ public static class CollectCommand
             new("policy", "'random' or the path of an actor checkpoint (*_actor.pt)", "random"),
             new("quality", "instead of --policy: a D4RL quality made with our PPO "
                 + "(random, medium, expert, medium-replay, medium-expert)"),
-            Quality.Flag(nameof(QualityOptions.TrainBudget), "with --quality: most env steps the behaviour PPO trains for",
+            QualityFlags.Flag(nameof(QualityOptions.TrainBudget),
+                "with --quality: most env steps the behaviour PPO trains for",
                 min: 2048, manual: true),
             new("deterministic", "act with the actor's mean instead of sampling", "false", IsFlag: true),
-            Collect.Flag(nameof(CollectOptions.Steps), "transitions to collect", min: 1, manual: true),
+            CollectFlags.Flag(nameof(CollectOptions.Steps), "transitions to collect", min: 1, manual: true),
             new("out", "output file (.hdf5, or .npz)", Required: true),
-            Collect.Flag(nameof(CollectOptions.Seed), "random seed", manual: true),
+            CollectFlags.Flag(nameof(CollectOptions.Seed), "random seed", manual: true),
         ],
         Execute);
 

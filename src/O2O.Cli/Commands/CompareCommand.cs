@@ -3,7 +3,8 @@ using O2O.Experiments;
 
 namespace O2O.Cli.Commands;
 
-/// <summary>`o2o compare`: dip, final score, AUC, monotonicity over seeds per variant, and a learning-curve plot.</summary>
+/// <summary>`o2o compare`: dip, final score, AUC, monotonicity over seeds per variant, and a learning-curve plot.
+/// </summary>
 public static class CompareCommand
 {
     public static readonly CommandSpec Spec = new(
@@ -15,7 +16,8 @@ public static class CompareCommand
             new("metric", "CSV column to compare", "eval/normalized"),
             new("reference", "score before fine-tuning (e.g. BC's), for the dip")
                 { DefaultNote = "each run's first evaluation" },
-            new("total_steps", "budget of the runs (for the first-20 % window)") { DefaultNote = "the last logged step" },
+            new("total_steps", "budget of the runs (for the first-20 % window)")
+                { DefaultNote = "the last logged step" },
             new("out", "write the table (markdown) here too"),
             new("plot", "write the mean learning curves (PNG) here"),
             new("title", "plot title", "learning curves"),

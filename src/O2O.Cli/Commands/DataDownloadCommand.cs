@@ -9,7 +9,8 @@ public static class DataDownloadCommand
         "data download",
         "download a D4RL gym-mujoco dataset (e.g. hopper-medium-v2) into DIR/TASK.hdf5, resuming a partial download",
         [
-            new("task", "D4RL task: hopper|walker2d|halfcheetah - random|medium|medium-replay|medium-expert|expert - v2",
+            new("task",
+                "D4RL task: hopper|walker2d|halfcheetah - random|medium|medium-replay|medium-expert|expert - v2",
                 Required: true),
             new("dir", "data folder", "data"),
             new("base_url", "server folder holding {env}_{quality}-v2.hdf5", D4rlDownload.DefaultBaseUrl),
@@ -36,12 +37,13 @@ public static class DataDownloadCommand
             w.WriteLine(p.Message);
         });
         var task = a.RequiredString("task");
-        var path = D4rlDownload.Fetch(task, a.RequiredString("dir"), a.String("base_url"), progress, ctx.Cancel, timeout);
+        var dir = a.RequiredString("dir");
+        var path = D4rlDownload.Fetch(task, dir, a.String("base_url"), progress, ctx.Cancel, timeout);
         w.WriteLine(path);
         return 0;
     }
 
-    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
+    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the pool and reorder lines).</summary>
     sealed class SyncProgress(Action<DownloadProgress> report) : IProgress<DownloadProgress>
     {
         public void Report(DownloadProgress value) => report(value);

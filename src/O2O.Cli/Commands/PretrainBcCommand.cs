@@ -8,8 +8,6 @@ namespace O2O.Cli.Commands;
 /// <summary>`o2o pretrain-bc`: the notebook's pretrain_bc.py — behaviour cloning to warm-start the actor.</summary>
 public static class PretrainBcCommand
 {
-    static readonly Binder<BcOptions> Bc = new();
-
     public static readonly CommandSpec Spec = new(
         "pretrain-bc",
         "behaviour cloning on an offline dataset; writes an actor checkpoint for --init_actor",
@@ -17,20 +15,21 @@ public static class PretrainBcCommand
             .. CommonOptions.OfflineData,
             new("out_actor", "where to write the actor checkpoint (.pt)", Required: true),
             CommonOptions.Device,
-            Bc.Flag(nameof(BcOptions.Epochs), "passes over the data", min: 1),
-            Bc.Flag(nameof(BcOptions.BatchSize), "minibatch size", min: 1),
-            Bc.Flag(nameof(BcOptions.Lr), "Adam learning rate", min: 1e-8, max: 1),
-            Bc.Flag(nameof(BcOptions.Hidden), "hidden widths of the actor, comma-separated"),
-            Bc.Flag(nameof(BcOptions.Holdout), "fraction held out for the validation loss", min: 0, max: 0.49),
-            Bc.Flag(nameof(BcOptions.EvalEpisodes), "deterministic evaluation episodes at the end (0 skips)", min: 0),
-            Bc.Flag(nameof(BcOptions.Seed), "random seed"),
+            BcFlags.Flag(nameof(BcOptions.Epochs), "passes over the data", min: 1),
+            BcFlags.Flag(nameof(BcOptions.BatchSize), "minibatch size", min: 1),
+            BcFlags.Flag(nameof(BcOptions.Lr), "Adam learning rate", min: 1e-8, max: 1),
+            BcFlags.Flag(nameof(BcOptions.Hidden), "hidden widths of the actor, comma-separated"),
+            BcFlags.Flag(nameof(BcOptions.Holdout), "fraction held out for the validation loss", min: 0, max: 0.49),
+            BcFlags.Flag(nameof(BcOptions.EvalEpisodes),
+                "deterministic evaluation episodes at the end (0 skips)", min: 0),
+            BcFlags.Flag(nameof(BcOptions.Seed), "random seed"),
         ],
         Execute);
 
     static int Execute(CommandContext ctx)
     {
         var a = ctx.Args;
-        var options = Binder<BcOptions>.Apply(a, new BcOptions { EnvId = EnvRegistry.Get(a.RequiredString("env_id")).Id });
+        var options = BcFlags.Apply(a, new BcOptions { EnvId = EnvRegistry.Get(a.RequiredString("env_id")).Id });
         var outPath = a.RequiredString("out_actor");
         CommonOptions.UseDevice(a);
         AtomicFile.EnsureWritableFolder(outPath, "--out_actor");

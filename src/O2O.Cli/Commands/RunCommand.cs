@@ -4,14 +4,13 @@ using O2O.Experiments;
 
 namespace O2O.Cli.Commands;
 
-/// <summary>`o2o run`: the notebook end to end — data, conversion, DSR, BC, online PPO with the DSR, summary.</summary>
+/// <summary>`o2o run`: the notebook end to end — data, conversion, DSR, BC, online PPO with the DSR, summary.
+/// </summary>
 public static class RunCommand
 {
-    static readonly Binder<PipelineOptions> Run = new();
-
     /// <summary>A budget flag: its default is the default profile's, and the help names the smoke profile's.</summary>
     static OptionSpec Budget(string property, string help, double min) =>
-        Run.Flag(property, $"{help} (smoke profile: {Smoke(property)})", min: min);
+        RunFlags.Flag(property, $"{help} (smoke profile: {Smoke(property)})", min: min);
 
     static string? Smoke(string property) =>
         RecordDefaults.Text(typeof(PipelineOptions).GetProperty(property)!.GetValue(PipelineProfiles.Smoke));
@@ -20,21 +19,24 @@ public static class RunCommand
         "run",
         "the notebook end to end: data → NPZ → train-dsr → pretrain-bc → train-online, with a summary and plot",
         [
-            Run.Flag(nameof(PipelineOptions.Task),
+            RunFlags.Flag(nameof(PipelineOptions.Task),
                 "hopper-medium-v2, walker2d-medium-v2 or halfcheetah-medium-v2 (other D4RL qualities work too)"),
-            Run.Flag(nameof(PipelineOptions.Root), "folder for data/, checkpts/ and logs/ (the notebook's DRIVE_ROOT)"),
-            Run.Flag(nameof(PipelineOptions.RunBc), "pretrain the actor by behaviour cloning (the notebook's RUN_BC)"),
-            Run.Flag(nameof(PipelineOptions.Profile), "default (the notebook's budgets) or smoke (1–2 minutes end to end)",
+            RunFlags.Flag(nameof(PipelineOptions.Root),
+                "folder for data/, checkpts/ and logs/ (the notebook's DRIVE_ROOT)"),
+            RunFlags.Flag(nameof(PipelineOptions.RunBc),
+                "pretrain the actor by behaviour cloning (the notebook's RUN_BC)"),
+            RunFlags.Flag(nameof(PipelineOptions.Profile),
+                "default (the notebook's budgets) or smoke (1–2 minutes end to end)",
                 choices: PipelineProfiles.Names),
-            Run.Flag(nameof(PipelineOptions.Seed), "random seed"),
-            Run.Flag(nameof(PipelineOptions.Download), "try the D4RL server before generating the data here"),
-            Run.Flag(nameof(PipelineOptions.BaseUrl), "D4RL server base URL"),
+            RunFlags.Flag(nameof(PipelineOptions.Seed), "random seed"),
+            RunFlags.Flag(nameof(PipelineOptions.Download), "try the D4RL server before generating the data here"),
+            RunFlags.Flag(nameof(PipelineOptions.BaseUrl), "D4RL server base URL"),
             Budget(nameof(PipelineOptions.TotalSteps), "online env steps", 1),
             Budget(nameof(PipelineOptions.StepsPerEpoch), "online steps per epoch", 1),
             Budget(nameof(PipelineOptions.MinibatchSize), "online minibatch", 1),
             Budget(nameof(PipelineOptions.TrainIters), "online passes per epoch", 1),
             Budget(nameof(PipelineOptions.GeneratedSteps), "transitions of a dataset generated here", 1000),
-            Run.Flag(nameof(PipelineOptions.TorchThreads),
+            RunFlags.Flag(nameof(PipelineOptions.TorchThreads),
                 "libtorch threads for the DSR and BC phases (1 is safe on a shared machine)", min: 1, max: 64),
             CommonOptions.Device,
         ],
@@ -45,7 +47,7 @@ public static class RunCommand
         var a = ctx.Args;
         var task = D4rlTask.Parse(a.RequiredString("task"));
         var profile = PipelineProfiles.Named(a.Choice("profile", PipelineProfiles.Names));
-        var o = Binder<PipelineOptions>.Apply(a, profile with { }) with { Task = task.Name };
+        var o = RunFlags.Apply(a, profile with { }) with { Task = task.Name };
         if (o.TotalSteps < o.StepsPerEpoch)
             throw new UserError($"--total_steps {o.TotalSteps} is smaller than --steps_per_epoch {o.StepsPerEpoch}: "
                 + "not one epoch would run");

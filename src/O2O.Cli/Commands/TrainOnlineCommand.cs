@@ -9,65 +9,71 @@ namespace O2O.Cli.Commands;
 /// <summary>`o2o train-online`: the notebook's train_online.py — PPO in the environment.</summary>
 public static class TrainOnlineCommand
 {
-    static readonly Binder<PpoOptions> Ppo = new();
-    static readonly Binder<DsrShapingOptions> Shaping = new();
-
     public static readonly CommandSpec Spec = new(
         "train-online",
         "online PPO in the environment, optionally warm-started from a BC actor",
         [
-            Ppo.Flag(nameof(PpoOptions.EnvId), "environment, e.g. Hopper-v4", required: true, manual: true),
+            PpoFlags.Flag(nameof(PpoOptions.EnvId), "environment, e.g. Hopper-v4", required: true, manual: true),
             new("dsr_path", "frozen DSR checkpoint that shapes rewards (pessimism + frontier bonus)"),
-            Ppo.Flag(nameof(PpoOptions.TotalSteps), "environment steps in all", min: 1),
-            Ppo.Flag(nameof(PpoOptions.StepsPerEpoch), "environment steps per PPO epoch (rollout)", min: 1),
-            Ppo.Flag(nameof(PpoOptions.MinibatchSize), "minibatch size of the update", min: 1),
-            Ppo.Flag(nameof(PpoOptions.TrainIters), "passes over each rollout", min: 1),
+            PpoFlags.Flag(nameof(PpoOptions.TotalSteps), "environment steps in all", min: 1),
+            PpoFlags.Flag(nameof(PpoOptions.StepsPerEpoch), "environment steps per PPO epoch (rollout)", min: 1),
+            PpoFlags.Flag(nameof(PpoOptions.MinibatchSize), "minibatch size of the update", min: 1),
+            PpoFlags.Flag(nameof(PpoOptions.TrainIters), "passes over each rollout", min: 1),
             CommonOptions.Device,
-            Ppo.Flag(nameof(PpoOptions.LogDir), "folder for DIR/<run_name>.csv (or a path ending in .csv)",
+            PpoFlags.Flag(nameof(PpoOptions.LogDir), "folder for DIR/<run_name>.csv (or a path ending in .csv)",
                 "log_csv", manual: true),
-            Ppo.Flag(nameof(PpoOptions.InitActor), "actor checkpoint to start from (e.g. from pretrain-bc)"),
-            Ppo.Flag(nameof(PpoOptions.Seed), "random seed"),
-            Ppo.Flag(nameof(PpoOptions.NumEnvs), "parallel environments", min: 1, max: 1024),
-            Ppo.Flag(nameof(PpoOptions.Lr), "Adam learning rate (annealed linearly)", min: 1e-8, max: 1),
-            Ppo.Flag(nameof(PpoOptions.AnnealLr), "anneal the learning rate to 0"),
-            Ppo.Flag(nameof(PpoOptions.Gamma), "discount", min: 0, max: 1),
-            Ppo.Flag(nameof(PpoOptions.GaeLambda), "GAE λ", min: 0, max: 1),
-            Ppo.Flag(nameof(PpoOptions.Clip), "PPO clip range", min: 1e-6, max: 10),
-            Ppo.Flag(nameof(PpoOptions.EntCoef), "entropy bonus coefficient", min: 0, max: 10),
-            Ppo.Flag(nameof(PpoOptions.VfCoef), "value loss coefficient", min: 0, max: 100),
-            Ppo.Flag(nameof(PpoOptions.MaxGradNorm), "gradient norm clip", min: 1e-6, max: 1e6),
-            Ppo.Flag(nameof(PpoOptions.TargetKl), "stop an update early above this approx-KL",
+            PpoFlags.Flag(nameof(PpoOptions.InitActor), "actor checkpoint to start from (e.g. from pretrain-bc)"),
+            PpoFlags.Flag(nameof(PpoOptions.Seed), "random seed"),
+            PpoFlags.Flag(nameof(PpoOptions.NumEnvs), "parallel environments", min: 1, max: 1024),
+            PpoFlags.Flag(nameof(PpoOptions.Lr), "Adam learning rate (annealed linearly)", min: 1e-8, max: 1),
+            PpoFlags.Flag(nameof(PpoOptions.AnnealLr), "anneal the learning rate to 0"),
+            PpoFlags.Flag(nameof(PpoOptions.Gamma), "discount", min: 0, max: 1),
+            PpoFlags.Flag(nameof(PpoOptions.GaeLambda), "GAE λ", min: 0, max: 1),
+            PpoFlags.Flag(nameof(PpoOptions.Clip), "PPO clip range", min: 1e-6, max: 10),
+            PpoFlags.Flag(nameof(PpoOptions.EntCoef), "entropy bonus coefficient", min: 0, max: 10),
+            PpoFlags.Flag(nameof(PpoOptions.VfCoef), "value loss coefficient", min: 0, max: 100),
+            PpoFlags.Flag(nameof(PpoOptions.MaxGradNorm), "gradient norm clip", min: 1e-6, max: 1e6),
+            PpoFlags.Flag(nameof(PpoOptions.TargetKl), "stop an update early above this approx-KL",
                 min: 1e-9, max: 10, note: "off"),
-            Ppo.Flag(nameof(PpoOptions.Hidden), "hidden widths of actor and critic (actor from --init_actor keeps its own)"),
-            Ppo.Flag(nameof(PpoOptions.ObsNorm), "running or frozen", choices: ["running", "frozen"],
+            PpoFlags.Flag(nameof(PpoOptions.Hidden),
+                "hidden widths of actor and critic (actor from --init_actor keeps its own)"),
+            PpoFlags.Flag(nameof(PpoOptions.ObsNorm), "running or frozen", choices: ["running", "frozen"],
                 note: "frozen with --init_actor, else running"),
-            Ppo.Flag(nameof(PpoOptions.CriticWarmup), "epochs of value-only updates before the actor moves", min: 0),
-            Ppo.Flag(nameof(PpoOptions.EvalEvery), "evaluate every N env steps", min: 1, note: "every epoch", manual: true),
-            Ppo.Flag(nameof(PpoOptions.EvalEpisodes), "deterministic evaluation episodes", min: 0),
-            Ppo.Flag(nameof(PpoOptions.RunName), "name of the CSV, checkpoint and final actor",
+            PpoFlags.Flag(nameof(PpoOptions.CriticWarmup),
+                "epochs of value-only updates before the actor moves", min: 0),
+            PpoFlags.Flag(nameof(PpoOptions.EvalEvery),
+                "evaluate every N env steps", min: 1, note: "every epoch", manual: true),
+            PpoFlags.Flag(nameof(PpoOptions.EvalEpisodes), "deterministic evaluation episodes", min: 0),
+            PpoFlags.Flag(nameof(PpoOptions.RunName), "name of the CSV, checkpoint and final actor",
                 note: "ENV_ppo_sSEED", manual: true),
-            Ppo.Flag(nameof(PpoOptions.CheckpointDir), "folder of checkpoints", "ckpt_dir", note: "the log folder"),
-            Ppo.Flag(nameof(PpoOptions.TensorboardDir), "also write TensorBoard events to this folder", "tensorboard"),
+            PpoFlags.Flag(nameof(PpoOptions.CheckpointDir),
+                "folder of checkpoints", "ckpt_dir", note: "the log folder"),
+            PpoFlags.Flag(nameof(PpoOptions.TensorboardDir),
+                "also write TensorBoard events to this folder", "tensorboard"),
             new("resume", "continue the run from its last checkpoint", "false", IsFlag: true),
-            Shaping.Flag(nameof(DsrShapingOptions.Support), "DSR support mode: joint, conditional, state or gated",
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Support), "DSR support mode: joint, conditional, state or gated",
                 note: "the one the DSR was trained to recommend"),
-            Shaping.Flag(nameof(DsrShapingOptions.Beta), "pessimism scale β₀: 'auto' or a number",
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Beta), "pessimism scale β₀: 'auto' or a number",
                 min: 0, max: 1e6, nullWord: "auto"),
-            Shaping.Flag(nameof(DsrShapingOptions.BetaFrac),
-                "with --beta auto: first rollout's mean penalty term as a fraction of its mean reward", min: 0, max: 10),
-            Shaping.Flag(nameof(DsrShapingOptions.Eta), "frontier bonus scale η₀", min: 0, max: 1e6),
-            Shaping.Flag(nameof(DsrShapingOptions.Pessimism), "reward (r − β·c·p) or value (critic loss + β·E[p·V])",
+            ShapingFlags.Flag(nameof(DsrShapingOptions.BetaFrac),
+                "with --beta auto: first rollout's mean penalty term as a fraction of its mean reward",
+                min: 0, max: 10),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Eta), "frontier bonus scale η₀", min: 0, max: 1e6),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Pessimism),
+                "reward (r − β·c·p) or value (critic loss + β·E[p·V])",
                 choices: ["reward", "value"]),
-            Shaping.Flag(nameof(DsrShapingOptions.Anneal), "linear (to 0 over --anneal_frac of the budget) or none",
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Anneal),
+                "linear (to 0 over --anneal_frac of the budget) or none",
                 choices: ["linear", "none"]),
-            Shaping.Flag(nameof(DsrShapingOptions.AnnealFrac), "fraction of the budget over which β and η anneal",
+            ShapingFlags.Flag(nameof(DsrShapingOptions.AnnealFrac),
+                "fraction of the budget over which β and η anneal",
                 min: 1e-6, max: 1),
-            Shaping.Flag(nameof(DsrShapingOptions.RewardScale), "c in the shaped reward",
+            ShapingFlags.Flag(nameof(DsrShapingOptions.RewardScale), "c in the shaped reward",
                 min: 1e-9, max: 1e9, note: "the DSR's offline mean |r|"),
-            Shaping.Flag(nameof(DsrShapingOptions.MetricsOnly),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.MetricsOnly),
                 "plain PPO: the DSR (if given) only measures support, it shapes nothing", "no_dsr"),
-            Ppo.Flag(nameof(PpoOptions.TorchThreads), "libtorch threads (1 = reproducible)", min: 1, max: 256),
-            Ppo.Flag(nameof(PpoOptions.EnvThreads), "threads stepping environments (0 = cores)", min: 0, max: 256),
+            PpoFlags.Flag(nameof(PpoOptions.TorchThreads), "libtorch threads (1 = reproducible)", min: 1, max: 256),
+            PpoFlags.Flag(nameof(PpoOptions.EnvThreads), "threads stepping environments (0 = cores)", min: 0, max: 256),
         ],
         Execute) { StopsOnCancel = true };
 
@@ -75,10 +81,11 @@ public static class TrainOnlineCommand
     internal static PpoOptions Options(ParsedArgs a)
     {
         var env = EnvRegistry.Get(a.RequiredString("env_id")).Id;
-        var o = Binder<PpoOptions>.Apply(a, new PpoOptions { EnvId = env });
+        var o = PpoFlags.Apply(a, new PpoOptions { EnvId = env });
         var logCsv = a.RequiredString("log_csv");
         var isFile = logCsv.EndsWith(".csv", StringComparison.OrdinalIgnoreCase);
-        var runName = a.String("run_name") ?? (isFile ? Path.GetFileNameWithoutExtension(logCsv) : $"{env}_ppo_s{o.Seed}");
+        var runName = a.String("run_name")
+            ?? (isFile ? Path.GetFileNameWithoutExtension(logCsv) : $"{env}_ppo_s{o.Seed}");
         if (runName.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || runName.Length == 0)
             throw new UsageError($"--run_name '{runName}' must be a plain file name");
         o = o with
@@ -90,14 +97,15 @@ public static class TrainOnlineCommand
         };
         o.Validate();
         if (o.InitActor is not null && !File.Exists(o.InitActor))
-            throw new UserError($"--init_actor '{o.InitActor}' does not exist; run 'o2o pretrain-bc' first or drop the flag");
+            throw new UserError(
+                $"--init_actor '{o.InitActor}' does not exist; run 'o2o pretrain-bc' first or drop the flag");
         return o;
     }
 
     /// <summary>DSR shaping settings from the command line.</summary>
     internal static DsrShapingOptions ShapingOptions(ParsedArgs a)
     {
-        var s = Binder<DsrShapingOptions>.Apply(a, new DsrShapingOptions());
+        var s = ShapingFlags.Apply(a, new DsrShapingOptions());
         s.Validate();
         return s;
     }
