@@ -12,7 +12,8 @@ internal static class CliHarness
         return (code, o.ToString(), e.ToString());
     }
 
-    /// <summary>Assert a failed run printed exactly one error line with all the given fragments and no stack trace.</summary>
+    /// <summary>Assert a failed run printed exactly one error line with all the given fragments and no stack
+    /// trace.</summary>
     public static void AssertOneLineError((int Code, string Out, string Err) r, params string[] fragments)
     {
         Assert.NotEqual(0, r.Code);

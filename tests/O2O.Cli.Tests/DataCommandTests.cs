@@ -38,12 +38,14 @@ public class DataCommandTests : IDisposable
     public void Convert_writes_the_npz_with_notebook_flags()
     {
         var outPath = Path.Combine(tmp, "hopper_medium.npz");
-        var (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", outPath, "--max_samples", "12", "--seed", "3");
+        var (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", outPath,
+            "--max_samples", "12", "--seed", "3");
         Assert.True(code == 0, err);
         var ds = DatasetIO.Load(outPath);
         Assert.Equal((12, 11, 3), (ds.Count, ds.ObsDim, ds.ActDim));
         // kebab-case aliases are accepted too
-        Assert.Equal(0, Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", outPath, "--max-samples", "12", "--allow-nonfinite").code);
+        Assert.Equal(0, Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", outPath,
+            "--max-samples", "12", "--allow-nonfinite").code);
     }
 
     [Fact]
@@ -52,16 +54,20 @@ public class DataCommandTests : IDisposable
         var (code, err) = Run("data", "convert", "--out", Path.Combine(tmp, "x.npz"));
         Assert.Equal(2, code);
         OneLineError(err, "--h5 is required");
-        (code, err) = Run("data", "convert", "--h5", Path.Combine(tmp, "missing.hdf5"), "--out", Path.Combine(tmp, "x.npz"));
+        (code, err) = Run("data", "convert", "--h5", Path.Combine(tmp, "missing.hdf5"), "--out", Path.Combine(tmp,
+            "x.npz"));
         Assert.Equal(1, code);
         OneLineError(err, "does not exist");
-        (code, err) = Run("data", "convert", "--h5", Fixture("pickled_object.npz"), "--out", Path.Combine(tmp, "x.npz"));
+        (code, err) = Run("data", "convert", "--h5", Fixture("pickled_object.npz"), "--out", Path.Combine(tmp,
+            "x.npz"));
         Assert.Equal(1, code);
         OneLineError(err, "pickled");
-        (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", "/proc/o2o-cli-test/x.npz");
+        (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out",
+            "/proc/o2o-cli-test/x.npz");
         Assert.Equal(1, code);
         OneLineError(err, "writable");
-        (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", Path.Combine(tmp, "x.npz"), "--max_samples", "0");
+        (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", Path.Combine(tmp,
+            "x.npz"), "--max_samples", "0");
         Assert.Equal(2, code);
         Assert.Empty(Directory.GetFiles(tmp));
     }
@@ -107,7 +113,8 @@ public class DataCommandTests : IDisposable
         l.Start();
         var port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();
-        (code, err) = Run("data", "download", "--task", "hopper-medium-v2", "--dir", tmp, "--base_url", $"http://127.0.0.1:{port}", "--timeout", "5");
+        (code, err) = Run("data", "download", "--task", "hopper-medium-v2", "--dir", tmp, "--base_url",
+            $"http://127.0.0.1:{port}", "--timeout", "5");
         Assert.Equal(1, code);
         OneLineError(err, "cannot reach", "o2o data collect");
         Assert.Empty(Directory.GetFiles(tmp));

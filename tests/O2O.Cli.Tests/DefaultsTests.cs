@@ -31,7 +31,8 @@ public class DefaultsTests
     /// <summary>Bound flags whose default the command works out at run time although the record has a value.</summary>
     static readonly Dictionary<string, string> RunTimeDefaults = new()
     {
-        ["train-online --eval_every"] = "PpoOptions.EvalEvery is a number; the CLI evaluates once per epoch of any size",
+        ["train-online --eval_every"] =
+            "PpoOptions.EvalEvery is a number; the CLI evaluates once per epoch of any size",
         ["train-online --run_name"] = "named after the env and seed; PpoOptions.RunName is a placeholder",
     };
 
@@ -52,7 +53,8 @@ public class DefaultsTests
     }
 
     static string? Listed(Dictionary<string, string> list, CommandSpec spec, OptionSpec o) =>
-        list.TryGetValue($"{spec.Name} --{o.Name}", out var why) || list.TryGetValue($"--{o.Name}", out why) ? why : null;
+        list.TryGetValue($"{spec.Name} --{o.Name}", out var why) || list.TryGetValue($"--{o.Name}", out why)
+            ? why : null;
 
     [Fact]
     public void Every_documented_default_is_its_records_default()
@@ -76,7 +78,8 @@ public class DefaultsTests
                 var owner = $"{o.Property.DeclaringType!.Name}.{o.Property.Name}";
                 if (o.DefaultNote is not null)
                 {
-                    if (shown != o.DefaultNote) problems.Add($"{where} shows '{shown}', not its note '{o.DefaultNote}'");
+                    if (shown != o.DefaultNote)
+                        problems.Add($"{where} shows '{shown}', not its note '{o.DefaultNote}'");
                     if (record is not null && Listed(RunTimeDefaults, spec, o) is null)
                         problems.Add($"{where} documents '{shown}' while {owner} defaults to '{record}'");
                 }

@@ -10,8 +10,10 @@ public class TrainDsrCommandTests : IDisposable
 
     public void Dispose() { try { Directory.Delete(tmp, true); } catch (IOException) { } }
 
-    /// <summary>Hopper-shaped (11, 3) pairs; actions a smooth function of the state. Optional rewards and episode ends every 100 rows.</summary>
-    string Write(string name, int rows, bool rewards = true, bool episodes = true, int obsDim = 11, int actDim = 3, bool nan = false)
+    /// <summary>Hopper-shaped (11, 3) pairs; actions a smooth function of the state. Optional rewards and episode ends
+    /// every 100 rows.</summary>
+    string Write(string name, int rows, bool rewards = true, bool episodes = true, int obsDim = 11, int actDim = 3,
+        bool nan = false)
     {
         var rng = new Random(7);
         var s = new float[rows * obsDim];
@@ -21,7 +23,8 @@ public class TrainDsrCommandTests : IDisposable
         for (var i = 0; i < rows; i++)
         {
             for (var j = 0; j < obsDim; j++) s[i * obsDim + j] = (float)(rng.NextDouble() * 2 - 1) * (j + 1);
-            for (var j = 0; j < actDim; j++) a[i * actDim + j] = (float)Math.Tanh(s[i * obsDim + j % obsDim] + 0.1 * rng.NextDouble());
+            for (var j = 0; j < actDim; j++)
+                a[i * actDim + j] = (float)Math.Tanh(s[i * obsDim + j % obsDim] + 0.1 * rng.NextDouble());
             r[i] = i % 2 == 0 ? 1f : -3f;
             term[i] = i % 100 == 99;
         }
@@ -35,7 +38,8 @@ public class TrainDsrCommandTests : IDisposable
     string[] Args(string data, string outName, params string[] extra) =>
     [
         "train_dsr", "--offline_path", data, "--env_id", "Hopper-v4", "--dsr_out", Path.Combine(tmp, outName),
-        "--epochs", "1", "--batch_size", "256", "--device", "cpu", "--hidden", "16", "--couplings", "2", "--threads", "1", .. extra,
+        "--epochs", "1", "--batch_size", "256", "--device", "cpu", "--hidden", "16", "--couplings", "2",
+        "--threads", "1", .. extra,
     ];
 
     [Fact]
@@ -48,7 +52,8 @@ public class TrainDsrCommandTests : IDisposable
         Assert.Contains("dsr epoch 1/1", r.Out);
         Assert.Contains("AUROC uniform", r.Out);
         Assert.Contains("30 episodes", r.Out);
-        foreach (var f in new[] { "x_dsr.pt", "x_dsr.json", "x_dsr_support_curve_actions.png", "x_dsr_support_curve_states.png", "x_dsr_sigma_hist_joint.png" })
+        foreach (var f in new[] { "x_dsr.pt", "x_dsr.json", "x_dsr_support_curve_actions.png",
+            "x_dsr_support_curve_states.png", "x_dsr_sigma_hist_joint.png" })
             Assert.True(File.Exists(Path.Combine(tmp, f)), f);
         using var model = SupportModel.Load(Path.Combine(tmp, "x_dsr.pt"), "Hopper-v4", 11, 3);
         Assert.Equal(2.0, model.RewardAbsMean!.Value, 6);
@@ -85,8 +90,10 @@ public class TrainDsrCommandTests : IDisposable
             (Args(good, "a.pt", "--score", "lp"), ["--score 'lp'", "logp, radius, tempered"]),
             (Args(good, "a.pt", "--rho", "0.6"), ["--rho", "(0, 0.5)"]),
             (Args(good, "a.pt", "--rho", "0"), ["--rho", "(0, 0.5)"]),
-            (Args(good, "a.pt", "--ood_path", Write("ood5.npz", 200, obsDim: 5)), ["--ood_path", "obs dim 5", "obs dim 11"]),
-            (Args(Write("obs5.npz", 3000, obsDim: 5), "a.pt"), ["--offline_path", "obs dim 5", "Hopper-v4 has obs dim 11"]),
+            (Args(good, "a.pt", "--ood_path", Write("ood5.npz", 200, obsDim: 5)), ["--ood_path", "obs dim 5",
+                "obs dim 11"]),
+            (Args(Write("obs5.npz", 3000, obsDim: 5), "a.pt"), ["--offline_path", "obs dim 5",
+                "Hopper-v4 has obs dim 11"]),
             (Args(good, "a.pt", "--kind", "energy", "--score", "radius"), ["radius", "flow"]),
         };
         foreach (var (args, fragments) in cases)
