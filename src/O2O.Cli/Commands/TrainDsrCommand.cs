@@ -39,7 +39,8 @@ public static class TrainDsrCommand
             new("ood_path",
                 "another dataset of the same env (e.g. random-policy data) for the out-of-distribution AUROC"),
             DsrFlags.Flag(nameof(DsrOptions.Hidden), "hidden width of every conditioner / energy network",
-                min: 2, max: 4096, note: "64 for flow, 128 for energy"),
+                min: 2, max: 4096, note: $"{DsrOptions.DefaultHidden(DsrKind.Flow)} for flow, "
+                    + $"{DsrOptions.DefaultHidden(DsrKind.Energy)} for energy"),
             DsrFlags.Flag(nameof(DsrOptions.CouplingLayers),
                 "affine coupling layers per flow", "couplings", min: 2, max: 64),
             DsrFlags.Flag(nameof(DsrOptions.LearningRate), "Adam learning rate", "lr", min: 1e-8, max: 1),
