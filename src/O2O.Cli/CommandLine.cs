@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Reflection;
 using O2O.Core;
 
 namespace O2O.Cli;
@@ -9,18 +10,60 @@ public sealed class UsageError(string message) : UserError(message)
     public override int ExitCode => 2;
 }
 
-/// <summary>One flag of a command. Names are canonical with underscores (the notebook's spelling).</summary>
-public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false, bool Required = false);
+/// <summary>
+/// One flag of a command. Names are canonical with underscores (the notebook's spelling). A flag that sets a
+/// property of an options record carries it in <see cref="Property"/> (see <see cref="Binder{T}"/>): its
+/// documented default is then read from a default-constructed record, and an <see cref="OptionError"/> naming
+/// the property is reworded with this flag's name.
+/// </summary>
+public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false,
+    bool Required = false)
+{
+    /// <summary>The record property this flag sets; null for a flag of the command line only.</summary>
+    public PropertyInfo? Property { get; init; }
+
+    /// <summary>Words for a default decided at run time (e.g. "every epoch"); shown when there is no value.</summary>
+    public string? DefaultNote { get; init; }
+
+    /// <summary>Smallest accepted number (ints, longs, doubles).</summary>
+    public double Min { get; init; } = double.NegativeInfinity;
+
+    /// <summary>Largest accepted number (ints, doubles).</summary>
+    public double Max { get; init; } = double.PositiveInfinity;
+
+    /// <summary>For a string property: the accepted words.</summary>
+    public string[]? Choices { get; init; }
+
+    /// <summary>For a nullable property: the word that stands for null (e.g. --beta auto).</summary>
+    public string? NullWord { get; init; }
+
+    /// <summary>The command reads this flag itself; <see cref="Binder{T}.Apply"/> leaves the property alone.</summary>
+    public bool Manual { get; init; }
+
+    /// <summary>The default as the help text shows it, or null when none is shown.</summary>
+    public string? DocumentedDefault => Default ?? DefaultNote;
+}
+
+/// <summary>What a command runs with: its arguments, where to write, and a token that Ctrl-C cancels.</summary>
+public sealed record CommandContext(ParsedArgs Args, TextWriter Out, TextWriter Error,
+    CancellationToken Cancel = default, bool Interactive = false)
+{
+    /// <summary>Writes one line to <see cref="Out"/>: the progress log handed to library calls.</summary>
+    public void Log(string line) => Out.WriteLine(line);
+}
 
 /// <summary>A command: its flags, an optional positional argument, and what it runs.</summary>
 public sealed record CommandSpec(
     string Name,
     string Summary,
     IReadOnlyList<OptionSpec> Options,
-    Func<ParsedArgs, int> Run,
+    Func<CommandContext, int> Run,
     string? Positional = null,
     string? PositionalHelp = null)
 {
+    /// <summary>The command watches <see cref="CommandContext.Cancel"/>: Ctrl-C stops it, not kills it.</summary>
+    public bool StopsOnCancel { get; init; }
+
     /// <summary>Help text: usage line, summary and every flag with its default.</summary>
     public string HelpText()
     {
@@ -32,27 +75,37 @@ public sealed record CommandSpec(
         foreach (var o in Options)
         {
             var flag = "--" + o.Name + (o.IsFlag ? " [true|false]" : " VALUE");
-            var dflt = o.Required ? " (required)" : o.Default is null ? "" : $" (default: {o.Default})";
+            var dflt = o.Required ? " (required)" : o.DocumentedDefault is { } d ? $" (default: {d})" : "";
             w.AppendLine($"  {flag,-26} {o.Help}{dflt}");
         }
         w.AppendLine($"  {"--help",-26} show this text");
         w.AppendLine().AppendLine("Flags are accepted with underscores (--env_id) or dashes (--env-id).");
         return w.ToString();
     }
+
+    /// <summary>The `--flag` that sets <paramref name="property"/> in this command, or null when none does.</summary>
+    public string? FlagFor(string property) =>
+        Options.FirstOrDefault(o => o.Property?.Name == property) is { } o ? "--" + o.Name : null;
+
+    /// <summary>The library's message in this command's words: each property it names becomes its `--flag`.</summary>
+    public string Reword(OptionError e) => e.Reword(FlagFor);
 }
 
 /// <summary>The parsed command line of one command, with typed, validated getters.</summary>
 public sealed class ParsedArgs
 {
-    readonly Dictionary<string, string> _values;
-    readonly CommandSpec _spec;
+    readonly Dictionary<string, string> values;
+    readonly CommandSpec spec;
 
     ParsedArgs(CommandSpec spec, Dictionary<string, string> values, string? positional)
     {
-        _spec = spec;
-        _values = values;
+        this.spec = spec;
+        this.values = values;
         PositionalValue = positional;
     }
+
+    /// <summary>The command these arguments were parsed for.</summary>
+    public CommandSpec Command => spec;
 
     /// <summary>The positional argument, if the command takes one and it was given.</summary>
     public string? PositionalValue { get; }
@@ -60,7 +113,7 @@ public sealed class ParsedArgs
     /// <summary>Canonical flag name: dashes become underscores.</summary>
     public static string Canonical(string name) => name.Replace('-', '_');
 
-    /// <summary>Parse <paramref name="args"/> against <paramref name="spec"/>; unknown or malformed flags are usage errors.</summary>
+    /// <summary>Parse <paramref name="args"/> against <paramref name="spec"/>; bad flags are usage errors.</summary>
     public static ParsedArgs Parse(CommandSpec spec, IReadOnlyList<string> args)
     {
         var byName = spec.Options.ToDictionary(o => o.Name);
@@ -85,7 +138,8 @@ public sealed class ParsedArgs
             {
                 var near = byName.Keys.OrderBy(k => Levenshtein(k, name)).FirstOrDefault();
                 var hint = near is not null && Levenshtein(near, name) <= 3 ? $" (did you mean --{near}?)" : "";
-                throw new UsageError($"unknown flag '--{body}' for 'o2o {spec.Name}'{hint}; see 'o2o {spec.Name} --help'");
+                throw new UsageError(
+                    $"unknown flag '--{body}' for 'o2o {spec.Name}'{hint}; see 'o2o {spec.Name} --help'");
             }
             string value;
             if (inline is not null) value = inline;
@@ -109,14 +163,16 @@ public sealed class ParsedArgs
         return new ParsedArgs(spec, values, positional);
     }
 
-    OptionSpec Spec(string name) =>
-        _spec.Options.FirstOrDefault(o => o.Name == name) ?? throw new InvalidOperationException($"flag --{name} is not declared by 'o2o {_spec.Name}'");
+    /// <summary>The declaration of a flag of this command.</summary>
+    public OptionSpec Spec(string name) =>
+        spec.Options.FirstOrDefault(o => o.Name == name)
+        ?? throw new InvalidOperationException($"flag --{name} is not declared by 'o2o {spec.Name}'");
 
     /// <summary>True when the flag was given on the command line.</summary>
-    public bool Has(string name) { Spec(name); return _values.ContainsKey(name); }
+    public bool Has(string name) { Spec(name); return values.ContainsKey(name); }
 
     /// <summary>The raw value, or the declared default.</summary>
-    public string? String(string name) => _values.TryGetValue(name, out var v) ? v : Spec(name).Default;
+    public string? String(string name) => values.TryGetValue(name, out var v) ? v : Spec(name).Default;
 
     /// <summary>The value as a required string.</summary>
     public string RequiredString(string name) =>
@@ -129,7 +185,8 @@ public sealed class ParsedArgs
         if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
             throw new UsageError($"--{name} '{String(name)}' is not an integer");
         if (v < min || v > max)
-            throw new UsageError(max == int.MaxValue ? $"--{name} must be ≥ {min}, got {v}" : $"--{name} must be in [{min}, {max}], got {v}");
+            throw new UsageError(max == int.MaxValue
+                ? $"--{name} must be ≥ {min}, got {v}" : $"--{name} must be in [{min}, {max}], got {v}");
         return v;
     }
 
@@ -149,7 +206,9 @@ public sealed class ParsedArgs
         var s = RequiredString(name);
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
             throw new UsageError($"--{name} '{s}' is not a finite number");
-        if (v < min || v > max) throw new UsageError($"--{name} must be in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}], got {s}");
+        if (v < min || v > max)
+            throw new UsageError(
+                string.Create(CultureInfo.InvariantCulture, $"--{name} must be in [{min}, {max}], got {s}"));
         return v;
     }
 
@@ -169,7 +228,8 @@ public sealed class ParsedArgs
     public string Choice(string name, params string[] allowed)
     {
         var s = RequiredString(name).ToLowerInvariant();
-        if (!allowed.Contains(s)) throw new UsageError($"--{name} '{String(name)}' must be one of: {string.Join(", ", allowed)}");
+        if (!allowed.Contains(s))
+            throw new UsageError($"--{name} '{String(name)}' must be one of: {string.Join(", ", allowed)}");
         return s;
     }
 
@@ -180,7 +240,8 @@ public sealed class ParsedArgs
         for (var j = 0; j <= b.Length; j++) d[0, j] = j;
         for (var i = 1; i <= a.Length; i++)
             for (var j = 1; j <= b.Length; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1),
+                    d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
         return d[a.Length, b.Length];
     }
 }

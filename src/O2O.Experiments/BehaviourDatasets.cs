@@ -13,7 +13,8 @@ namespace O2O.Experiments;
 /// <param name="Seed">Seed of behaviour training and collection.</param>
 /// <param name="WorkDir">Where behaviour policies and their training logs are kept (beside the data).</param>
 /// <param name="TrainBudget">Most env steps the behaviour PPO may train for.</param>
-public sealed record QualityOptions(string EnvId, string Quality, int Steps, int Seed, string WorkDir, long TrainBudget = 1_000_000)
+public sealed record QualityOptions(
+    string EnvId, string Quality, int Steps, int Seed, string WorkDir, long TrainBudget = 1_000_000)
 {
     /// <summary>Evaluation episodes per behaviour-training check.</summary>
     public int EvalEpisodes { get; init; } = 10;
@@ -29,7 +30,8 @@ public sealed record QualityOptions(string EnvId, string Quality, int Steps, int
 /// </summary>
 public static class BehaviourDatasets
 {
-    /// <summary>Normalised score at which the medium policy is frozen: one third of expert (D4RL's description).</summary>
+    /// <summary>Normalised score at which the medium policy is frozen: one third of expert (D4RL's description).
+    /// </summary>
     public const double MediumTarget = 100.0 / 3;
 
     /// <summary>The band a medium dataset's behaviour (stochastic) score is documented to fall in.</summary>
@@ -41,21 +43,25 @@ public static class BehaviourDatasets
     {
         log ??= _ => { };
         var env = EnvRegistry.Get(o.EnvId).Id;
-        if (!Qualities.Contains(o.Quality)) throw new UserError($"--quality '{o.Quality}' must be one of: {string.Join(", ", Qualities)}");
+        if (!Qualities.Contains(o.Quality))
+            throw new UserError($"--quality '{o.Quality}' must be one of: {string.Join(", ", Qualities)}");
         Directory.CreateDirectory(o.WorkDir);
+        OfflineDataset CollectWith(string actor, string quality) => DatasetCollector.Collect(
+            new CollectOptions(env, new BehaviourPolicy.Actor(actor, false), o.Steps, o.Seed, quality), log);
         switch (o.Quality)
         {
             case "random":
-                return DatasetCollector.Collect(new CollectOptions(env, new BehaviourPolicy.Random(), o.Steps, o.Seed, "random"), log);
+                return DatasetCollector.Collect(
+                    new CollectOptions(env, new BehaviourPolicy.Random(), o.Steps, o.Seed, "random"), log);
             case "medium":
             {
                 var actor = TrainBehaviour(o, "medium", untilTarget: true, log, recorder: null);
-                return Label(DatasetCollector.Collect(new CollectOptions(env, new BehaviourPolicy.Actor(actor, false), o.Steps, o.Seed, "medium"), log), o, actor);
+                return Label(CollectWith(actor, "medium"), o, actor);
             }
             case "expert":
             {
                 var actor = TrainBehaviour(o, "expert", untilTarget: false, log, recorder: null);
-                return Label(DatasetCollector.Collect(new CollectOptions(env, new BehaviourPolicy.Actor(actor, false), o.Steps, o.Seed, "expert"), log), o, actor);
+                return Label(CollectWith(actor, "expert"), o, actor);
             }
             case "medium-replay":
             {
@@ -73,7 +79,8 @@ public static class BehaviourDatasets
     }
 
     /// <summary>Train (or reuse) a behaviour PPO policy; returns its actor file.</summary>
-    static string TrainBehaviour(QualityOptions o, string tag, bool untilTarget, Action<string> log, Action<RolloutBatch>? recorder)
+    static string TrainBehaviour(
+        QualityOptions o, string tag, bool untilTarget, Action<string> log, Action<RolloutBatch>? recorder)
     {
         var name = $"{o.EnvId}_{tag}_behaviour_s{o.Seed}";
         var actorPath = Path.Combine(o.WorkDir, name + "_actor.pt");
@@ -107,7 +114,8 @@ public static class BehaviourDatasets
             return true;
         });
         if (untilTarget && reached is null)
-            log($"behaviour policy: the target {MediumTarget:F1} normalised was not reached in {o.TrainBudget} steps; using the final policy (best eval {result.BestEvalMean:F1})");
+            log($"behaviour policy: the target {MediumTarget:F1} normalised was not reached in {o.TrainBudget} steps; "
+                + $"using the final policy (best eval {result.BestEvalMean:F1})");
         else if (reached is double s)
             log($"behaviour policy: stopped at {result.EnvSteps} steps with deterministic eval {s:F1} normalised");
         return result.FinalActorPath;
@@ -125,9 +133,11 @@ public static class BehaviourDatasets
     static OfflineDataset Concat(OfflineDataset a, OfflineDataset b, QualityOptions o)
     {
         T[]? Cat<T>(T[]? x, T[]? y) => x is null || y is null ? null : [.. x, .. y];
-        var meta = new Dictionary<string, string>(a.Metadata) { ["quality"] = "medium-expert", ["policy"] = $"{a.Metadata.GetValueOrDefault("policy")} + {b.Metadata.GetValueOrDefault("policy")}" };
-        return new OfflineDataset(a.Count + b.Count, a.ObsDim, a.ActDim, Cat(a.Observations, b.Observations)!, Cat(a.Actions, b.Actions)!,
-            Cat(a.Rewards, b.Rewards), Cat(a.NextObservations, b.NextObservations), Cat(a.Terminals, b.Terminals), Cat(a.Timeouts, b.Timeouts),
+        var policies = $"{a.Metadata.GetValueOrDefault("policy")} + {b.Metadata.GetValueOrDefault("policy")}";
+        var meta = new Dictionary<string, string>(a.Metadata) { ["quality"] = "medium-expert", ["policy"] = policies };
+        return new OfflineDataset(a.Count + b.Count, a.ObsDim, a.ActDim,
+            Cat(a.Observations, b.Observations)!, Cat(a.Actions, b.Actions)!, Cat(a.Rewards, b.Rewards),
+            Cat(a.NextObservations, b.NextObservations), Cat(a.Terminals, b.Terminals), Cat(a.Timeouts, b.Timeouts),
             Cat(a.InfosQpos, b.InfosQpos), a.InfosQposWidth, Cat(a.InfosQvel, b.InfosQvel), a.InfosQvelWidth,
             Cat(a.InfosActionLogProbs, b.InfosActionLogProbs), meta, $"{o.EnvId} medium-expert");
     }
@@ -150,8 +160,8 @@ public static class BehaviourDatasets
                 for (var i = 0; i < b.Envs; i++)
                 {
                     var k = t * b.Envs + i;
-                    perEnv[i].Add(new Row(b.Obs[(k * od)..((k + 1) * od)], b.NextObs[(k * od)..((k + 1) * od)], b.Actions[(k * ad)..((k + 1) * ad)],
-                        b.Rewards[k], b.Terminated[k], b.Truncated[k]));
+                    perEnv[i].Add(new Row(b.Obs[(k * od)..((k + 1) * od)], b.NextObs[(k * od)..((k + 1) * od)],
+                        b.Actions[(k * ad)..((k + 1) * ad)], b.Rewards[k], b.Terminated[k], b.Truncated[k]));
                     if (b.Terminated[k] || b.Truncated[k]) Flush(i);
                 }
         }
@@ -160,7 +170,8 @@ public static class BehaviourDatasets
         {
             foreach (var r in perEnv[i])
             {
-                obs.AddRange(r.Obs); next.AddRange(r.Next); act.AddRange(r.Act); rew.Add(r.Reward); term.Add(r.Terminal); tout.Add(r.Timeout);
+                obs.AddRange(r.Obs); next.AddRange(r.Next); act.AddRange(r.Act);
+                rew.Add(r.Reward); term.Add(r.Terminal); tout.Add(r.Timeout);
             }
             perEnv[i].Clear();
         }
@@ -177,10 +188,12 @@ public static class BehaviourDatasets
             var n = Math.Min(maxSteps, rew.Count);
             if (n < rew.Count && n > 0 && !term[n - 1]) tout[n - 1] = true;
             int od = spec.ObsDim, ad = spec.ActDim;
-            return new OfflineDataset(n, od, ad, obs.Take(n * od).ToArray(), act.Take(n * ad).ToArray(), rew.Take(n).ToArray(), next.Take(n * od).ToArray(),
-                term.Take(n).ToArray(), tout.Take(n).ToArray(), metadata: new Dictionary<string, string>
+            var version = typeof(BehaviourDatasets).Assembly.GetName().Version;
+            return new OfflineDataset(n, od, ad, obs.Take(n * od).ToArray(), act.Take(n * ad).ToArray(),
+                rew.Take(n).ToArray(), next.Take(n * od).ToArray(), term.Take(n).ToArray(), tout.Take(n).ToArray(),
+                metadata: new Dictionary<string, string>
                 {
-                    ["generated_by"] = $"o2o {typeof(BehaviourDatasets).Assembly.GetName().Version} data collect (not a D4RL download)",
+                    ["generated_by"] = $"o2o {version} data collect (not a D4RL download)",
                     ["env_id"] = spec.Id,
                     ["quality"] = quality,
                     ["policy"] = "PPO learner's rollouts up to the medium point",

@@ -11,7 +11,8 @@ public sealed record VariantRuns(string Name, IReadOnlyList<string> Csvs);
 /// One train-online CSV: the evaluated rows (env steps and the metric), the last dsr/oos_frac if logged, and the
 /// env steps of the last row and the step between the last two rows (one epoch), for the finished check.
 /// </summary>
-public sealed record RunLog(string Csv, List<long> Steps, List<double> Scores, double? OosEnd, long LastStep, long EpochSteps)
+public sealed record RunLog(
+    string Csv, List<long> Steps, List<double> Scores, double? OosEnd, long LastStep, long EpochSteps)
 {
     /// <summary>
     /// A run is finished when one more epoch would exceed the budget (train-online stops there). A shorter log is
@@ -20,9 +21,12 @@ public sealed record RunLog(string Csv, List<long> Steps, List<double> Scores, d
     public void CheckFinished(long totalSteps)
     {
         if (LastStep > totalSteps)
-            throw new UserError($"log '{Csv}' runs to {LastStep} env steps, beyond --total_steps {totalSteps}; pass the budget the runs were trained with");
+            throw new UserError($"log '{Csv}' runs to {LastStep} env steps, beyond --total_steps {totalSteps}; "
+                + "pass the budget the runs were trained with");
         if (LastStep + EpochSteps <= totalSteps)
-            throw new UserError($"log '{Csv}' stops at {LastStep} of --total_steps {totalSteps} env steps (an unfinished or crashed run); finish it (train-online resumes from its checkpoint) or leave it out");
+            throw new UserError($"log '{Csv}' stops at {LastStep} of --total_steps {totalSteps} env steps "
+                + "(an unfinished or crashed run); finish it (train-online resumes from its checkpoint) "
+                + "or leave it out");
     }
 }
 
@@ -33,10 +37,11 @@ public sealed record RunLog(string Csv, List<long> Steps, List<double> Scores, d
 /// </summary>
 public static class Comparison
 {
-    public sealed record Row(string Variant, int Seeds, double Dip, (double Lo, double Hi) DipCi, double Final, (double Lo, double Hi) FinalCi,
-        double Auc, (double Lo, double Hi) AucCi, double Monotonicity, double? OosEnd);
+    public sealed record Row(string Variant, int Seeds, double Dip, (double Lo, double Hi) DipCi, double Final,
+        (double Lo, double Hi) FinalCi, double Auc, (double Lo, double Hi) AucCi, double Monotonicity, double? OosEnd);
 
-    public static IReadOnlyList<Row> Summarise(IReadOnlyList<VariantRuns> variants, string metric, double? reference, long? totalSteps)
+    public static IReadOnlyList<Row> Summarise(
+        IReadOnlyList<VariantRuns> variants, string metric, double? reference, long? totalSteps)
     {
         var rows = new List<Row>();
         foreach (var v in variants)
@@ -44,12 +49,13 @@ public static class Comparison
             var per = v.Csvs.Select(c => ReadRun(c, metric)).ToList();
             if (totalSteps is long budget)
                 foreach (var r in per) r.CheckFinished(budget);
-            var metrics = per.Select(r => CurveMetrics.From(r.Scores, r.Steps, totalSteps ?? r.Steps[^1], reference)).ToList();
+            var metrics = per.Select(r => CurveMetrics.From(r.Scores, r.Steps, totalSteps ?? r.Steps[^1], reference))
+                .ToList();
             var oos = per.Select(r => r.OosEnd).Where(x => x is not null).Select(x => x!.Value).ToList();
             double M(Func<CurveMetrics, double> f) => metrics.Average(f);
             (double, double) Ci(Func<CurveMetrics, double> f) => CurveMetrics.BootstrapCi(metrics.Select(f).ToList());
-            rows.Add(new Row(v.Name, metrics.Count, M(m => m.Dip), Ci(m => m.Dip), M(m => m.Final), Ci(m => m.Final), M(m => m.Auc), Ci(m => m.Auc),
-                M(m => m.Monotonicity), oos.Count == 0 ? null : oos.Average()));
+            rows.Add(new Row(v.Name, metrics.Count, M(m => m.Dip), Ci(m => m.Dip), M(m => m.Final), Ci(m => m.Final),
+                M(m => m.Auc), Ci(m => m.Auc), M(m => m.Monotonicity), oos.Count == 0 ? null : oos.Average()));
         }
         return rows;
     }
@@ -59,16 +65,24 @@ public static class Comparison
         var inv = CultureInfo.InvariantCulture;
         string F(double x) => x.ToString("F1", inv);
         var w = new StringBuilder();
-        w.AppendLine($"| variant | seeds | initial dip | final (last 10 evals) | AUC | monotonicity | out-of-support share at end |");
+        w.AppendLine("| variant | seeds | initial dip | final (last 10 evals) | AUC | monotonicity "
+            + "| out-of-support share at end |");
         w.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var r in rows)
-            w.AppendLine($"| {r.Variant} | {r.Seeds} | {F(r.Dip)} [{F(r.DipCi.Lo)}, {F(r.DipCi.Hi)}] | {F(r.Final)} [{F(r.FinalCi.Lo)}, {F(r.FinalCi.Hi)}] | {F(r.Auc)} [{F(r.AucCi.Lo)}, {F(r.AucCi.Hi)}] | {r.Monotonicity.ToString("F2", inv)} | {(r.OosEnd is double o ? o.ToString("F2", inv) : "–")} |");
-        w.AppendLine().AppendLine($"Scores are `{metric}`; brackets are 95 % bootstrap intervals of the mean over seeds.");
+        {
+            string WithCi(double x, (double Lo, double Hi) ci) => $"{F(x)} [{F(ci.Lo)}, {F(ci.Hi)}]";
+            var oos = r.OosEnd is double o ? o.ToString("F2", inv) : "–";
+            w.AppendLine($"| {r.Variant} | {r.Seeds} | {WithCi(r.Dip, r.DipCi)} | {WithCi(r.Final, r.FinalCi)} "
+                + $"| {WithCi(r.Auc, r.AucCi)} | {r.Monotonicity.ToString("F2", inv)} | {oos} |");
+        }
+        w.AppendLine().AppendLine(
+            $"Scores are `{metric}`; brackets are 95 % bootstrap intervals of the mean over seeds.");
         return w.ToString();
     }
 
     /// <summary>Mean curve of each variant (evaluations aligned by row) as a PNG.</summary>
-    public static void Plot(string path, string title, IReadOnlyList<VariantRuns> variants, string metric, double? reference)
+    public static void Plot(
+        string path, string title, IReadOnlyList<VariantRuns> variants, string metric, double? reference)
     {
         var series = new List<CurveSeries>();
         foreach (var v in variants)
@@ -79,17 +93,20 @@ public static class Comparison
                 Enumerable.Range(0, n).Select(i => (double)runs[0].Steps[i]).ToList(),
                 Enumerable.Range(0, n).Select(i => runs.Average(r => r.Scores[i])).ToList()));
         }
-        LearningCurvePlot.Save(path, title, metric, series, reference, reference is null ? null : "reference (before fine-tuning)");
+        var referenceLabel = reference is null ? null : "reference (before fine-tuning)";
+        LearningCurvePlot.Save(path, title, metric, series, reference, referenceLabel);
     }
 
-    /// <summary>Read one CSV log (see <see cref="RunLog"/>); a missing file, column or number is a one-line error.</summary>
+    /// <summary>Read one CSV log (see <see cref="RunLog"/>); a missing file, column or number is a one-line error.
+    /// </summary>
     public static RunLog ReadRun(string csv, string metric)
     {
         if (!File.Exists(csv)) throw new UserError($"log '{csv}' does not exist");
         var lines = File.ReadAllLines(csv);
         if (lines.Length < 2) throw new UserError($"log '{csv}' has no rows");
         var header = lines[0].Split(',');
-        int si = Array.IndexOf(header, "env_steps"), mi = Array.IndexOf(header, metric), oi = Array.IndexOf(header, "dsr/oos_frac");
+        int si = Array.IndexOf(header, "env_steps"), mi = Array.IndexOf(header, metric);
+        var oi = Array.IndexOf(header, "dsr/oos_frac");
         if (mi < 0) throw new UserError($"log '{csv}' has no column '{metric}'; columns: {string.Join(", ", header)}");
         if (si < 0) throw new UserError($"log '{csv}' has no column 'env_steps'; is it a train-online CSV?");
         var steps = new List<long>();
@@ -103,7 +120,8 @@ public static class Comparison
             var f = line.Split(',');
             try
             {
-                if (oi >= 0 && f.Length > oi && f[oi].Length > 0) oos = double.Parse(f[oi], CultureInfo.InvariantCulture);
+                if (oi >= 0 && f.Length > oi && f[oi].Length > 0)
+                    oos = double.Parse(f[oi], CultureInfo.InvariantCulture);
                 (previous, last) = (last, long.Parse(f[si], CultureInfo.InvariantCulture));
                 if (f.Length <= mi || f[mi].Length == 0) continue;
                 steps.Add(last);
@@ -111,7 +129,8 @@ public static class Comparison
             }
             catch (Exception e) when (e is FormatException or OverflowException or IndexOutOfRangeException)
             {
-                throw new UserError($"log '{csv}' line {row} is not a train-online row (a number is missing or malformed); is the file damaged?");
+                throw new UserError($"log '{csv}' line {row} is not a train-online row "
+                    + "(a number is missing or malformed); is the file damaged?");
             }
         }
         if (scores.Count == 0) throw new UserError($"log '{csv}' has no evaluated rows in '{metric}'");

@@ -4,7 +4,8 @@ namespace O2O.Experiments;
 /// The seed's claim, measured on one learning curve of evaluated scores (method.md, "What works means"):
 /// initial dip, final score, area under the curve, monotonicity.
 /// </summary>
-public sealed record CurveMetrics(double Start, double Min, double Final, double Best, double Dip, double Auc, double Monotonicity)
+public sealed record CurveMetrics(
+    double Start, double Min, double Final, double Best, double Dip, double Auc, double Monotonicity)
 {
     /// <summary>
     /// <paramref name="scores"/> in evaluation order, <paramref name="steps"/> their env steps,
@@ -13,12 +14,13 @@ public sealed record CurveMetrics(double Start, double Min, double Final, double
     /// final = mean of the last <paramref name="lastK"/> evaluations; AUC = mean of all; monotonicity =
     /// fraction of evaluations at least (best so far − <paramref name="tolerance"/>).
     /// </summary>
-    public static CurveMetrics From(IReadOnlyList<double> scores, IReadOnlyList<long> steps, long totalSteps, double? reference = null,
-        double dipFrac = 0.2, int lastK = 10, double tolerance = 5)
+    public static CurveMetrics From(IReadOnlyList<double> scores, IReadOnlyList<long> steps, long totalSteps,
+        double? reference = null, double dipFrac = 0.2, int lastK = 10, double tolerance = 5)
     {
         if (scores.Count == 0) throw new ArgumentException("no evaluations to summarise");
         var start = reference ?? scores[0];
-        var early = Enumerable.Range(0, scores.Count).Where(i => steps[i] <= dipFrac * totalSteps).Select(i => scores[i]).ToList();
+        var early = Enumerable.Range(0, scores.Count).Where(i => steps[i] <= dipFrac * totalSteps)
+            .Select(i => scores[i]).ToList();
         var min = early.Count > 0 ? early.Min() : scores[0];
         var dip = Math.Max(0, start - min);
         var final = scores.Skip(Math.Max(0, scores.Count - lastK)).Average();

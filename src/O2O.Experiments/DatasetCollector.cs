@@ -18,7 +18,8 @@ public abstract record BehaviourPolicy
 }
 
 /// <summary>Settings of one collection run.</summary>
-public sealed record CollectOptions(string EnvId, BehaviourPolicy Policy, int Steps, int Seed, string Quality = "custom");
+public sealed record CollectOptions(
+    string EnvId, BehaviourPolicy Policy, int Steps = 1_000_000, int Seed = 1, string Quality = "custom");
 
 /// <summary>
 /// Rolls a behaviour policy out into a D4RL-format dataset: observations, the executed (clipped)
@@ -35,15 +36,19 @@ public static class DatasetCollector
     {
         if (o.Steps <= 0) throw new UserError($"--steps must be > 0, got {o.Steps}");
         var spec = EnvRegistry.Get(o.EnvId);
-        ActorBundle? bundle = o.Policy is BehaviourPolicy.Actor a ? ActorBundle.Load(a.Path, spec.Id, spec.ObsDim, spec.ActDim) : null;
+        ActorBundle? bundle = o.Policy is BehaviourPolicy.Actor a
+            ? ActorBundle.Load(a.Path, spec.Id, spec.ObsDim, spec.ActDim) : null;
         try
         {
             var share = new[] { o.Steps / Workers + o.Steps % Workers, o.Steps / Workers };
-            var runners = Enumerable.Range(0, Workers).Select(_ => bundle is null ? null : new PolicyRunner(bundle)).ToArray();
+            var runners = Enumerable.Range(0, Workers)
+                .Select(_ => bundle is null ? null : new PolicyRunner(bundle)).ToArray();
             var parts = new Part[Workers];
-            Parallel.For(0, Workers, w => parts[w] = CollectPart(spec, runners[w], o.Policy, share[w], o.Seed * 1000 + w * 100_003));
+            Parallel.For(0, Workers,
+                w => parts[w] = CollectPart(spec, runners[w], o.Policy, share[w], o.Seed * 1000 + w * 100_003));
             var ds = Concat(spec, parts, Metadata(o, spec, bundle));
-            log?.Invoke($"collected {ds.Count} transitions, {ds.EpisodeStarts().Length} episodes, {o.EnvId}, policy {Describe(o.Policy)}");
+            log?.Invoke($"collected {ds.Count} transitions, {ds.EpisodeStarts().Length} episodes, {o.EnvId}, "
+                + $"policy {Describe(o.Policy)}");
             return ds;
         }
         finally { bundle?.Dispose(); }
@@ -51,9 +56,11 @@ public static class DatasetCollector
 
     sealed class Part(int steps, EnvSpec s)
     {
-        public readonly float[] Obs = new float[steps * s.ObsDim], Next = new float[steps * s.ObsDim], Act = new float[steps * s.ActDim], Rew = new float[steps];
+        public readonly float[] Obs = new float[steps * s.ObsDim], Next = new float[steps * s.ObsDim];
+        public readonly float[] Act = new float[steps * s.ActDim], Rew = new float[steps];
         public readonly bool[] Term = new bool[steps], Tout = new bool[steps];
-        public readonly double[] Qpos = new double[steps * s.NqPos], Qvel = new double[steps * s.NqVel], LogP = new double[steps];
+        public readonly double[] Qpos = new double[steps * s.NqPos], Qvel = new double[steps * s.NqVel];
+        public readonly double[] LogP = new double[steps];
         public int Count = steps;
     }
 
@@ -102,7 +109,8 @@ public static class DatasetCollector
             part.Rew[t] = (float)r.Reward;
             part.Term[t] = r.Terminated;
             part.Tout[t] = r.Truncated && !r.Terminated;
-            if (t == steps - 1 && !r.Terminated && !r.Truncated) part.Tout[t] = true; // the budget cuts the last episode
+            // The budget cuts the last episode.
+            if (t == steps - 1 && !r.Terminated && !r.Truncated) part.Tout[t] = true;
             if (r.Terminated || r.Truncated) env.Reset(seed + ++episode, obs);
         }
         return part;
@@ -112,8 +120,9 @@ public static class DatasetCollector
     {
         var n = parts.Sum(p => p.Count);
         T[] Cat<T>(Func<Part, T[]> f) => parts.SelectMany(f).ToArray();
-        return new OfflineDataset(n, s.ObsDim, s.ActDim, Cat(p => p.Obs), Cat(p => p.Act), Cat(p => p.Rew), Cat(p => p.Next),
-            Cat(p => p.Term), Cat(p => p.Tout), Cat(p => p.Qpos), s.NqPos, Cat(p => p.Qvel), s.NqVel, Cat(p => p.LogP), meta, "collected");
+        return new OfflineDataset(n, s.ObsDim, s.ActDim, Cat(p => p.Obs), Cat(p => p.Act), Cat(p => p.Rew),
+            Cat(p => p.Next), Cat(p => p.Term), Cat(p => p.Tout), Cat(p => p.Qpos), s.NqPos, Cat(p => p.Qvel), s.NqVel,
+            Cat(p => p.LogP), meta, "collected");
     }
 
     static string Describe(BehaviourPolicy p) => p switch
@@ -127,7 +136,8 @@ public static class DatasetCollector
     {
         var m = new Dictionary<string, string>
         {
-            ["generated_by"] = $"o2o {typeof(DatasetCollector).Assembly.GetName().Version} data collect (not a D4RL download)",
+            ["generated_by"] =
+                $"o2o {typeof(DatasetCollector).Assembly.GetName().Version} data collect (not a D4RL download)",
             ["env_id"] = spec.Id,
             ["quality"] = o.Quality,
             ["policy"] = Describe(o.Policy),

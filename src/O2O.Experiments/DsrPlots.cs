@@ -49,7 +49,8 @@ public static class DsrPlots
     public static string SigmaHistogram(DsrDiagnostics d, string mode, string path)
     {
         var m = d.Modes.FirstOrDefault(x => x.Mode == mode)
-                ?? throw new UserError($"diagnostics have no mode '{mode}'; expected one of: {string.Join(", ", d.Modes.Select(x => x.Mode))}");
+                ?? throw new UserError($"diagnostics have no mode '{mode}'; "
+                    + $"expected one of: {string.Join(", ", d.Modes.Select(x => x.Mode))}");
         var plt = new Plot();
         var bins = DsrDiagnostics.HistogramBins;
         var width = 1.0 / bins;

@@ -8,7 +8,8 @@ public sealed record CurveSeries(string Label, IReadOnlyList<double> Steps, IRea
 /// <summary>Learning curves as a PNG (ScottPlot; needs fonts-dejavu-core for text).</summary>
 public static class LearningCurvePlot
 {
-    public static void Save(string path, string title, string yLabel, IReadOnlyList<CurveSeries> series, double? reference = null, string? referenceLabel = null)
+    public static void Save(string path, string title, string yLabel, IReadOnlyList<CurveSeries> series,
+        double? reference = null, string? referenceLabel = null)
     {
         var plt = new ScottPlot.Plot();
         plt.Title(title);

@@ -21,46 +21,84 @@ public sealed record PipelineOptions
     public bool RunBc { get; init; } = true;
     /// <summary>"default" (the notebook's budgets) or "smoke" (a 1–2 minute end-to-end check).</summary>
     public string Profile { get; init; } = "default";
+    /// <summary>Seed of every phase.</summary>
     public int Seed { get; init; } = 1;
     /// <summary>Try the D4RL server before generating data locally.</summary>
     public bool Download { get; init; } = true;
+    /// <summary>D4RL server base URL; null = the download's default.</summary>
     public string? BaseUrl { get; init; }
     /// <summary>Seconds without progress before the download gives up.</summary>
     public double DownloadTimeout { get; init; } = 20;
 
-    // The notebook's online settings.
+    // The notebook's budgets. Where they equal the library's defaults they are read from its records, so that
+    // a default lives in one place; only the online budget is the notebook's own.
+    static readonly PpoOptions Ppo = new() { EnvId = "" };
+    static readonly DsrOptions Dsr = new();
+    static readonly BcOptions Bc = new() { EnvId = "" };
+
+    /// <summary>Online env steps of the PPO phase (the notebook's 300k, not PPO's default).</summary>
     public long TotalSteps { get; init; } = 300_000;
-    public int StepsPerEpoch { get; init; } = 4096;
-    public int MinibatchSize { get; init; } = 256;
-    public int TrainIters { get; init; } = 10;
-    // The notebook's offline settings.
-    public int DsrEpochs { get; init; } = 20;
-    public int DsrBatch { get; init; } = 2048;
-    public int BcEpochs { get; init; } = 20;
-    public int BcBatch { get; init; } = 1024;
+    /// <summary>Online env steps per PPO epoch.</summary>
+    public int StepsPerEpoch { get; init; } = Ppo.StepsPerEpoch;
+    /// <summary>Minibatch size of the online update.</summary>
+    public int MinibatchSize { get; init; } = Ppo.MinibatchSize;
+    /// <summary>Passes over each rollout.</summary>
+    public int TrainIters { get; init; } = Ppo.TrainIters;
+    /// <summary>Passes of DSR training over the offline data.</summary>
+    public int DsrEpochs { get; init; } = Dsr.Epochs;
+    /// <summary>DSR minibatch.</summary>
+    public int DsrBatch { get; init; } = Dsr.BatchSize;
+    /// <summary>Behaviour-cloning epochs.</summary>
+    public int BcEpochs { get; init; } = Bc.Epochs;
+    /// <summary>Behaviour-cloning minibatch.</summary>
+    public int BcBatch { get; init; } = Bc.BatchSize;
     /// <summary>Transitions of a locally generated dataset (D4RL's medium sets have 1M).</summary>
     public int GeneratedSteps { get; init; } = 1_000_000;
     /// <summary>Most env steps the behaviour policy of a generated dataset trains for.</summary>
     public long BehaviourBudget { get; init; } = 1_000_000;
-    public int EvalEpisodes { get; init; } = 10;
+    /// <summary>Deterministic evaluation episodes (BC and online).</summary>
+    public int EvalEpisodes { get; init; } = Ppo.EvalEpisodes;
     /// <summary>libtorch threads for the offline phases (DSR, BC); 1 is safe on a shared machine.</summary>
-    public int TorchThreads { get; init; } = 1;
+    public int TorchThreads { get; init; } = Bc.TorchThreads;
+    /// <summary>How the frozen DSR shapes the online phase.</summary>
     public DsrShapingOptions Shaping { get; init; } = new();
+}
 
-    /// <summary>The smoke profile: the same pipeline on budgets that finish in a minute or two.</summary>
-    public PipelineOptions AsSmoke() => this with
+/// <summary>
+/// The named profiles of `o2o run`, the one place their budgets are written: "default" is the record's own
+/// defaults (the notebook's budgets), "smoke" the same pipeline on budgets that finish in a minute or two.
+/// </summary>
+public static class PipelineProfiles
+{
+    /// <summary>The notebook's budgets.</summary>
+    public static PipelineOptions Default { get; } = new();
+
+    /// <summary>A 1–2 minute end-to-end check.</summary>
+    public static PipelineOptions Smoke { get; } = Default with
     {
         Profile = "smoke",
         TotalSteps = 8192, StepsPerEpoch = 2048, MinibatchSize = 256, TrainIters = 4,
         DsrEpochs = 2, DsrBatch = 1024, BcEpochs = 2, BcBatch = 512,
         GeneratedSteps = 20_000, BehaviourBudget = 20_480, EvalEpisodes = 3,
     };
+
+    /// <summary>Every profile, the default first.</summary>
+    public static IReadOnlyList<PipelineOptions> All { get; } = [Default, Smoke];
+
+    /// <summary>The profiles' names, as --profile accepts them.</summary>
+    public static string[] Names => [.. All.Select(p => p.Profile)];
+
+    /// <summary>The profile called <paramref name="name"/>.</summary>
+    public static PipelineOptions Named(string name) =>
+        All.FirstOrDefault(p => p.Profile == name)
+        ?? throw new UserError($"unknown profile '{name}'; expected one of: {string.Join(", ", Names)}");
 }
 
 /// <summary>Wall time and outcome of each phase, and the learning-curve summary.</summary>
 public sealed record PipelineSummary(
     string Task, string DatasetPath, string DatasetOrigin, int Transitions, int Episodes, double? BehaviourScore,
-    double? BcScore, CurveMetrics? Online, IReadOnlyDictionary<string, double> PhaseSeconds, string CsvPath, string PlotPath, string SummaryPath);
+    double? BcScore, CurveMetrics? Online, IReadOnlyDictionary<string, double> PhaseSeconds, string CsvPath,
+    string PlotPath, string SummaryPath);
 
 /// <summary>
 /// The notebook as code: data → NPZ → DSR → BC → online PPO with the DSR, with the notebook's names
@@ -75,7 +113,8 @@ public static class Pipeline
         var env = task.Env.EnvId;
         var stem = task.Name.Replace("-v2", "").Replace('-', '_');            // hopper_medium, as in the notebook
         var layout = new RunLayout(o.Root);
-        foreach (var d in new[] { layout.DataDir, layout.CheckpointDir, layout.LogDir }) AtomicFile.EnsureWritableFolder(Path.Combine(d, "x"), "folder");
+        foreach (var d in new[] { layout.DataDir, layout.CheckpointDir, layout.LogDir })
+            AtomicFile.EnsureWritableFolder(Path.Combine(d, "x"), "folder");
         var h5 = Path.Combine(layout.DataDir, task.LocalFileName);
         var npz = Path.Combine(layout.DataDir, stem + ".npz");
         var dsrPath = Path.Combine(layout.CheckpointDir, stem + "_dsr.pt");
@@ -107,7 +146,8 @@ public static class Pipeline
             // One libtorch thread by default: on a shared machine more threads can stall in OpenMP spinning.
             O2O.Learning.Runtime.TorchRuntime.Configure(o.Seed, o.TorchThreads);
             var dsrOptions = new DsrOptions { Epochs = o.DsrEpochs, BatchSize = o.DsrBatch, Seed = o.Seed };
-            using var model = DsrTrainer.Train(dsrOptions, data.Observations, data.Actions, data.ObsDim, data.ActDim, data.EpisodeStarts(), env, log, rewards: data.Rewards);
+            using var model = DsrTrainer.Train(dsrOptions, data.Observations, data.Actions, data.ObsDim, data.ActDim,
+                data.EpisodeStarts(), env, log, rewards: data.Rewards);
             model.Save(dsrPath);
             log($"wrote {dsrPath}");
         }
@@ -121,7 +161,12 @@ public static class Pipeline
         {
             if (!File.Exists(bcPath))
             {
-                var bc = BehaviorCloning.Train(new BcOptions { EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed, EvalEpisodes = o.EvalEpisodes, TorchThreads = o.TorchThreads }, data, log);
+                var bcOptions = new BcOptions
+                {
+                    EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed,
+                    EvalEpisodes = o.EvalEpisodes, TorchThreads = o.TorchThreads,
+                };
+                var bc = BehaviorCloning.Train(bcOptions, data, log);
                 using (bc.Actor) bc.Actor.Save(bcPath);
                 bcScore = bc.Eval is null ? null : D4rlScores.Normalize(env, bc.Eval.Mean);
                 log($"wrote {bcPath}");
@@ -140,9 +185,9 @@ public static class Pipeline
         var runName = $"{stem}_{(o.RunBc ? "bc_" : "")}dsr_s{o.Seed}";
         var ppo = new PpoOptions
         {
-            EnvId = env, Seed = o.Seed, TotalSteps = o.TotalSteps, StepsPerEpoch = o.StepsPerEpoch, MinibatchSize = o.MinibatchSize,
-            TrainIters = o.TrainIters, InitActor = o.RunBc ? bcPath : null, RunName = runName, LogDir = layout.LogDir,
-            EvalEpisodes = o.EvalEpisodes, EvalEvery = o.StepsPerEpoch,
+            EnvId = env, Seed = o.Seed, TotalSteps = o.TotalSteps, StepsPerEpoch = o.StepsPerEpoch,
+            MinibatchSize = o.MinibatchSize, TrainIters = o.TrainIters, InitActor = o.RunBc ? bcPath : null,
+            RunName = runName, LogDir = layout.LogDir, EvalEpisodes = o.EvalEpisodes, EvalEvery = o.StepsPerEpoch,
         };
         var finalActor = ppo.FinalActorPath;
         if (File.Exists(finalActor) && File.Exists(ppo.Csv) && CsvRows(ppo.Csv) == ppo.Epochs)
@@ -150,7 +195,8 @@ public static class Pipeline
         else
         {
             using var dsr = SupportModel.Load(dsrPath, env);
-            var c = o.Shaping.RewardScale ?? dsr.RewardAbsMean ?? throw new UserError($"DSR '{dsrPath}' has no offline reward scale; delete it to retrain");
+            var c = o.Shaping.RewardScale ?? dsr.RewardAbsMean
+                ?? throw new UserError($"DSR '{dsrPath}' has no offline reward scale; delete it to retrain");
             var shaper = new DsrShaper(dsr, o.Shaping, c);
             using var trainer = new PpoTrainer(ppo, shaper, log);
             var resume = Directory.Exists(ppo.CheckpointPath) && File.Exists(ppo.Csv);
@@ -160,18 +206,22 @@ public static class Pipeline
 
         // 6. Summary: table, learning curve, written beside the logs.
         var curve = ReadCurve(ppo.Csv);
-        CurveMetrics? online = curve.Scores.Count == 0 ? null : CurveMetrics.From(curve.Scores, curve.Steps, o.TotalSteps, bcScore);
+        CurveMetrics? online = curve.Scores.Count == 0 ? null
+            : CurveMetrics.From(curve.Scores, curve.Steps, o.TotalSteps, bcScore);
         var plot = Path.Combine(layout.LogDir, runName + ".png");
         LearningCurvePlot.Save(plot, $"{task.Name}: online PPO with the DSR (seed {o.Seed})", "D4RL normalised score",
-            [new CurveSeries("eval (deterministic, " + o.EvalEpisodes + " episodes)", curve.Steps.Select(s => (double)s).ToList(), curve.Scores)],
+            [new CurveSeries("eval (deterministic, " + o.EvalEpisodes + " episodes)",
+                curve.Steps.Select(s => (double)s).ToList(), curve.Scores)],
             bcScore, "BC (before fine-tuning)");
         var summaryPath = Path.Combine(layout.LogDir, runName + "_summary.md");
-        var summary = new PipelineSummary(task.Name, h5, origin, data.Count, stats.Episodes, stats.NormalizedScore, bcScore, online, phases, ppo.Csv, plot, summaryPath);
+        var summary = new PipelineSummary(task.Name, h5, origin, data.Count, stats.Episodes, stats.NormalizedScore,
+            bcScore, online, phases, ppo.Csv, plot, summaryPath);
         AtomicFile.WriteText(summaryPath, Format(summary));
         return summary;
     }
 
-    static string EnsureData(PipelineOptions o, D4rlTask task, string h5, RunLayout layout, Action<string> log, CancellationToken ct)
+    static string EnsureData(
+        PipelineOptions o, D4rlTask task, string h5, RunLayout layout, Action<string> log, CancellationToken ct)
     {
         if (File.Exists(h5))
         {
@@ -184,7 +234,9 @@ public static class Pipeline
         {
             try
             {
-                D4rlDownload.Fetch(task.Name, layout.DataDir, o.BaseUrl, new Progress<DownloadProgress>(p => log(p.Message)), ct, TimeSpan.FromSeconds(o.DownloadTimeout));
+                var progress = new Progress<DownloadProgress>(p => log(p.Message));
+                D4rlDownload.Fetch(task.Name, layout.DataDir, o.BaseUrl, progress, ct,
+                    TimeSpan.FromSeconds(o.DownloadTimeout));
                 return "downloaded from D4RL";
             }
             catch (UserError e)
@@ -194,10 +246,12 @@ public static class Pipeline
             }
         }
         var quality = task.Quality;
-        var ds = BehaviourDatasets.Collect(new QualityOptions(task.Env.EnvId, quality, o.GeneratedSteps, o.Seed, Path.Combine(layout.DataDir, "behaviour"), o.BehaviourBudget)
+        var work = Path.Combine(layout.DataDir, "behaviour");
+        var options = new QualityOptions(task.Env.EnvId, quality, o.GeneratedSteps, o.Seed, work, o.BehaviourBudget)
         {
             EvalEpisodes = Math.Max(3, o.EvalEpisodes),
-        }, log);
+        };
+        var ds = BehaviourDatasets.Collect(options, log);
         DatasetIO.SaveHdf5(h5, ds);
         log($"wrote {h5} ({ds.Count} transitions, generated here)");
         return $"generated here ({quality}, {ds.Count} transitions)";
@@ -221,7 +275,8 @@ public static class Pipeline
 
     public static string Format(PipelineSummary s)
     {
-        string F(double? v) => v is double d && double.IsFinite(d) ? d.ToString("F1", CultureInfo.InvariantCulture) : "–";
+        string F(double? v) =>
+            v is double d && double.IsFinite(d) ? d.ToString("F1", CultureInfo.InvariantCulture) : "–";
         var w = new StringBuilder();
         w.AppendLine($"## o2o run — {s.Task}").AppendLine();
         w.AppendLine("| item | value |").AppendLine("|---|---|");
@@ -231,7 +286,8 @@ public static class Pipeline
         w.AppendLine($"| BC score (normalised, deterministic) | {F(s.BcScore)} |");
         if (s.Online is { } m)
         {
-            w.AppendLine($"| online start / min (first 20 %) / final (last 10) / best | {F(m.Start)} / {F(m.Min)} / {F(m.Final)} / {F(m.Best)} |");
+            w.AppendLine("| online start / min (first 20 %) / final (last 10) / best | "
+                + $"{F(m.Start)} / {F(m.Min)} / {F(m.Final)} / {F(m.Best)} |");
             w.AppendLine($"| initial dip | {F(m.Dip)} |");
             w.AppendLine($"| AUC (mean score) / monotonicity | {F(m.Auc)} / {m.Monotonicity:F2} |");
         }

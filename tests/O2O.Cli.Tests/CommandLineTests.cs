@@ -49,7 +49,8 @@ public class CommandLineTests
     {
         var a = ParsedArgs.Parse(Spec, ["--env_id", "x", "--epochs", "-3", "--rate", "nan"]);
         Assert.Contains("--epochs must be ≥ 1", Assert.Throws<UsageError>(() => a.Int("epochs", 1)).Message);
-        Assert.Contains("--rate 'nan' is not a finite number", Assert.Throws<UsageError>(() => a.Double("rate")).Message);
+        Assert.Contains("--rate 'nan' is not a finite number",
+            Assert.Throws<UsageError>(() => a.Double("rate")).Message);
         var b = ParsedArgs.Parse(Spec, ["--env_id", "x", "--epochs", "ten"]);
         Assert.Contains("not an integer", Assert.Throws<UsageError>(() => b.Int("epochs")).Message);
     }

@@ -2,21 +2,23 @@ using System.Globalization;
 
 namespace O2O.Cli.Tests;
 
-/// <summary>`o2o compare` on hand-made train-online CSVs: the seed's metrics by hand, the plot, and its one-line errors.</summary>
+/// <summary>`o2o compare` on hand-made train-online CSVs: the seed's metrics by hand, the plot, and its one-line
+/// errors.</summary>
 public class CompareCommandTests : IDisposable
 {
-    readonly string _tmp = Directory.CreateTempSubdirectory("o2o-cli-compare-").FullName;
+    readonly string tmp = Directory.CreateTempSubdirectory("o2o-cli-compare-").FullName;
 
-    public void Dispose() { try { Directory.Delete(_tmp, true); } catch (IOException) { } }
+    public void Dispose() { try { Directory.Delete(tmp, true); } catch (IOException) { } }
 
-    /// <summary>A train-online-shaped log: one row per 1000 steps, every row evaluated, dsr/oos_frac on the last row.</summary>
+    /// <summary>A train-online-shaped log: one row per 1000 steps, every row evaluated, dsr/oos_frac on the last
+    /// row.</summary>
     string Log(string name, double[] scores, double oosEnd, int every = 1000)
     {
         var lines = new List<string> { "epoch,env_steps,wall_s,eval/normalized,dsr/oos_frac" };
         for (var i = 0; i < scores.Length; i++)
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{i + 1},{(i + 1) * every},{i * 0.5},{scores[i]},{(i == scores.Length - 1 ? oosEnd : 0.5)}"));
-        var path = Path.Combine(_tmp, name);
+        var path = Path.Combine(tmp, name);
         File.WriteAllLines(path, lines);
         return path;
     }
@@ -28,9 +30,10 @@ public class CompareCommandTests : IDisposable
     {
         var a = Log("a.csv", A, 0.1);
         var b = Log("b.csv", A.Select(x => x + 10).ToArray(), 0.3);
-        var plot = Path.Combine(_tmp, "curves.png");
-        var md = Path.Combine(_tmp, "table.md");
-        var r = CliHarness.Run("compare", "--variant", $"v={a},{b};only a={a}", "--reference", "30", "--total_steps", "10000", "--plot", plot, "--out", md);
+        var plot = Path.Combine(tmp, "curves.png");
+        var md = Path.Combine(tmp, "table.md");
+        var r = CliHarness.Run("compare", "--variant", $"v={a},{b};only a={a}", "--reference", "30", "--total_steps",
+            "10000", "--plot", plot, "--out", md);
         Assert.True(r.Code == 0, r.Err);
         // a: dip = 30 − min(30, 25) = 5; final = AUC = mean of all 10 = 55.4; 44 is 6 below the best so far (50),
         // so 9 of 10 evaluations are within 5 points: monotonicity 0.90. b = a + 10: dip 0, final 65.4.
@@ -47,7 +50,8 @@ public class CompareCommandTests : IDisposable
         var a = Log("a.csv", A, 0.1);
         var shortRun = Log("short.csv", A[..6], 0.1);
         // One more epoch (1000) would have fit in the 10000 budget: the run stopped early (crash, kill).
-        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={a},{shortRun}", "--total_steps", "10000"),
+        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={a},{shortRun}", "--total_steps",
+            "10000"),
             "short.csv", "stops at 6000 of --total_steps 10000", "unfinished or crashed");
         // train-online stops when the next epoch would exceed the budget: 10000 of 10500 is finished.
         Assert.Equal(0, CliHarness.Run("compare", "--variant", $"v={a}", "--total_steps", "10500").Code);
@@ -59,14 +63,18 @@ public class CompareCommandTests : IDisposable
     public void Missing_logs_columns_and_malformed_variants_are_one_line_errors()
     {
         var a = Log("a.csv", A, 0.1);
-        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={Path.Combine(_tmp, "none.csv")}"), "none.csv", "does not exist");
-        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={a}", "--metric", "eval/return_mean"), "no column 'eval/return_mean'");
+        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={Path.Combine(tmp, "none.csv")}"),
+            "none.csv", "does not exist");
+        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={a}", "--metric",
+            "eval/return_mean"), "no column 'eval/return_mean'");
         CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", a), "must look like NAME=a.csv,b.csv");
-        var noSteps = Path.Combine(_tmp, "nosteps.csv");
+        var noSteps = Path.Combine(tmp, "nosteps.csv");
         File.WriteAllLines(noSteps, ["epoch,eval/normalized", "1,30"]);
-        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={noSteps}", "--total_steps", "1000"), "no column 'env_steps'");
-        var damaged = Path.Combine(_tmp, "damaged.csv");
+        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={noSteps}", "--total_steps", "1000"),
+            "no column 'env_steps'");
+        var damaged = Path.Combine(tmp, "damaged.csv");
         File.WriteAllLines(damaged, [.. File.ReadAllLines(a).Take(4), "5,5000,2.0,4x.5,0.5"]);
-        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={damaged}"), "damaged.csv", "line 5", "malformed");
+        CliHarness.AssertOneLineError(CliHarness.Run("compare", "--variant", $"v={damaged}"), "damaged.csv", "line 5",
+            "malformed");
     }
 }

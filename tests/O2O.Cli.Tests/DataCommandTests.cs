@@ -6,9 +6,9 @@ namespace O2O.Cli.Tests;
 /// <summary>`o2o data convert|download|info` in-process: exit codes, one-line errors, files written or not.</summary>
 public class DataCommandTests : IDisposable
 {
-    readonly string _tmp = Directory.CreateTempSubdirectory("o2o-cli-data-").FullName;
+    readonly string tmp = Directory.CreateTempSubdirectory("o2o-cli-data-").FullName;
 
-    public void Dispose() { try { Directory.Delete(_tmp, true); } catch (IOException) { } }
+    public void Dispose() { try { Directory.Delete(tmp, true); } catch (IOException) { } }
 
     static string Fixture(string name)
     {
@@ -37,41 +37,47 @@ public class DataCommandTests : IDisposable
     [Fact]
     public void Convert_writes_the_npz_with_notebook_flags()
     {
-        var outPath = Path.Combine(_tmp, "hopper_medium.npz");
-        var (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", outPath, "--max_samples", "12", "--seed", "3");
+        var outPath = Path.Combine(tmp, "hopper_medium.npz");
+        var (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", outPath,
+            "--max_samples", "12", "--seed", "3");
         Assert.True(code == 0, err);
         var ds = DatasetIO.Load(outPath);
         Assert.Equal((12, 11, 3), (ds.Count, ds.ObsDim, ds.ActDim));
         // kebab-case aliases are accepted too
-        Assert.Equal(0, Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", outPath, "--max-samples", "12", "--allow-nonfinite").code);
+        Assert.Equal(0, Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", outPath,
+            "--max-samples", "12", "--allow-nonfinite").code);
     }
 
     [Fact]
     public void Convert_errors_are_one_line_with_exit_codes()
     {
-        var (code, err) = Run("data", "convert", "--out", Path.Combine(_tmp, "x.npz"));
+        var (code, err) = Run("data", "convert", "--out", Path.Combine(tmp, "x.npz"));
         Assert.Equal(2, code);
         OneLineError(err, "--h5 is required");
-        (code, err) = Run("data", "convert", "--h5", Path.Combine(_tmp, "missing.hdf5"), "--out", Path.Combine(_tmp, "x.npz"));
+        (code, err) = Run("data", "convert", "--h5", Path.Combine(tmp, "missing.hdf5"), "--out", Path.Combine(tmp,
+            "x.npz"));
         Assert.Equal(1, code);
         OneLineError(err, "does not exist");
-        (code, err) = Run("data", "convert", "--h5", Fixture("pickled_object.npz"), "--out", Path.Combine(_tmp, "x.npz"));
+        (code, err) = Run("data", "convert", "--h5", Fixture("pickled_object.npz"), "--out", Path.Combine(tmp,
+            "x.npz"));
         Assert.Equal(1, code);
         OneLineError(err, "pickled");
-        (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", "/proc/o2o-cli-test/x.npz");
+        (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out",
+            "/proc/o2o-cli-test/x.npz");
         Assert.Equal(1, code);
         OneLineError(err, "writable");
-        (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", Path.Combine(_tmp, "x.npz"), "--max_samples", "0");
+        (code, err) = Run("data", "convert", "--h5", Fixture("d4rl_tiny_h5py.hdf5"), "--out", Path.Combine(tmp,
+            "x.npz"), "--max_samples", "0");
         Assert.Equal(2, code);
-        Assert.Empty(Directory.GetFiles(_tmp));
+        Assert.Empty(Directory.GetFiles(tmp));
     }
 
     [Fact]
     public void Convert_refuses_nan_unless_allowed()
     {
-        var src = Path.Combine(_tmp, "nan.hdf5");
+        var src = Path.Combine(tmp, "nan.hdf5");
         DatasetIO.SaveHdf5(src, new OfflineDataset(2, 1, 1, [float.NaN, 1], [0, 0]));
-        var outPath = Path.Combine(_tmp, "nan.npz");
+        var outPath = Path.Combine(tmp, "nan.npz");
         var (code, err) = Run("data", "convert", "--h5", src, "--out", outPath);
         Assert.Equal(1, code);
         OneLineError(err, "1 NaN/Inf value, first at row 0", "--allow_nonfinite");
@@ -85,11 +91,11 @@ public class DataCommandTests : IDisposable
     {
         Assert.Equal(0, Run("data", "info", Fixture("d4rl_tiny_h5py.hdf5")).code);
         Assert.Equal(0, Run("data", "info", Fixture("tiny_numpy_compressed.npz")).code);
-        var (code, err) = Run("data", "info", Path.Combine(_tmp, "none.npz"));
+        var (code, err) = Run("data", "info", Path.Combine(tmp, "none.npz"));
         Assert.Equal(1, code);
         OneLineError(err, "does not exist");
-        File.WriteAllText(Path.Combine(_tmp, "junk.hdf5"), "junk");
-        (code, err) = Run("data", "info", Path.Combine(_tmp, "junk.hdf5"));
+        File.WriteAllText(Path.Combine(tmp, "junk.hdf5"), "junk");
+        (code, err) = Run("data", "info", Path.Combine(tmp, "junk.hdf5"));
         Assert.Equal(1, code);
         OneLineError(err, "neither an HDF5 nor an NPZ");
         (code, err) = Run("data", "info");
@@ -100,16 +106,17 @@ public class DataCommandTests : IDisposable
     [Fact]
     public void Download_failures_are_one_line_errors()
     {
-        var (code, err) = Run("data", "download", "--task", "hopper-awful-v2", "--dir", _tmp);
+        var (code, err) = Run("data", "download", "--task", "hopper-awful-v2", "--dir", tmp);
         Assert.Equal(1, code);
         OneLineError(err, "unknown D4RL task");
         var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         l.Start();
         var port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();
-        (code, err) = Run("data", "download", "--task", "hopper-medium-v2", "--dir", _tmp, "--base_url", $"http://127.0.0.1:{port}", "--timeout", "5");
+        (code, err) = Run("data", "download", "--task", "hopper-medium-v2", "--dir", tmp, "--base_url",
+            $"http://127.0.0.1:{port}", "--timeout", "5");
         Assert.Equal(1, code);
         OneLineError(err, "cannot reach", "o2o data collect");
-        Assert.Empty(Directory.GetFiles(_tmp));
+        Assert.Empty(Directory.GetFiles(tmp));
     }
 }

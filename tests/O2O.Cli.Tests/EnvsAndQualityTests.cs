@@ -33,7 +33,8 @@ public class EnvsCommandTests
 public class QualityDatasetTests
 {
     static QualityOptions Tiny(string quality, string dir) =>
-        new("Hopper-v4", quality, Steps: 3000, Seed: 1, WorkDir: dir, TrainBudget: 4096) { EvalEpisodes = 2, EvalEvery = 2048 };
+        new("Hopper-v4", quality, Steps: 3000, Seed: 1, WorkDir: dir, TrainBudget: 4096) { EvalEpisodes = 2,
+            EvalEvery = 2048 };
 
     [Fact]
     public void Medium_replay_is_the_learners_rollouts_as_contiguous_episodes()
@@ -49,7 +50,8 @@ public class QualityDatasetTests
             var starts = ds.EpisodeStarts().ToHashSet();
             for (var i = 0; i + 1 < ds.Count; i++)
                 if (!ds.EndsEpisode(i))
-                    Assert.Equal(ds.Observation(i + 1).ToArray(), ds.NextObservations!.AsSpan(i * ds.ObsDim, ds.ObsDim).ToArray());
+                    Assert.Equal(ds.Observation(i + 1).ToArray(), ds.NextObservations!.AsSpan(i * ds.ObsDim,
+                        ds.ObsDim).ToArray());
             Assert.Contains(0, starts);
         }
         finally { Directory.Delete(dir, true); }
@@ -74,7 +76,8 @@ public class QualityDatasetTests
     [Fact]
     public void Unknown_quality_is_a_one_line_error()
     {
-        var r = CliHarness.Run("data", "collect", "--env_id", "Hopper-v4", "--quality", "super", "--out", Path.Combine(Path.GetTempPath(), "never.hdf5"));
+        var r = CliHarness.Run("data", "collect", "--env_id", "Hopper-v4", "--quality", "super", "--out",
+            Path.Combine(Path.GetTempPath(), "never.hdf5"));
         CliHarness.AssertOneLineError(r, "--quality 'super' must be one of", "medium-replay");
         Assert.False(File.Exists(Path.Combine(Path.GetTempPath(), "never.hdf5")));
     }

@@ -21,10 +21,13 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
 
     static string[] TinyOnline(string logDir, string? initActor, int seed = 1, long totalSteps = 4096) =>
     [
-        "train_online", "--env_id", "Hopper-v4", "--total_steps", totalSteps.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        "--steps_per_epoch", "1024", "--minibatch_size", "256", "--train_iters", "10", "--device", "cpu", "--log_csv", logDir,
+        "train_online", "--env_id", "Hopper-v4",
+        "--total_steps", totalSteps.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--steps_per_epoch", "1024", "--minibatch_size", "256", "--train_iters", "10", "--device", "cpu",
+        "--log_csv", logDir,
         .. initActor is null ? Array.Empty<string>() : ["--init_actor", initActor],
-        "--num_envs", "2", "--eval_episodes", "2", "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--num_envs", "2", "--eval_episodes", "2",
+        "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
     ];
 
     // ---- pretrain-bc ----
@@ -33,7 +36,8 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
     public void Pretrain_bc_with_the_notebook_flags_writes_a_loadable_actor()
     {
         var outActor = Path.Combine(data.NewFolder("bc"), "Y_bc_actor.pt");
-        var r = Ok("pretrain_bc", "--offline_path", data.HopperNpz, "--env_id", "Hopper-v4", "--out_actor", outActor, "--device", "cpu", "--epochs", "20", "--batch_size", "1024");
+        var r = Ok("pretrain_bc", "--offline_path", data.HopperNpz, "--env_id", "Hopper-v4", "--out_actor", outActor,
+            "--device", "cpu", "--epochs", "20", "--batch_size", "1024");
         Assert.Contains("bc epoch 20/20", r.Out, StringComparison.Ordinal);
         Assert.Contains("bc eval: return", r.Out, StringComparison.Ordinal);
         using var actor = ActorBundle.Load(outActor, "Hopper-v4", 11, 3);
@@ -71,7 +75,9 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
             Assert.True(Math.Abs(m[j]) < 0.03, $"dim {j}: mean action {m[j]}, expected ≈ 0");
             Assert.True(Math.Abs(s[j] - 1 / Math.Sqrt(3)) < 0.03, $"dim {j}: σ {s[j]}, expected ≈ 0.577");
         }
-        Assert.True(rms.item<float>() < 0.1, $"the mean action varies with the state (rms {rms.item<float>()}) though the data's actions do not depend on it");
+        Assert.True(rms.item<float>() < 0.1,
+            $"the mean action varies with the state (rms {rms.item<float>()}) "
+            + "though the data's actions do not depend on it");
     }
 
     [Fact]
@@ -81,7 +87,8 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
         var teacher = Path.Combine(dir, "teacher_actor.pt");
         LearningData.SaveTeacher(teacher, outputScale: 60);
         var dataset = Path.Combine(dir, "teacher.npz");
-        Ok("data", "collect", "--env_id", "Hopper-v4", "--policy", teacher, "--deterministic", "--steps", "10000", "--out", dataset);
+        Ok("data", "collect", "--env_id", "Hopper-v4", "--policy", teacher, "--deterministic", "--steps", "10000",
+            "--out", dataset);
         var student = Path.Combine(dir, "student_actor.pt");
         Ok("pretrain_bc", "--offline_path", dataset, "--env_id", "Hopper-v4", "--out_actor", student,
             "--epochs", "30", "--batch_size", "256", "--lr", "0.003", "--hidden", "64,64", "--eval_episodes", "0");
@@ -114,7 +121,8 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
     public void Pretrain_bc_on_data_of_another_env_is_a_one_line_error()
     {
         var outActor = Path.Combine(data.NewFolder("walker-data"), "a_actor.pt");
-        var r = CliHarness.Run("pretrain_bc", "--offline_path", data.WalkerNpz, "--env_id", "Hopper-v4", "--out_actor", outActor);
+        var r = CliHarness.Run("pretrain_bc", "--offline_path", data.WalkerNpz, "--env_id", "Hopper-v4",
+            "--out_actor", outActor);
         Assert.Equal(1, r.Code);
         CliHarness.AssertOneLineError(r, "17 dims but Hopper-v4 has 11");
         Assert.False(File.Exists(outActor));
@@ -126,7 +134,8 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
     public void Pretrain_bc_zero_counts_are_usage_errors(string flag, string value, string message)
     {
         var outActor = Path.Combine(data.NewFolder("zero"), "a_actor.pt");
-        var r = CliHarness.Run("pretrain_bc", "--offline_path", data.HopperNpz, "--env_id", "Hopper-v4", "--out_actor", outActor, flag, value);
+        var r = CliHarness.Run("pretrain_bc", "--offline_path", data.HopperNpz, "--env_id", "Hopper-v4",
+            "--out_actor", outActor, flag, value);
         Assert.Equal(2, r.Code);
         CliHarness.AssertOneLineError(r, message);
         Assert.False(File.Exists(outActor));
@@ -135,7 +144,8 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
     [Fact]
     public void Pretrain_bc_to_an_unwritable_place_fails_before_training()
     {
-        var r = CliHarness.Run("pretrain_bc", "--offline_path", data.HopperNpz, "--env_id", "Hopper-v4", "--out_actor", "/proc/o2o-x/actor.pt");
+        var r = CliHarness.Run("pretrain_bc", "--offline_path", data.HopperNpz, "--env_id", "Hopper-v4",
+            "--out_actor", "/proc/o2o-x/actor.pt");
         Assert.Equal(1, r.Code);
         CliHarness.AssertOneLineError(r, "--out_actor '/proc/o2o-x/actor.pt' is not writable");
         Assert.DoesNotContain("bc epoch", r.Out, StringComparison.Ordinal);
@@ -159,10 +169,16 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
             Assert.Equal(header.Length, cells.Length);
             Assert.Equal(e.ToString(System.Globalization.CultureInfo.InvariantCulture), cells[0]);
             Assert.Equal((e * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), cells[1]);
-            foreach (var col in new[] { "eval/return_mean", "losses/policy", "losses/value", "losses/approx_kl", "losses/explained_variance", "charts/lr" })
-                Assert.True(double.TryParse(cells[Array.IndexOf(header, col)], System.Globalization.CultureInfo.InvariantCulture, out var v) && double.IsFinite(v), $"epoch {e}: {col} = '{cells[Array.IndexOf(header, col)]}'");
+            foreach (var col in new[] { "eval/return_mean", "losses/policy", "losses/value", "losses/approx_kl",
+                "losses/explained_variance", "charts/lr" })
+            {
+                var cell = cells[Array.IndexOf(header, col)];
+                var parsed = double.TryParse(cell, System.Globalization.CultureInfo.InvariantCulture, out var v);
+                Assert.True(parsed && double.IsFinite(v), $"epoch {e}: {col} = '{cell}'");
+            }
         }
-        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(logs, "Hopper-v4_ppo_s1.json")))!;
+        var jsonText = File.ReadAllText(Path.Combine(logs, "Hopper-v4_ppo_s1.json"));
+        var json = System.Text.Json.Nodes.JsonNode.Parse(jsonText)!;
         Assert.Equal(4096, (long)json["TotalSteps"]!);
         Assert.Equal(data.HopperActor, (string?)json["InitActor"]);
         var actor = Path.Combine(logs, "Hopper-v4_ppo_s1_actor.pt");
@@ -186,7 +202,8 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
             Ok(TinyOnline(logs, data.HopperActor, seed, totalSteps: 2048));
             var lines = File.ReadAllLines(Path.Combine(logs, $"Hopper-v4_ppo_s{seed}.csv"));
             var header = lines[0].Split(',');
-            return lines.Skip(1).Select(l => string.Join(',', l.Split(',').Where((_, j) => header[j] != "wall_s" && !header[j].StartsWith("time/", StringComparison.Ordinal)))).ToArray();
+            bool Kept(int j) => header[j] != "wall_s" && !header[j].StartsWith("time/", StringComparison.Ordinal);
+            return lines.Skip(1).Select(l => string.Join(',', l.Split(',').Where((_, j) => Kept(j)))).ToArray();
         }
         var a = Rows(1, "det-a");
         var b = Rows(1, "det-b");
@@ -197,10 +214,14 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
     }
 
     [Theory]
-    [InlineData("--num_envs=3", "--steps_per_epoch=1024", "--minibatch_size=256", "--total_steps=4096", "--steps_per_epoch 1024 is not divisible by --num_envs 3")]
-    [InlineData("--num_envs=2", "--steps_per_epoch=128", "--minibatch_size=256", "--total_steps=4096", "--steps_per_epoch 128 is smaller than --minibatch_size 256")]
-    [InlineData("--num_envs=2", "--steps_per_epoch=1024", "--minibatch_size=256", "--total_steps=512", "not one epoch would run")]
-    public void Train_online_inconsistent_budgets_are_one_line_errors(string envs, string spe, string mb, string total, string message)
+    [InlineData("--num_envs=3", "--steps_per_epoch=1024", "--minibatch_size=256", "--total_steps=4096",
+        "--steps_per_epoch 1024 is not divisible by --num_envs 3")]
+    [InlineData("--num_envs=2", "--steps_per_epoch=128", "--minibatch_size=256", "--total_steps=4096",
+        "--steps_per_epoch 128 is smaller than --minibatch_size 256")]
+    [InlineData("--num_envs=2", "--steps_per_epoch=1024", "--minibatch_size=256", "--total_steps=512",
+        "not one epoch would run")]
+    public void Train_online_inconsistent_budgets_are_one_line_errors(string envs, string spe, string mb,
+        string total, string message)
     {
         var logs = data.NewFolder("budget");
         var r = CliHarness.Run("train_online", "--env_id", "Hopper-v4", envs, spe, mb, total, "--log_csv", logs);
@@ -253,7 +274,8 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
     {
         var r = CliHarness.Run("eval", "--env_id", "Hopper-v9", "--actor", data.HopperActor);
         Assert.Equal(1, r.Code);
-        CliHarness.AssertOneLineError(r, "o2o eval: error:", "unknown env id 'Hopper-v9'", "known:", "Hopper-v4", "Walker2d-v4");
+        CliHarness.AssertOneLineError(r, "o2o eval: error:", "unknown env id 'Hopper-v9'", "known:", "Hopper-v4",
+            "Walker2d-v4");
     }
 
     [Fact]
@@ -278,9 +300,11 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
     {
         var dir = data.NewFolder("collect");
         var outPath = Path.Combine(dir, "x.hdf5");
-        var r = CliHarness.Run("data", "collect", "--env_id", "Hopper-v4", "--policy", Path.Combine(dir, "nope_actor.pt"), "--steps", "100", "--out", outPath);
+        var r = CliHarness.Run("data", "collect", "--env_id", "Hopper-v4", "--policy", Path.Combine(dir,
+            "nope_actor.pt"), "--steps", "100", "--out", outPath);
         Assert.Equal(1, r.Code);
-        CliHarness.AssertOneLineError(r, "o2o data collect: error:", "neither 'random' nor an existing actor checkpoint");
+        CliHarness.AssertOneLineError(r, "o2o data collect: error:",
+            "neither 'random' nor an existing actor checkpoint");
         Assert.Empty(Directory.GetFileSystemEntries(dir));
     }
 
@@ -289,7 +313,8 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
     {
         var dir = data.NewFolder("collect-walker");
         var outPath = Path.Combine(dir, "x.npz");
-        var r = CliHarness.Run("data", "collect", "--env_id", "Hopper-v4", "--policy", data.WalkerActor, "--steps", "100", "--out", outPath);
+        var r = CliHarness.Run("data", "collect", "--env_id", "Hopper-v4", "--policy", data.WalkerActor, "--steps",
+            "100", "--out", outPath);
         Assert.Equal(1, r.Code);
         CliHarness.AssertOneLineError(r, "trained for Walker2d-v4, not Hopper-v4");
         Assert.Empty(Directory.GetFileSystemEntries(dir));

@@ -25,16 +25,19 @@ public sealed class LearningData : IDisposable
     public LearningData()
     {
         TorchRuntime.EnsureLoaded();
-        var hopper = DatasetCollector.Collect(new CollectOptions("Hopper-v4", new BehaviourPolicy.Random(), 10_000, Seed: 1, "random"));
+        var hopper = DatasetCollector.Collect(new CollectOptions("Hopper-v4", new BehaviourPolicy.Random(), 10_000,
+            Seed: 1, "random"));
         HopperNpz = Path.Combine(Dir, "hopper_random.npz");
         HopperHdf5 = Path.Combine(Dir, "hopper_random.hdf5");
         DatasetIO.SaveNpz(HopperNpz, hopper);
         DatasetIO.SaveHdf5(HopperHdf5, hopper);
         WalkerNpz = Path.Combine(Dir, "walker_random.npz");
-        DatasetIO.SaveNpz(WalkerNpz, DatasetCollector.Collect(new CollectOptions("Walker2d-v4", new BehaviourPolicy.Random(), 1_000, Seed: 1, "random")));
+        DatasetIO.SaveNpz(WalkerNpz, DatasetCollector.Collect(new CollectOptions("Walker2d-v4",
+            new BehaviourPolicy.Random(), 1_000, Seed: 1, "random")));
 
         HopperActor = Path.Combine(Dir, "hopper_bc_actor.pt");
-        using (var bc = BehaviorCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, BatchSize = 1024, Hidden = [64, 64], EvalEpisodes = 0 }, hopper).Actor)
+        using (var bc = BehaviorCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, BatchSize = 1024,
+            Hidden = [64, 64], EvalEpisodes = 0 }, hopper).Actor)
             bc.Save(HopperActor);
         WalkerActor = Path.Combine(Dir, "walker_actor.pt");
         using (var w = new ActorBundle("Walker2d-v4", new GaussianActor(17, 6, [16]), new RunningNorm(17), "test"))
@@ -42,7 +45,8 @@ public sealed class LearningData : IDisposable
     }
 
     /// <summary>A fresh, empty sub-folder for one test.</summary>
-    public string NewFolder(string name) => Directory.CreateDirectory(Path.Combine(Dir, name + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+    public string NewFolder(string name) => Directory.CreateDirectory(Path.Combine(Dir,
+        name + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
 
     /// <summary>
     /// A deterministic Hopper "teacher": a small tanh MLP with fixed seed whose output layer is scaled up

@@ -13,9 +13,10 @@ public class PipelineTests(LearningData data) : IClassFixture<LearningData>
         Assert.True(r.Code == 0, r.Err + r.Out);
         string[] expected =
         [
-            "data/hopper-medium-v2.hdf5", "data/hopper_medium.npz", "checkpts/hopper_medium_dsr.pt", "checkpts/hopper_medium_dsr.json",
-            "checkpts/hopper_medium_bc_actor.pt", "logs/hopper_medium_bc_dsr_s1.csv", "logs/hopper_medium_bc_dsr_s1.json",
-            "logs/hopper_medium_bc_dsr_s1_actor.pt", "logs/hopper_medium_bc_dsr_s1.png", "logs/hopper_medium_bc_dsr_s1_summary.md",
+            "data/hopper-medium-v2.hdf5", "data/hopper_medium.npz", "checkpts/hopper_medium_dsr.pt",
+            "checkpts/hopper_medium_dsr.json", "checkpts/hopper_medium_bc_actor.pt", "logs/hopper_medium_bc_dsr_s1.csv",
+            "logs/hopper_medium_bc_dsr_s1.json", "logs/hopper_medium_bc_dsr_s1_actor.pt",
+            "logs/hopper_medium_bc_dsr_s1.png", "logs/hopper_medium_bc_dsr_s1_summary.md",
         ];
         foreach (var f in expected) Assert.True(File.Exists(Path.Combine(root, f)), $"missing {f}\n{r.Out}");
         Assert.Contains("initial dip", r.Out);
@@ -27,7 +28,8 @@ public class PipelineTests(LearningData data) : IClassFixture<LearningData>
         var stamps = expected.ToDictionary(f => f, f => File.GetLastWriteTimeUtc(Path.Combine(root, f)));
         var again = CliHarness.Run("run", "--profile", "smoke", "--root", root, "--download", "false");
         Assert.True(again.Code == 0, again.Err);
-        foreach (var f in new[] { "data/hopper-medium-v2.hdf5", "data/hopper_medium.npz", "checkpts/hopper_medium_dsr.pt", "checkpts/hopper_medium_bc_actor.pt", "logs/hopper_medium_bc_dsr_s1.csv" })
+        foreach (var f in new[] { "data/hopper-medium-v2.hdf5", "data/hopper_medium.npz",
+            "checkpts/hopper_medium_dsr.pt", "checkpts/hopper_medium_bc_actor.pt", "logs/hopper_medium_bc_dsr_s1.csv" })
             Assert.Equal(stamps[f], File.GetLastWriteTimeUtc(Path.Combine(root, f)));
         Assert.Contains("found finished online run", again.Out);
     }
@@ -42,7 +44,8 @@ public class PipelineTests(LearningData data) : IClassFixture<LearningData>
     string TrainDsr(string npz, string env, string name)
     {
         var path = Path.Combine(data.NewFolder(name), name + "_dsr.pt");
-        var r = CliHarness.Run("train-dsr", "--offline_path", npz, "--env_id", env, "--dsr_out", path, "--epochs", "1", "--batch_size", "256", "--threads", "1");
+        var r = CliHarness.Run("train-dsr", "--offline_path", npz, "--env_id", env, "--dsr_out", path, "--epochs",
+            "1", "--batch_size", "256", "--threads", "1");
         Assert.True(r.Code == 0, r.Err);
         return path;
     }
@@ -52,10 +55,12 @@ public class PipelineTests(LearningData data) : IClassFixture<LearningData>
     {
         var walkerDsr = TrainDsr(data.WalkerNpz, "Walker2d-v4", "walker");
         var log = data.NewFolder("dsr-env");
-        var r = CliHarness.Run("train-online", "--env_id", "Hopper-v4", "--dsr_path", walkerDsr, "--total_steps", "1024", "--steps_per_epoch", "1024",
+        var r = CliHarness.Run("train-online", "--env_id", "Hopper-v4", "--dsr_path", walkerDsr, "--total_steps",
+            "1024", "--steps_per_epoch", "1024",
             "--num_envs", "2", "--log_csv", log, "--eval_episodes", "0");
         CliHarness.AssertOneLineError(r, "Walker2d-v4", "Hopper-v4");
-        var r2 = CliHarness.Run("train-online", "--env_id", "Hopper-v4", "--dsr_path", data.HopperActor, "--total_steps", "1024", "--steps_per_epoch", "1024",
+        var r2 = CliHarness.Run("train-online", "--env_id", "Hopper-v4", "--dsr_path", data.HopperActor,
+            "--total_steps", "1024", "--steps_per_epoch", "1024",
             "--num_envs", "2", "--log_csv", log, "--eval_episodes", "0");
         CliHarness.AssertOneLineError(r2, "not a DSR checkpoint");
     }
@@ -64,7 +69,8 @@ public class PipelineTests(LearningData data) : IClassFixture<LearningData>
     public void No_dsr_gives_exactly_the_plain_ppo_numbers_and_dsr_shaping_changes_them()
     {
         var dsr = TrainDsr(data.HopperNpz, "Hopper-v4", "hopper");
-        string[] common = ["train-online", "--env_id", "Hopper-v4", "--total_steps", "2048", "--steps_per_epoch", "1024", "--minibatch_size", "256",
+        string[] common = ["train-online", "--env_id", "Hopper-v4", "--total_steps", "2048", "--steps_per_epoch",
+            "1024", "--minibatch_size", "256",
             "--train_iters", "2", "--num_envs", "2", "--eval_episodes", "1", "--seed", "3"];
         string Run(string name, params string[] extra)
         {
@@ -76,21 +82,24 @@ public class PipelineTests(LearningData data) : IClassFixture<LearningData>
         var plain = Load(Run("plain"));
         var noDsr = Load(Run("nodsr", "--dsr_path", dsr, "--no_dsr"));
         var shaped = Load(Run("shaped", "--dsr_path", dsr, "--beta", "1", "--eta", "0.5"));
-        string[] compared = ["losses/policy", "losses/value", "losses/approx_kl", "eval/return_mean", "train/return_mean", "charts/std_mean"];
+        string[] compared = ["losses/policy", "losses/value", "losses/approx_kl", "eval/return_mean",
+            "train/return_mean", "charts/std_mean"];
         foreach (var c in compared) Assert.Equal(Column(plain, c), Column(noDsr, c));
         Assert.All(Column(noDsr, "dsr/beta"), v => Assert.Equal("0", v));
         Assert.NotEqual(Column(plain, "losses/value"), Column(shaped, "losses/value"));
-        Assert.All(Column(shaped, "dsr/support_mean"), v => Assert.InRange(double.Parse(v, System.Globalization.CultureInfo.InvariantCulture), 0, 1));
+        static double Number(string v) => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.All(Column(shaped, "dsr/support_mean"), v => Assert.InRange(Number(v), 0, 1));
         // The DSR's scoring time is its own column (the speed benchmark reads it): zero without a shaper.
         Assert.All(Column(plain, "time/shape_s"), v => Assert.Equal("0", v));
-        Assert.All(Column(shaped, "time/shape_s"), v => Assert.True(double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) > 0, $"time/shape_s {v}"));
+        Assert.All(Column(shaped, "time/shape_s"), v => Assert.True(Number(v) > 0, $"time/shape_s {v}"));
     }
 
     [Fact]
     public void Tensorboard_events_are_written_when_asked()
     {
         var dir = data.NewFolder("tb");
-        var r = CliHarness.Run("train-online", "--env_id", "Hopper-v4", "--total_steps", "2048", "--steps_per_epoch", "1024", "--num_envs", "2",
+        var r = CliHarness.Run("train-online", "--env_id", "Hopper-v4", "--total_steps", "2048", "--steps_per_epoch",
+            "1024", "--num_envs", "2",
             "--eval_episodes", "1", "--log_csv", dir, "--tensorboard", Path.Combine(dir, "tb"));
         Assert.True(r.Code == 0, r.Err);
         var events = Directory.GetFiles(Path.Combine(dir, "tb"), "events.out.tfevents.*");

@@ -12,19 +12,23 @@ public static class CollectCommand
         "data collect",
         "roll out a behaviour policy (random or a saved actor) into a D4RL-format HDF5 file",
         [
-            new("env_id", "environment, e.g. Hopper-v4", Required: true),
+            CommonOptions.EnvId(),
             new("policy", "'random' or the path of an actor checkpoint (*_actor.pt)", "random"),
-            new("quality", "instead of --policy: a D4RL quality made with our PPO (random, medium, expert, medium-replay, medium-expert)"),
-            new("train_budget", "with --quality: most env steps the behaviour PPO trains for", "1000000"),
+            new("quality", "instead of --policy: a D4RL quality made with our PPO "
+                + "(random, medium, expert, medium-replay, medium-expert)"),
+            QualityFlags.Flag(nameof(QualityOptions.TrainBudget),
+                "with --quality: most env steps the behaviour PPO trains for",
+                min: 2048, manual: true),
             new("deterministic", "act with the actor's mean instead of sampling", "false", IsFlag: true),
-            new("steps", "transitions to collect", "1000000"),
+            CollectFlags.Flag(nameof(CollectOptions.Steps), "transitions to collect", min: 1, manual: true),
             new("out", "output file (.hdf5, or .npz)", Required: true),
-            CommonOptions.Seed,
+            CollectFlags.Flag(nameof(CollectOptions.Seed), "random seed", manual: true),
         ],
         Execute);
 
-    static int Execute(ParsedArgs a)
+    static int Execute(CommandContext ctx)
     {
+        var a = ctx.Args;
         var env = EnvRegistry.Get(a.RequiredString("env_id")).Id;
         var policyArg = a.RequiredString("policy");
         BehaviourPolicy policy = policyArg.Equals("random", StringComparison.OrdinalIgnoreCase)
@@ -41,16 +45,22 @@ public static class CollectCommand
             if (a.Has("policy")) throw new UsageError("give --quality or --policy, not both");
             var quality = a.Choice("quality", BehaviourDatasets.Qualities);
             var work = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, "behaviour");
-            ds = BehaviourDatasets.Collect(new QualityOptions(env, quality, steps, a.Int("seed"), work, a.Long("train_budget", 2048)), Console.WriteLine);
-            Console.WriteLine($"behaviour policies and their training logs: {work}");
+            var options = new QualityOptions(env, quality, steps, a.Int("seed"), work, a.Long("train_budget", 2048));
+            ds = BehaviourDatasets.Collect(options, ctx.Log);
+            ctx.Log($"behaviour policies and their training logs: {work}");
         }
-        else ds = DatasetCollector.Collect(new CollectOptions(env, policy, steps, a.Int("seed"), policy is BehaviourPolicy.Random ? "random" : "custom"), Console.WriteLine);
+        else
+        {
+            var label = policy is BehaviourPolicy.Random ? "random" : "custom";
+            ds = DatasetCollector.Collect(new CollectOptions(env, policy, steps, a.Int("seed"), label), ctx.Log);
+        }
         if (outPath.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) DatasetIO.SaveNpz(outPath, ds);
         else DatasetIO.SaveHdf5(outPath, ds);
         var stats = DatasetStats.Compute(ds, Path.GetFileName(outPath));
         var norm = stats.NormalizedScore is double n ? $", normalised {n:F1}" : "";
-        Console.WriteLine($"episodes {stats.Episodes}: return mean {stats.ReturnMean:F1} (min {stats.ReturnMin:F1}, max {stats.ReturnMax:F1}){norm}");
-        Console.WriteLine($"wrote {outPath}");
+        ctx.Log($"episodes {stats.Episodes}: return mean {stats.ReturnMean:F1} "
+            + $"(min {stats.ReturnMin:F1}, max {stats.ReturnMax:F1}){norm}");
+        ctx.Log($"wrote {outPath}");
         return 0;
     }
 }

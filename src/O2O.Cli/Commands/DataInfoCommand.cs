@@ -13,12 +13,13 @@ public static class DataInfoCommand
         Positional: "path",
         PositionalHelp: "dataset file (.hdf5/.h5 or .npz)");
 
-    static int Execute(ParsedArgs a)
+    static int Execute(CommandContext ctx)
     {
+        var a = ctx.Args;
         var path = a.PositionalValue ?? throw new UsageError("give the dataset file: o2o data info PATH");
         var ds = DatasetIO.Load(path, allowNonFinite: true);
         var stats = DatasetStats.Compute(ds, path);
-        Console.Write(stats.Format($"{path} ({DatasetIO.DetectKind(path)})"));
+        ctx.Out.Write(stats.Format($"{path} ({DatasetIO.DetectKind(path)})"));
         return 0;
     }
 }

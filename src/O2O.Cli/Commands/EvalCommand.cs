@@ -13,17 +13,18 @@ public static class EvalCommand
         "eval",
         "evaluate an actor checkpoint (BC or PPO) in its environment",
         [
-            new("env_id", "environment, e.g. Hopper-v4", Required: true),
+            CommonOptions.EnvId(),
             new("actor", "actor checkpoint (*_actor.pt)", Required: true),
             new("episodes", "episodes to run", "10"),
             new("deterministic", "act with the mean (true) or sample (false)", "true", IsFlag: true),
-            CommonOptions.Seed,
+            new("seed", "random seed", "1"),
             CommonOptions.Device,
         ],
         Execute);
 
-    static int Execute(ParsedArgs a)
+    static int Execute(CommandContext ctx)
     {
+        var a = ctx.Args;
         var spec = EnvRegistry.Get(a.RequiredString("env_id"));
         var episodes = a.Int("episodes", 1);
         var deterministic = a.Bool("deterministic");
@@ -31,9 +32,10 @@ public static class EvalCommand
         CommonOptions.UseDevice(a);
         using var bundle = ActorBundle.Load(a.RequiredString("actor"), spec.Id, spec.ObsDim, spec.ActDim);
         var r = Evaluation.Run(spec.Id, () => new PolicyRunner(bundle), episodes, seed, deterministic);
-        Console.WriteLine($"{spec.Id}: return {r.Mean:F1} ± {r.Std:F1} (min {r.Returns.Min():F1}, max {r.Returns.Max():F1}) over {episodes} episodes, mean length {r.MeanLength:F0}");
+        ctx.Log($"{spec.Id}: return {r.Mean:F1} ± {r.Std:F1} (min {r.Returns.Min():F1}, max {r.Returns.Max():F1}) "
+            + $"over {episodes} episodes, mean length {r.MeanLength:F0}");
         if (D4rlScores.TryGetReference(spec.Id, out _, out _))
-            Console.WriteLine($"D4RL normalised score: {D4rlScores.Normalize(spec.Id, r.Mean):F1}");
+            ctx.Log($"D4RL normalised score: {D4rlScores.Normalize(spec.Id, r.Mean):F1}");
         return 0;
     }
 }

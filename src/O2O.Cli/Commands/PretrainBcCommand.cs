@@ -1,3 +1,4 @@
+using O2O.Core;
 using O2O.Data;
 using O2O.Learning.Bc;
 using O2O.Sim;
@@ -11,49 +12,42 @@ public static class PretrainBcCommand
         "pretrain-bc",
         "behaviour cloning on an offline dataset; writes an actor checkpoint for --init_actor",
         [
-            new("offline_path", "dataset: the notebook's .npz (states/actions) or a D4RL .hdf5", Required: true),
-            new("env_id", "environment the data comes from, e.g. Hopper-v4", Required: true),
+            .. CommonOptions.OfflineData,
             new("out_actor", "where to write the actor checkpoint (.pt)", Required: true),
             CommonOptions.Device,
-            new("epochs", "passes over the data", "20"),
-            new("batch_size", "minibatch size", "1024"),
-            new("lr", "Adam learning rate", "0.001"),
-            new("hidden", "hidden widths of the actor, comma-separated", "256,256"),
-            new("holdout", "fraction held out for the validation loss", "0.05"),
-            new("eval_episodes", "deterministic evaluation episodes at the end (0 skips)", "10"),
-            CommonOptions.Seed,
+            BcFlags.Flag(nameof(BcOptions.Epochs), "passes over the data", min: 1),
+            BcFlags.Flag(nameof(BcOptions.BatchSize), "minibatch size", min: 1),
+            BcFlags.Flag(nameof(BcOptions.Lr), "Adam learning rate", min: 1e-8, max: 1),
+            BcFlags.Flag(nameof(BcOptions.Hidden), "hidden widths of the actor, comma-separated"),
+            BcFlags.Flag(nameof(BcOptions.Holdout), "fraction held out for the validation loss", min: 0, max: 0.49),
+            BcFlags.Flag(nameof(BcOptions.EvalEpisodes),
+                "deterministic evaluation episodes at the end (0 skips)", min: 0),
+            BcFlags.Flag(nameof(BcOptions.Seed), "random seed"),
         ],
         Execute);
 
-    static int Execute(ParsedArgs a)
+    static int Execute(CommandContext ctx)
     {
-        var options = new BcOptions
-        {
-            EnvId = EnvRegistry.Get(a.RequiredString("env_id")).Id,
-            Epochs = a.Int("epochs", 1),
-            BatchSize = a.Int("batch_size", 1),
-            Lr = a.Double("lr", 1e-8, 1),
-            Hidden = CommonOptions.Widths(a, "hidden"),
-            Holdout = a.Double("holdout", 0, 0.49),
-            EvalEpisodes = a.Int("eval_episodes", 0),
-            Seed = a.Int("seed"),
-        };
+        var a = ctx.Args;
+        var options = BcFlags.Apply(a, new BcOptions { EnvId = EnvRegistry.Get(a.RequiredString("env_id")).Id });
         var outPath = a.RequiredString("out_actor");
         CommonOptions.UseDevice(a);
-        O2O.Core.AtomicFile.EnsureWritableFolder(outPath, "--out_actor");
+        AtomicFile.EnsureWritableFolder(outPath, "--out_actor");
         var data = DatasetIO.Load(a.RequiredString("offline_path"));
-        if (data.Count == 0) throw new O2O.Core.UserError("the dataset has no rows");
-        Console.WriteLine($"pretrain-bc: {data.Count} transitions, obs {data.ObsDim}, act {data.ActDim}, env {options.EnvId}");
-        var result = BehaviorCloning.Train(options, data, Console.WriteLine);
+        if (data.Count == 0) throw new UserError("the dataset has no rows");
+        ctx.Log($"pretrain-bc: {data.Count} transitions, obs {data.ObsDim}, act {data.ActDim}, env {options.EnvId}");
+        var result = BehaviorCloning.Train(options, data, ctx.Log);
         using var actor = result.Actor;
         actor.Save(outPath);
-        Console.WriteLine($"bc: {result.SamplesPerSecond:F0} samples/s");
+        ctx.Log($"bc: {result.SamplesPerSecond:F0} samples/s");
         if (result.Eval is { } ev)
         {
-            var norm = D4rlScores.TryGetReference(options.EnvId, out _, out _) ? $" (normalised {D4rlScores.Normalize(options.EnvId, ev.Mean):F1})" : "";
-            Console.WriteLine($"bc eval: return {ev.Mean:F1} ± {ev.Std:F1} over {ev.Returns.Length} episodes{norm}, mean length {ev.MeanLength:F0}");
+            var norm = D4rlScores.TryGetReference(options.EnvId, out _, out _)
+                ? $" (normalised {D4rlScores.Normalize(options.EnvId, ev.Mean):F1})" : "";
+            ctx.Log($"bc eval: return {ev.Mean:F1} ± {ev.Std:F1} over {ev.Returns.Length} episodes{norm}, "
+                + $"mean length {ev.MeanLength:F0}");
         }
-        Console.WriteLine($"wrote {outPath}");
+        ctx.Log($"wrote {outPath}");
         return 0;
     }
 }

@@ -12,14 +12,15 @@ public static class TorchCheckCommand
         [],
         Execute);
 
-    static int Execute(ParsedArgs a)
+    static int Execute(CommandContext ctx)
     {
         TorchRuntime.EnsureLoaded();
         using var x = torch.ones(3, requires_grad: true);
         using var y = (x * x).sum();
         y.backward();
-        Console.WriteLine($"libmujoco: ok (MuJoCo {O2O.Sim.MuJoCo.Version})");
-        Console.WriteLine($"libtorch: ok (TorchSharp {typeof(torch).Assembly.GetName().Version}, grad of sum(x²) at 1 = {x.grad!.mean().item<float>()})");
+        ctx.Log($"libmujoco: ok (MuJoCo {O2O.Sim.MuJoCo.Version})");
+        ctx.Log($"libtorch: ok (TorchSharp {typeof(torch).Assembly.GetName().Version}, "
+            + $"grad of sum(x²) at 1 = {x.grad!.mean().item<float>()})");
         return 0;
     }
 }

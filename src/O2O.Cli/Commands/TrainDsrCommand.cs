@@ -7,57 +7,56 @@ using O2O.Sim;
 
 namespace O2O.Cli.Commands;
 
-/// <summary>`o2o train-dsr`: the notebook's train_dsr.py — fit, calibrate and diagnose the Data Support Representation.</summary>
+/// <summary>
+/// `o2o train-dsr`: the notebook's train_dsr.py — fit, calibrate and diagnose the Data Support Representation.
+/// </summary>
 public static class TrainDsrCommand
 {
-    /// <summary>Rows per pseudo-episode when a dataset has no episode boundaries (a MuJoCo episode's maximum length).</summary>
+    /// <summary>Rows per pseudo-episode of a dataset without episode boundaries (a MuJoCo episode's maximum length).
+    /// </summary>
     public const int BlockRows = 1000;
+
 
     public static readonly CommandSpec Spec = new(
         "train-dsr",
         "fit the Data Support Representation (flow or energy) on offline data; writes X_dsr.pt, X_dsr.json and plots",
         [
-            new("offline_path", "dataset: the notebook's .npz (states/actions) or a D4RL .hdf5", Required: true),
-            new("env_id", "environment the data comes from, e.g. Hopper-v4", Required: true),
-            new("dsr_out", "where to write the DSR checkpoint (.pt); diagnostics go to the same name with .json and _*.png", Required: true),
-            new("epochs", "passes over the training split", "20"),
-            new("batch_size", "minibatch size", "2048"),
+            .. CommonOptions.OfflineData,
+            new("dsr_out", "where to write the DSR checkpoint (.pt); diagnostics go to the same name with .json "
+                + "and _*.png", Required: true),
+            DsrFlags.Flag(nameof(DsrOptions.Epochs), "passes over the training split", min: 1),
+            DsrFlags.Flag(nameof(DsrOptions.BatchSize), "minibatch size", min: 2),
             CommonOptions.Device,
-            new("kind", "model family: flow (RealNVP, log-likelihood) or energy (InfoNCE)", "flow"),
-            new("support", "support mode recommended to the online phase: joint, conditional, state or gated (all are calibrated)", "gated"),
-            new("score", "raw score sigma is calibrated on: logp, radius (flow only) or tempered", "logp"),
-            new("holdout", "fraction held out by episode for calibration and diagnostics", "0.05"),
-            new("rho", "boundary quantile: sigma = 0.5 at the held-out rho-quantile, in (0, 0.5)", "0.05"),
-            new("ood_path", "another dataset of the same env (e.g. random-policy data) for the out-of-distribution AUROC"),
-            new("hidden", "hidden width of every conditioner / energy network (default: 64 for flow, 128 for energy)"),
-            new("couplings", "affine coupling layers per flow", "8"),
-            new("lr", "Adam learning rate", "0.001"),
-            new("action_noise", "std of dequantisation noise added to actions while training", "0.05"),
-            new("temper", "temperature factor of --score tempered", "4"),
+            DsrFlags.Flag(nameof(DsrOptions.Kind), "model family: flow (RealNVP, log-likelihood) or energy (InfoNCE)"),
+            DsrFlags.Flag(nameof(DsrOptions.Support),
+                "support mode recommended to the online phase: joint, conditional, state or gated "
+                + "(all are calibrated)"),
+            DsrFlags.Flag(nameof(DsrOptions.Score),
+                "raw score sigma is calibrated on: logp, radius (flow only) or tempered"),
+            DsrFlags.Flag(nameof(DsrOptions.Holdout), "fraction held out by episode for calibration and diagnostics"),
+            DsrFlags.Flag(nameof(DsrOptions.Rho),
+                "boundary quantile: sigma = 0.5 at the held-out rho-quantile, in (0, 0.5)"),
+            new("ood_path",
+                "another dataset of the same env (e.g. random-policy data) for the out-of-distribution AUROC"),
+            DsrFlags.Flag(nameof(DsrOptions.Hidden), "hidden width of every conditioner / energy network",
+                min: 2, max: 4096, note: $"{DsrOptions.DefaultHidden(DsrKind.Flow)} for flow, "
+                    + $"{DsrOptions.DefaultHidden(DsrKind.Energy)} for energy"),
+            DsrFlags.Flag(nameof(DsrOptions.CouplingLayers),
+                "affine coupling layers per flow", "couplings", min: 2, max: 64),
+            DsrFlags.Flag(nameof(DsrOptions.LearningRate), "Adam learning rate", "lr", min: 1e-8, max: 1),
+            DsrFlags.Flag(nameof(DsrOptions.ActionNoise), "std of dequantisation noise added to actions while training",
+                min: 0, max: 1),
+            DsrFlags.Flag(nameof(DsrOptions.Temper), "temperature factor of --score tempered", min: 1, max: 1000),
             new("threads", "libtorch intra-op threads (0 = libtorch's default)", "0"),
-            CommonOptions.Seed,
+            DsrFlags.Flag(nameof(DsrOptions.Seed), "random seed"),
         ],
         Execute);
 
-    static int Execute(ParsedArgs a)
+    static int Execute(CommandContext ctx)
     {
+        var a = ctx.Args;
         var env = EnvRegistry.Get(a.RequiredString("env_id"));
-        var options = new DsrOptions
-        {
-            Kind = DsrKind.Parse(a.RequiredString("kind")),
-            Support = SupportMode.Parse(a.RequiredString("support")),
-            Score = DsrScore.Parse(a.RequiredString("score")),
-            Epochs = a.Int("epochs", 1),
-            BatchSize = a.Int("batch_size", 2),
-            LearningRate = a.Double("lr", 1e-8, 1),
-            Holdout = a.Double("holdout"),
-            Rho = a.Double("rho"),
-            Hidden = a.Has("hidden") ? a.Int("hidden", 2, 4096) : null,
-            CouplingLayers = a.Int("couplings", 2, 64),
-            ActionNoise = a.Double("action_noise", 0, 1),
-            Temper = a.Double("temper", 1, 1000),
-            Seed = a.Int("seed"),
-        };
+        var options = DsrFlags.Apply(a, new DsrOptions());
         options.Validate();
         var threads = a.Int("threads", 0, 256);
         var outPath = a.RequiredString("dsr_out");
@@ -72,43 +71,52 @@ public static class TrainDsrCommand
         if (a.String("ood_path") is { } oodPath)
         {
             var od = LoadChecked(oodPath, env, "--ood_path");
-            ood = new DsrOodSet(od.Observations, od.Actions, od.ObsDim, od.ActDim, Path.GetFileNameWithoutExtension(oodPath));
+            ood = new DsrOodSet(od.Observations, od.Actions, od.ObsDim, od.ActDim,
+                Path.GetFileNameWithoutExtension(oodPath));
         }
-        Console.WriteLine($"train-dsr: {data.Count} pairs from '{offlinePath}', obs {data.ObsDim}, act {data.ActDim}, env {env.Id}; {splitNote}");
+        ctx.Log($"train-dsr: {data.Count} pairs from '{offlinePath}', obs {data.ObsDim}, act {data.ActDim}, "
+            + $"env {env.Id}; {splitNote}");
 
-        using var model = DsrTrainer.Train(options, data.Observations, data.Actions, data.ObsDim, data.ActDim, starts, env.Id,
-            Console.WriteLine, ood, data.Rewards);
+        using var model = DsrTrainer.Train(options, data.Observations, data.Actions, data.ObsDim, data.ActDim, starts,
+            env.Id, ctx.Log, ood, data.Rewards);
         model.Save(outPath);
-        var prefix = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, Path.GetFileNameWithoutExtension(outPath));
+        var folder = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
+        var prefix = Path.Combine(folder, Path.GetFileNameWithoutExtension(outPath));
         var plots = DsrPlots.WriteAll(model.Diagnostics!, prefix);
-        Console.WriteLine($"wrote {outPath}, {SupportModel.DiagnosticsPath(outPath)} and {plots.Count} plots ({string.Join(", ", plots.Select(Path.GetFileName))})");
+        ctx.Log($"wrote {outPath}, {SupportModel.DiagnosticsPath(outPath)} and {plots.Count} plots "
+            + $"({string.Join(", ", plots.Select(Path.GetFileName))})");
         return 0;
     }
 
     /// <summary>Load a dataset and check it against the env: dims, non-finite values, at least one row.</summary>
     internal static OfflineDataset LoadChecked(string path, EnvSpec env, string flag)
     {
-        // Non-finite values are reported by the DSR's own check (which names the row) instead of the loader's hint at a flag this command lacks.
+        // Non-finite values are reported by the DSR's own check (which names the row) instead of the loader's hint
+        // at a flag this command lacks.
         var ds = DatasetIO.Load(path, allowNonFinite: true);
         if (ds.Count == 0) throw new UserError($"{flag} '{path}' has no rows");
         if (ds.ObsDim != env.ObsDim || ds.ActDim != env.ActDim)
             throw new UserError(string.Create(CultureInfo.InvariantCulture,
-                $"{flag} '{path}' has obs dim {ds.ObsDim} and action dim {ds.ActDim}, but {env.Id} has obs dim {env.ObsDim} and action dim {env.ActDim}; pass data of this env or fix --env_id"));
+                $"{flag} '{path}' has obs dim {ds.ObsDim} and action dim {ds.ActDim}, but {env.Id} has obs dim "
+                + $"{env.ObsDim} and action dim {env.ActDim}; pass data of this env or fix --env_id"));
         var bad = ds.FindNonFinite().Where(r => r.Key is "observations" or "states" or "actions" or "rewards").ToList();
-        if (bad.Count > 0) throw new UserError($"{flag} '{path}': {string.Join("; ", bad)}; remove or repair non-finite values before training the DSR");
+        if (bad.Count > 0)
+            throw new UserError($"{flag} '{path}': {string.Join("; ", bad)}; "
+                + "remove or repair non-finite values before training the DSR");
         return ds;
     }
 
     /// <summary>
-    /// Episode starts for the held-out split. A file without terminals/timeouts (the notebook's states/actions NPZ) is one
-    /// "episode": it is then cut into contiguous blocks of <see cref="BlockRows"/> rows, which are whole episodes at most
-    /// when the rows are in time order, and random subsets when the conversion shuffled them.
+    /// Episode starts for the held-out split. A file without terminals/timeouts (the notebook's states/actions NPZ)
+    /// is one "episode": it is then cut into contiguous blocks of <see cref="BlockRows"/> rows, which are whole
+    /// episodes at most when the rows are in time order, and random subsets when the conversion shuffled them.
     /// </summary>
     internal static (int[] Starts, string Note) EpisodeStartsFor(OfflineDataset data)
     {
         var starts = data.EpisodeStarts();
         if (starts.Length > 1) return (starts, $"{starts.Length} episodes (held out by episode)");
         var blocks = Enumerable.Range(0, (data.Count + BlockRows - 1) / BlockRows).Select(b => b * BlockRows).ToArray();
-        return (blocks, $"no episode boundaries in the file: held out by contiguous blocks of {BlockRows} rows ({blocks.Length} blocks)");
+        return (blocks, $"no episode boundaries in the file: held out by contiguous blocks of {BlockRows} rows "
+            + $"({blocks.Length} blocks)");
     }
 }

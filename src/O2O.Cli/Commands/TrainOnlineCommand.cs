@@ -1,3 +1,4 @@
+using System.Globalization;
 using O2O.Core;
 using O2O.Learning.Dsr;
 using O2O.Learning.Ppo;
@@ -12,115 +13,99 @@ public static class TrainOnlineCommand
         "train-online",
         "online PPO in the environment, optionally warm-started from a BC actor",
         [
-            new("env_id", "environment, e.g. Hopper-v4", Required: true),
+            PpoFlags.Flag(nameof(PpoOptions.EnvId), "environment, e.g. Hopper-v4", required: true, manual: true),
             new("dsr_path", "frozen DSR checkpoint that shapes rewards (pessimism + frontier bonus)"),
-            new("total_steps", "environment steps in all", "1000000"),
-            new("steps_per_epoch", "environment steps per PPO epoch (rollout)", "4096"),
-            new("minibatch_size", "minibatch size of the update", "256"),
-            new("train_iters", "passes over each rollout", "10"),
+            PpoFlags.Flag(nameof(PpoOptions.TotalSteps), "environment steps in all", min: 1),
+            PpoFlags.Flag(nameof(PpoOptions.StepsPerEpoch), "environment steps per PPO epoch (rollout)", min: 1),
+            PpoFlags.Flag(nameof(PpoOptions.MinibatchSize), "minibatch size of the update", min: 1),
+            PpoFlags.Flag(nameof(PpoOptions.TrainIters), "passes over each rollout", min: 1),
             CommonOptions.Device,
-            new("log_csv", "folder for DIR/<run_name>.csv (or a path ending in .csv)", "logs"),
-            new("init_actor", "actor checkpoint to start from (e.g. from pretrain-bc)"),
-            CommonOptions.Seed,
-            new("num_envs", "parallel environments", "8"),
-            new("lr", "Adam learning rate (annealed linearly)", "0.0003"),
-            new("anneal_lr", "anneal the learning rate to 0", "true", IsFlag: true),
-            new("gamma", "discount", "0.99"),
-            new("gae_lambda", "GAE λ", "0.95"),
-            new("clip", "PPO clip range", "0.2"),
-            new("ent_coef", "entropy bonus coefficient", "0.0"),
-            new("vf_coef", "value loss coefficient", "0.5"),
-            new("max_grad_norm", "gradient norm clip", "0.5"),
-            new("target_kl", "stop an update early above this approx-KL (off by default)"),
-            new("hidden", "hidden widths of actor and critic (actor from --init_actor keeps its own)", "64,64"),
-            new("obs_norm", "running or frozen (default: frozen with --init_actor, else running)"),
-            new("critic_warmup", "epochs of value-only updates before the actor moves", "0"),
-            new("eval_every", "evaluate every N env steps (default: every epoch)"),
-            new("eval_episodes", "deterministic evaluation episodes", "10"),
-            new("run_name", "name of the CSV, checkpoint and final actor (default ENV_ppo_sSEED)"),
-            new("ckpt_dir", "folder of checkpoints (default: the log folder)"),
+            PpoFlags.Flag(nameof(PpoOptions.LogDir), "folder for DIR/<run_name>.csv (or a path ending in .csv)",
+                "log_csv", manual: true),
+            PpoFlags.Flag(nameof(PpoOptions.InitActor), "actor checkpoint to start from (e.g. from pretrain-bc)"),
+            PpoFlags.Flag(nameof(PpoOptions.Seed), "random seed"),
+            PpoFlags.Flag(nameof(PpoOptions.NumEnvs), "parallel environments", min: 1, max: 1024),
+            PpoFlags.Flag(nameof(PpoOptions.Lr), "Adam learning rate (annealed linearly)", min: 1e-8, max: 1),
+            PpoFlags.Flag(nameof(PpoOptions.AnnealLr), "anneal the learning rate to 0"),
+            PpoFlags.Flag(nameof(PpoOptions.Gamma), "discount", min: 0, max: 1),
+            PpoFlags.Flag(nameof(PpoOptions.GaeLambda), "GAE λ", min: 0, max: 1),
+            PpoFlags.Flag(nameof(PpoOptions.Clip), "PPO clip range", min: 1e-6, max: 10),
+            PpoFlags.Flag(nameof(PpoOptions.EntCoef), "entropy bonus coefficient", min: 0, max: 10),
+            PpoFlags.Flag(nameof(PpoOptions.VfCoef), "value loss coefficient", min: 0, max: 100),
+            PpoFlags.Flag(nameof(PpoOptions.MaxGradNorm), "gradient norm clip", min: 1e-6, max: 1e6),
+            PpoFlags.Flag(nameof(PpoOptions.TargetKl), "stop an update early above this approx-KL",
+                min: 1e-9, max: 10, note: "off"),
+            PpoFlags.Flag(nameof(PpoOptions.Hidden),
+                "hidden widths of actor and critic (actor from --init_actor keeps its own)"),
+            PpoFlags.Flag(nameof(PpoOptions.ObsNorm), "running or frozen", choices: ["running", "frozen"],
+                note: "frozen with --init_actor, else running"),
+            PpoFlags.Flag(nameof(PpoOptions.CriticWarmup),
+                "epochs of value-only updates before the actor moves", min: 0),
+            PpoFlags.Flag(nameof(PpoOptions.EvalEvery),
+                "evaluate every N env steps", min: 1, note: "every epoch", manual: true),
+            PpoFlags.Flag(nameof(PpoOptions.EvalEpisodes), "deterministic evaluation episodes", min: 0),
+            PpoFlags.Flag(nameof(PpoOptions.RunName), "name of the CSV, checkpoint and final actor",
+                note: "ENV_ppo_sSEED", manual: true),
+            PpoFlags.Flag(nameof(PpoOptions.CheckpointDir),
+                "folder of checkpoints", "ckpt_dir", note: "the log folder"),
+            PpoFlags.Flag(nameof(PpoOptions.TensorboardDir),
+                "also write TensorBoard events to this folder", "tensorboard"),
             new("resume", "continue the run from its last checkpoint", "false", IsFlag: true),
-            new("tensorboard", "also write TensorBoard events to this folder"),
-            new("support", "DSR support mode: joint, conditional, state or gated (default: the one the DSR was trained to recommend)"),
-            new("beta", "pessimism scale β₀: 'auto' or a number", "auto"),
-            new("beta_frac", "with --beta auto: first rollout's mean penalty term as a fraction of its mean reward", "0.1"),
-            new("eta", "frontier bonus scale η₀", "0.1"),
-            new("pessimism", "reward (r − β·c·p) or value (critic loss + β·E[p·V])", "reward"),
-            new("anneal", "linear (to 0 over --anneal_frac of the budget) or none", "linear"),
-            new("anneal_frac", "fraction of the budget over which β and η anneal", "0.25"),
-            new("reward_scale", "c in the shaped reward (default: the DSR's offline mean |r|)"),
-            new("no_dsr", "plain PPO: the DSR (if given) only measures support, it shapes nothing", "false", IsFlag: true),
-            new("torch_threads", "libtorch threads (1 = reproducible)", "1"),
-            new("env_threads", "threads stepping environments (0 = cores)", "0"),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Support), "DSR support mode: joint, conditional, state or gated",
+                note: "the one the DSR was trained to recommend"),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Beta), "pessimism scale β₀: 'auto' or a number",
+                min: 0, max: 1e6, nullWord: "auto"),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.BetaFrac),
+                "with --beta auto: first rollout's mean penalty term as a fraction of its mean reward",
+                min: 0, max: 10),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Eta), "frontier bonus scale η₀", min: 0, max: 1e6),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Pessimism),
+                "reward (r − β·c·p) or value (critic loss + β·E[p·V])",
+                choices: ["reward", "value"]),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.Anneal),
+                "linear (to 0 over --anneal_frac of the budget) or none",
+                choices: ["linear", "none"]),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.AnnealFrac),
+                "fraction of the budget over which β and η anneal",
+                min: 1e-6, max: 1),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.RewardScale), "c in the shaped reward",
+                min: 1e-9, max: 1e9, note: "the DSR's offline mean |r|"),
+            ShapingFlags.Flag(nameof(DsrShapingOptions.MetricsOnly),
+                "plain PPO: the DSR (if given) only measures support, it shapes nothing", "no_dsr"),
+            PpoFlags.Flag(nameof(PpoOptions.TorchThreads), "libtorch threads (1 = reproducible)", min: 1, max: 256),
+            PpoFlags.Flag(nameof(PpoOptions.EnvThreads), "threads stepping environments (0 = cores)", min: 0, max: 256),
         ],
-        Execute);
+        Execute) { StopsOnCancel = true };
 
-    /// <summary>Build PPO options from the command line (shared with `o2o run`).</summary>
+    /// <summary>Build PPO options from the command line.</summary>
     internal static PpoOptions Options(ParsedArgs a)
     {
         var env = EnvRegistry.Get(a.RequiredString("env_id")).Id;
-        var seed = a.Int("seed");
+        var o = PpoFlags.Apply(a, new PpoOptions { EnvId = env });
         var logCsv = a.RequiredString("log_csv");
         var isFile = logCsv.EndsWith(".csv", StringComparison.OrdinalIgnoreCase);
-        var runName = a.String("run_name") ?? (isFile ? Path.GetFileNameWithoutExtension(logCsv) : $"{env}_ppo_s{seed}");
+        var runName = a.String("run_name")
+            ?? (isFile ? Path.GetFileNameWithoutExtension(logCsv) : $"{env}_ppo_s{o.Seed}");
         if (runName.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || runName.Length == 0)
             throw new UsageError($"--run_name '{runName}' must be a plain file name");
-        var stepsPerEpoch = a.Int("steps_per_epoch", 1);
-        var o = new PpoOptions
+        o = o with
         {
-            EnvId = env,
-            Seed = seed,
-            TotalSteps = a.Long("total_steps", 1),
-            StepsPerEpoch = stepsPerEpoch,
-            MinibatchSize = a.Int("minibatch_size", 1),
-            TrainIters = a.Int("train_iters", 1),
-            NumEnvs = a.Int("num_envs", 1, 1024),
-            Lr = a.Double("lr", 1e-8, 1),
-            AnnealLr = a.Bool("anneal_lr"),
-            Gamma = a.Double("gamma", 0, 1),
-            GaeLambda = a.Double("gae_lambda", 0, 1),
-            Clip = a.Double("clip", 1e-6, 10),
-            EntCoef = a.Double("ent_coef", 0, 10),
-            VfCoef = a.Double("vf_coef", 0, 100),
-            MaxGradNorm = a.Double("max_grad_norm", 1e-6, 1e6),
-            TargetKl = a.Has("target_kl") ? a.Double("target_kl", 1e-9, 10) : null,
-            Hidden = CommonOptions.Widths(a, "hidden"),
-            ObsNorm = a.Has("obs_norm") ? a.Choice("obs_norm", "running", "frozen") : null,
-            CriticWarmup = a.Int("critic_warmup", 0),
-            EvalEvery = a.Has("eval_every") ? a.Long("eval_every", 1) : stepsPerEpoch,
-            EvalEpisodes = a.Int("eval_episodes", 0),
-            InitActor = a.String("init_actor"),
+            EvalEvery = a.Has("eval_every") ? a.Long("eval_every", 1) : o.StepsPerEpoch,
             RunName = runName,
             LogDir = isFile ? Path.GetDirectoryName(Path.GetFullPath(logCsv))! : logCsv,
             CsvPath = isFile ? logCsv : null,
-            CheckpointDir = a.String("ckpt_dir"),
-            TensorboardDir = a.String("tensorboard"),
-            TorchThreads = a.Int("torch_threads", 1, 256),
-            EnvThreads = a.Int("env_threads", 0, 256),
         };
         o.Validate();
         if (o.InitActor is not null && !File.Exists(o.InitActor))
-            throw new UserError($"--init_actor '{o.InitActor}' does not exist; run 'o2o pretrain-bc' first or drop the flag");
+            throw new UserError(
+                $"--init_actor '{o.InitActor}' does not exist; run 'o2o pretrain-bc' first or drop the flag");
         return o;
     }
 
-    /// <summary>DSR shaping settings from the command line (shared with `o2o run`).</summary>
+    /// <summary>DSR shaping settings from the command line.</summary>
     internal static DsrShapingOptions ShapingOptions(ParsedArgs a)
     {
-        var beta = a.RequiredString("beta");
-        double? betaValue = beta.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : a.Double("beta", 0, 1e6);
-        var s = new DsrShapingOptions
-        {
-            Support = a.Has("support") ? SupportMode.Parse(a.RequiredString("support")) : null,
-            Beta = betaValue,
-            BetaFrac = a.Double("beta_frac", 0, 10),
-            Eta = a.Double("eta", 0, 1e6),
-            Pessimism = a.Choice("pessimism", "reward", "value"),
-            Anneal = a.Choice("anneal", "linear", "none"),
-            AnnealFrac = a.Double("anneal_frac", 1e-6, 1),
-            RewardScale = a.Has("reward_scale") ? a.Double("reward_scale", 1e-9, 1e9) : null,
-            MetricsOnly = a.Bool("no_dsr"),
-        };
+        var s = ShapingFlags.Apply(a, new DsrShapingOptions());
         s.Validate();
         return s;
     }
@@ -132,8 +117,9 @@ public static class TrainOnlineCommand
         return SupportModel.Load(path, spec.Id, spec.ObsDim, spec.ActDim);
     }
 
-    static int Execute(ParsedArgs a)
+    static int Execute(CommandContext ctx)
     {
+        var a = ctx.Args;
         var o = Options(a);
         CommonOptions.UseDevice(a);
         var shaping = ShapingOptions(a);
@@ -142,24 +128,22 @@ public static class TrainOnlineCommand
         if (dsr is not null)
         {
             var c = shaping.RewardScale ?? dsr.RewardAbsMean
-                ?? throw new UserError($"the DSR '{a.String("dsr_path")}' does not record the offline mean |reward| (its data had no rewards); pass --reward_scale");
+                ?? throw new UserError($"the DSR '{a.String("dsr_path")}' does not record the offline mean |reward| "
+                    + "(its data had no rewards); pass --reward_scale");
             shaper = new DsrShaper(dsr, shaping, c);
-            Console.WriteLine($"dsr: {a.String("dsr_path")} ({dsr.Kind.Word()}, support {shaper.Mode.Word()}, c = {c:G4}, beta {(shaping.Beta?.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) ?? "auto")}, eta {shaping.Eta:G4}{(shaping.MetricsOnly ? ", --no_dsr: measuring only" : "")})");
+            var beta = shaping.Beta?.ToString("G4", CultureInfo.InvariantCulture) ?? "auto";
+            var measuring = shaping.MetricsOnly ? ", --no_dsr: measuring only" : "";
+            ctx.Log($"dsr: {a.String("dsr_path")} ({dsr.Kind.Word()}, support {shaper.Mode.Word()}, c = {c:G4}, "
+                + $"beta {beta}, eta {shaping.Eta:G4}{measuring})");
         }
         else if (a.Bool("no_dsr") is false && (a.Has("beta") || a.Has("eta") || a.Has("support")))
             throw new UsageError("--beta/--eta/--support need --dsr_path (the DSR checkpoint from 'o2o train-dsr')");
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            using var trainer = new PpoTrainer(o, shaper, Console.WriteLine);
-            var r = trainer.Run(a.Bool("resume"), cts.Token);
-            Console.WriteLine($"done: {r.Epochs} epochs, {r.EnvSteps} env steps in {r.WallSeconds:F0}s; last eval {r.LastEvalMean:F1}, best {r.BestEvalMean:F1}");
-            Console.WriteLine($"log: {r.CsvPath}");
-            Console.WriteLine($"actor: {r.FinalActorPath}");
-            return 0;
-        }
-        finally { Console.CancelKeyPress -= onCancel; }
+        using var trainer = new PpoTrainer(o, shaper, ctx.Log);
+        var r = trainer.Run(a.Bool("resume"), ctx.Cancel);
+        ctx.Log($"done: {r.Epochs} epochs, {r.EnvSteps} env steps in {r.WallSeconds:F0}s; "
+            + $"last eval {r.LastEvalMean:F1}, best {r.BestEvalMean:F1}");
+        ctx.Log($"log: {r.CsvPath}");
+        ctx.Log($"actor: {r.FinalActorPath}");
+        return 0;
     }
 }
