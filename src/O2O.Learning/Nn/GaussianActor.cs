@@ -12,6 +12,8 @@ namespace O2O.Learning.Nn;
 /// </summary>
 public sealed class GaussianActor : nn.Module<Tensor, Tensor>
 {
+    // RegisterComponents names state-dict entries after these fields (mu.*, log_std), as PyTorch's
+    // checkpoints spell them: renaming a field would change the checkpoint format.
     readonly Mlp mu;
     readonly Parameter log_std;
 

@@ -52,7 +52,7 @@ public sealed class Rng
     /// <summary>Fisher–Yates shuffle in place (the same draws for any element type).</summary>
     public void Shuffle<T>(Span<T> a)
     {
-        for (var i = a.Length - 1; i > 0; i--) { var j = NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
+        for (var i = a.Length - 1; i > 0; i -= 1) { var j = NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
     }
 
     /// <summary>The full generator state (for checkpoints).</summary>

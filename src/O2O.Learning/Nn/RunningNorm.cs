@@ -81,13 +81,13 @@ public sealed class RunningNorm
 /// </summary>
 public sealed class RewardScaler(int numEnvs, double gamma, double epsilon = 1e-8, double clip = 10.0)
 {
-    readonly double[] ret = new double[numEnvs];
+    readonly double[] discountedReturns = new double[numEnvs];
     readonly RunningNorm stats = new(1);
 
     /// <summary>Running variance of the discounted return.</summary>
     public RunningNorm Stats => stats;
     /// <summary>Per-env discounted return accumulators.</summary>
-    public double[] Returns => ret;
+    public double[] Returns => discountedReturns;
 
     /// <summary>Scale rewards in place for one vector step; <paramref name="done"/> resets accumulators after use.</summary>
     public void Scale(Span<float> rewards, ReadOnlySpan<bool> done)
@@ -95,15 +95,15 @@ public sealed class RewardScaler(int numEnvs, double gamma, double epsilon = 1e-
         Span<float> r = stackalloc float[rewards.Length];
         for (var i = 0; i < rewards.Length; i++)
         {
-            ret[i] = ret[i] * gamma + rewards[i];
-            r[i] = (float)ret[i];
+            discountedReturns[i] = discountedReturns[i] * gamma + rewards[i];
+            r[i] = (float)discountedReturns[i];
         }
         stats.Update(r, rewards.Length);
         var std = Math.Sqrt(stats.Var[0] + epsilon);
         for (var i = 0; i < rewards.Length; i++)
         {
             rewards[i] = (float)Math.Clamp(rewards[i] / std, -clip, clip);
-            if (done[i]) ret[i] = 0;
+            if (done[i]) discountedReturns[i] = 0;
         }
     }
 }

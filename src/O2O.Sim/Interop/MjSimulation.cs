@@ -26,11 +26,11 @@ internal sealed class MjDataHandle() : SafeHandle(0, ownsHandle: true)
 /// </summary>
 internal sealed unsafe class MjSimulation : IDisposable
 {
-    readonly MjModelHandle _modelHandle;
-    readonly MjDataHandle _dataHandle;
-    readonly nint _m, _d;
-    readonly double* _qpos, _qvel, _ctrl, _qpos0, _time, _qaccWarmstart;
-    bool _disposed;
+    readonly MjModelHandle modelHandle;
+    readonly MjDataHandle dataHandle;
+    readonly nint modelPtr, dataPtr;
+    readonly double* qpos, qvel, ctrl, qpos0, time, qaccWarmstart;
+    bool disposed;
 
     /// <summary>mj_loadXML keeps the last parsed model in a process-wide slot, so loads are serialised.</summary>
     static readonly Lock LoadLock = new();
@@ -45,10 +45,10 @@ internal sealed unsafe class MjSimulation : IDisposable
 
     MjSimulation(nint model, nint data)
     {
-        _modelHandle = new MjModelHandle(model);
-        _dataHandle = new MjDataHandle(data);
-        _m = model;
-        _d = data;
+        modelHandle = new MjModelHandle(model);
+        dataHandle = new MjDataHandle(data);
+        modelPtr = model;
+        dataPtr = data;
         var mb = (byte*)model;
         var db = (byte*)data;
         Nq = *(int*)(mb + MuJoCoOffsets.ModelNq);
@@ -57,12 +57,12 @@ internal sealed unsafe class MjSimulation : IDisposable
         Nbody = *(int*)(mb + MuJoCoOffsets.ModelNbody);
         Timestep = *(double*)(mb + MuJoCoOffsets.ModelOptTimestep);
         Integrator = *(int*)(mb + MuJoCoOffsets.ModelOptIntegrator);
-        _qpos0 = *(double**)(mb + MuJoCoOffsets.ModelQpos0);
-        _qpos = *(double**)(db + MuJoCoOffsets.DataQpos);
-        _qvel = *(double**)(db + MuJoCoOffsets.DataQvel);
-        _ctrl = *(double**)(db + MuJoCoOffsets.DataCtrl);
-        _time = (double*)(db + MuJoCoOffsets.DataTime);
-        _qaccWarmstart = *(double**)(db + MuJoCoOffsets.DataQaccWarmstart);
+        qpos0 = *(double**)(mb + MuJoCoOffsets.ModelQpos0);
+        qpos = *(double**)(db + MuJoCoOffsets.DataQpos);
+        qvel = *(double**)(db + MuJoCoOffsets.DataQvel);
+        ctrl = *(double**)(db + MuJoCoOffsets.DataCtrl);
+        time = (double*)(db + MuJoCoOffsets.DataTime);
+        qaccWarmstart = *(double**)(db + MuJoCoOffsets.DataQaccWarmstart);
         BodyMass = new ReadOnlySpan<double>(*(double**)(mb + MuJoCoOffsets.ModelBodyMass), Nbody).ToArray();
     }
 
@@ -118,37 +118,37 @@ internal sealed unsafe class MjSimulation : IDisposable
     }
 
     /// <summary>Generalised positions, length <see cref="Nq"/>.</summary>
-    public Span<double> QPos { get { ThrowIfDisposed(); return new(_qpos, Nq); } }
+    public Span<double> QPos { get { ThrowIfDisposed(); return new(qpos, Nq); } }
     /// <summary>Generalised velocities, length <see cref="Nv"/>.</summary>
-    public Span<double> QVel { get { ThrowIfDisposed(); return new(_qvel, Nv); } }
+    public Span<double> QVel { get { ThrowIfDisposed(); return new(qvel, Nv); } }
     /// <summary>Actuator controls, length <see cref="Nu"/>.</summary>
-    public Span<double> Ctrl { get { ThrowIfDisposed(); return new(_ctrl, Nu); } }
+    public Span<double> Ctrl { get { ThrowIfDisposed(); return new(ctrl, Nu); } }
     /// <summary>The model's default pose (qpos0), length <see cref="Nq"/>.</summary>
-    public ReadOnlySpan<double> QPos0 { get { ThrowIfDisposed(); return new(_qpos0, Nq); } }
+    public ReadOnlySpan<double> QPos0 { get { ThrowIfDisposed(); return new(qpos0, Nq); } }
     /// <summary>Simulated time in seconds.</summary>
-    public double Time { get { ThrowIfDisposed(); return *_time; } set { ThrowIfDisposed(); *_time = value; } }
+    public double Time { get { ThrowIfDisposed(); return *time; } set { ThrowIfDisposed(); *time = value; } }
     /// <summary>The solver's warm start (qacc of the previous step): part of the state that decides the next step.</summary>
-    public Span<double> QaccWarmstart { get { ThrowIfDisposed(); return new(_qaccWarmstart, Nv); } }
+    public Span<double> QaccWarmstart { get { ThrowIfDisposed(); return new(qaccWarmstart, Nv); } }
     /// <summary>Body masses as compiled (index 0 is the world).</summary>
     public IReadOnlyList<double> BodyMass { get; }
 
-    public void ResetData() { ThrowIfDisposed(); NativeMethods.mj_resetData(_m, _d); }
-    public void Forward() { ThrowIfDisposed(); NativeMethods.mj_forward(_m, _d); }
+    public void ResetData() { ThrowIfDisposed(); NativeMethods.mj_resetData(modelPtr, dataPtr); }
+    public void Forward() { ThrowIfDisposed(); NativeMethods.mj_forward(modelPtr, dataPtr); }
 
     /// <summary><paramref name="n"/> physics steps.</summary>
     public void Step(int n)
     {
         ThrowIfDisposed();
-        for (var i = 0; i < n; i++) NativeMethods.mj_step(_m, _d);
+        for (var i = 0; i < n; i++) NativeMethods.mj_step(modelPtr, dataPtr);
     }
 
-    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _dataHandle.Dispose();
-        _modelHandle.Dispose();
+        if (disposed) return;
+        disposed = true;
+        dataHandle.Dispose();
+        modelHandle.Dispose();
     }
 }
