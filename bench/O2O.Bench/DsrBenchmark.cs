@@ -70,7 +70,7 @@ public static class DsrBenchmark
             try
             {
                 var bcPath = Path.Combine(dir, "bc_actor.pt");
-                var bc = BehaviorCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, EvalEpisodes = 0 }, data);
+                var bc = BehaviourCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, EvalEpisodes = 0 }, data);
                 bc.Actor.Save(bcPath);
                 bc.Actor.Dispose();
                 var c = defaultFlow!.RewardAbsMean ?? 1.0;

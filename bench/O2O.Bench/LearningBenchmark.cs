@@ -58,7 +58,7 @@ public static class LearningBenchmark
 
         // 3. BC samples/s, default architecture (256×256 tanh), on a 100k-transition random dataset.
         var data = DatasetCollector.Collect(new CollectOptions("Hopper-v4", new BehaviourPolicy.Random(), 100_000, 1));
-        var bc = BehaviorCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 2, EvalEpisodes = 0 }, data);
+        var bc = BehaviourCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 2, EvalEpisodes = 0 }, data);
         bc.Actor.Dispose();
         Console.WriteLine(string.Create(inv, $"pretrain-bc (256×256, batch 1024): {bc.SamplesPerSecond,9:F0} samples/s"));
         return 0;

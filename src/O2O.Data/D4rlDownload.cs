@@ -22,6 +22,9 @@ public static class D4rlDownload
     /// <summary>Default time without any progress (connecting, waiting for headers, or between reads) before giving up.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>The User-Agent header of every request: the toolkit's name and version.</summary>
+    const string UserAgent = "o2o/0.1";
+
     /// <summary>The URL of a task's file.</summary>
     public static string UrlFor(string task, string? baseUrl = null) =>
         $"{(string.IsNullOrWhiteSpace(baseUrl) ? DefaultBaseUrl : baseUrl.TrimEnd('/'))}/{D4rlTask.Parse(task).ServerFileName}";
@@ -41,12 +44,12 @@ public static class D4rlDownload
         var t = D4rlTask.Parse(task);
         var url = UrlFor(task, baseUrl);
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            throw new UserError($"base URL '{baseUrl}' is not an http(s) URL; give e.g. --base_url {DefaultBaseUrl}");
+            throw new UserError($"base URL '{baseUrl}' is not an http(s) URL; give one such as {DefaultBaseUrl}");
         var final = Path.Combine(dir, t.LocalFileName);
         var part = final + ".part";
         var limit = timeout ?? DefaultTimeout;
         if (limit <= TimeSpan.Zero) throw new UserError($"timeout must be positive, got {limit.TotalSeconds} s");
-        var byHand = $"or place {t.LocalFileName} (from {url}) in '{dir}' by hand, or generate one with 'o2o data collect'";
+        var byHand = $"or place {t.LocalFileName} (from {url}) in '{dir}' by hand, or collect one by running a policy in the environment";
         if (File.Exists(final))
         {
             progress?.Report(new DownloadProgress("done", new FileInfo(final).Length, null, $"{final} is already there"));
@@ -56,7 +59,7 @@ public static class D4rlDownload
 
         using var handler = new SocketsHttpHandler { ConnectTimeout = limit, AutomaticDecompression = DecompressionMethods.None };
         using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        http.DefaultRequestHeaders.UserAgent.ParseAdd("o2o/0.1");
+        http.DefaultRequestHeaders.UserAgent.ParseAdd(UserAgent);
         for (var attempt = 0; ; attempt++)
         {
             long have = File.Exists(part) ? new FileInfo(part).Length : 0;
@@ -71,11 +74,11 @@ public static class D4rlDownload
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new UserError($"no answer from {url} within {limit.TotalSeconds:0} s; check the network or raise --timeout, {byHand}");
+                throw new UserError($"no answer from {url} within {limit.TotalSeconds:0} s; check the network or raise the timeout, {byHand}");
             }
             catch (HttpRequestException e)
             {
-                throw new UserError($"cannot reach {url} ({Inner(e)}); check the network or --base_url, {byHand}");
+                throw new UserError($"cannot reach {url} ({Inner(e)}); check the network or the base URL, {byHand}");
             }
             using (resp)
             {
@@ -105,7 +108,7 @@ public static class D4rlDownload
                 }
                 else
                 {
-                    throw new UserError($"{url} answered HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}; the D4RL server is often down or moved — retry later or give another --base_url, {byHand}");
+                    throw new UserError($"{url} answered HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}; the D4RL server is often down or moved — retry later or give another base URL, {byHand}");
                 }
 
                 progress?.Report(new DownloadProgress("start", offset, total,
@@ -125,7 +128,7 @@ public static class D4rlDownload
                         try { n = await body.ReadAsync(buf, readCts.Token).ConfigureAwait(false); }
                         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                         {
-                            throw new UserError($"download of {url} stalled: no data for {limit.TotalSeconds:0} s after {Mb(got)} of {Mb(total)}; rerun the same command to resume (kept '{part}'), {byHand}");
+                            throw new UserError($"download of {url} stalled: no data for {limit.TotalSeconds:0} s after {Mb(got)} of {Mb(total)}; download again to resume (kept '{part}'), {byHand}");
                         }
                         if (n == 0) break;
                         await fs.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
@@ -140,10 +143,10 @@ public static class D4rlDownload
                 }
                 catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
                 {
-                    throw new UserError($"download of {url} broke off after {Mb(got)} of {Mb(total)} ({Inner(e)}); rerun the same command to resume (kept '{part}'), {byHand}");
+                    throw new UserError($"download of {url} broke off after {Mb(got)} of {Mb(total)} ({Inner(e)}); download again to resume (kept '{part}'), {byHand}");
                 }
                 if (total is { } tot && got != tot)
-                    throw new UserError($"download of {url} ended at {got} of {tot} bytes (truncated body); rerun the same command to resume (kept '{part}'), {byHand}");
+                    throw new UserError($"download of {url} ended at {got} of {tot} bytes (truncated body); download again to resume (kept '{part}'), {byHand}");
                 progress?.Report(new DownloadProgress("progress", got, total, $"{Mb(got)} of {Mb(total)}{Percent(got, total)}"));
                 break;
             }
@@ -172,7 +175,7 @@ public static class D4rlDownload
         catch (Exception e) when (e is not OutOfMemoryException) { why = $"it does not open as HDF5: {e.Message}"; }
         if (why is null) return;
         try { File.Delete(part); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        throw new UserError($"the file downloaded from {url} is not a D4RL dataset ({why.TrimEnd('.')}); check --base_url, {byHand}");
+        throw new UserError($"the file downloaded from {url} is not a D4RL dataset ({why.TrimEnd('.')}); check the base URL, {byHand}");
     }
 
     static string Inner(Exception e)

@@ -28,9 +28,9 @@ public static class DatasetConversion
     public static ConvertResult H5ToNpz(ConvertOptions o)
     {
         ArgumentNullException.ThrowIfNull(o);
-        if (o.MaxSamples is <= 0) throw new UserError($"max_samples must be positive, got {o.MaxSamples}; omit it to keep every row");
+        if (o.MaxSamples is <= 0) throw new OptionError($"MaxSamples must be positive, got {o.MaxSamples}; omit it to keep every row", nameof(o.MaxSamples));
         if (Path.GetFullPath(o.InputPath) == Path.GetFullPath(o.OutputPath))
-            throw new UserError($"the output '{o.OutputPath}' is the input file; choose another --out path");
+            throw new OptionError($"the OutputPath '{o.OutputPath}' is the input file; choose another OutputPath", nameof(o.OutputPath));
         AtomicFile.EnsureWritableFolder(o.OutputPath, "output");
         var ds = DatasetIO.Load(o.InputPath, o.AllowNonFinite);
         var source = ds.Count;

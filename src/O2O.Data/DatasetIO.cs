@@ -23,7 +23,7 @@ public static class DatasetIO
         {
             var bad = ds.FindNonFinite();
             if (bad.Count > 0)
-                throw new UserError($"'{path}': {string.Join("; ", bad)}; clean the data, or pass --allow_nonfinite to accept it");
+                throw new UserError($"'{path}': {string.Join("; ", bad)}; clean the data, or allow non-finite values to accept it");
         }
         return ds;
     }
@@ -33,7 +33,7 @@ public static class DatasetIO
     public static DatasetFileKind DetectKind(string path)
     {
         if (Directory.Exists(path)) throw new UserError($"'{path}' is a folder, not a dataset file; give the path of an .hdf5 or .npz file");
-        if (!File.Exists(path)) throw new UserError($"file '{path}' does not exist; check the path, or get the data with 'o2o data download' or 'o2o data collect'");
+        if (!File.Exists(path)) throw new UserError($"file '{path}' does not exist; check the path, or download a D4RL dataset or collect one first");
         try
         {
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
@@ -61,7 +61,7 @@ public static class DatasetIO
         var arrays = Npz.Read(path);
         var stateKey = arrays.ContainsKey("states") ? "states" : arrays.ContainsKey("observations") ? "observations" : null;
         if (stateKey is null || !arrays.ContainsKey("actions"))
-            throw new UserError($"{src} has no '{(stateKey is null ? "states" : "actions")}' array (it has: {string.Join(", ", arrays.Keys)}); an O2O .npz needs 'states' and 'actions' (see 'o2o data convert')");
+            throw new UserError($"{src} has no '{(stateKey is null ? "states" : "actions")}' array (it has: {string.Join(", ", arrays.Keys)}); an O2O .npz needs 'states' and 'actions' (convert a D4RL HDF5 file to get one)");
         var (obs, n, obsDim) = Matrix(arrays[stateKey], stateKey, src);
         var (act, na, actDim) = Matrix(arrays["actions"], "actions", src);
         if (na != n) throw new UserError($"{src}: 'actions' has {na} rows but '{stateKey}' has {n}; all arrays must have the same number of rows — fix or regenerate the file");

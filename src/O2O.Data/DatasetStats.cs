@@ -116,7 +116,7 @@ public sealed record DatasetStats(
         return (null, "unknown: the dims match no known env");
     }
 
-    /// <summary>A human-readable report, one fact per line (what `o2o data info` prints).</summary>
+    /// <summary>A human-readable report, one fact per line (the dataset summary a front end prints).</summary>
     public string Format(string? title = null)
     {
         static string F(double? v, string fmt = "F2") => v is null ? "n/a" : v.Value.ToString(fmt, CultureInfo.InvariantCulture);

@@ -193,7 +193,7 @@ public static partial class Npy
             long f = 0;
             for (var k = 0; k < rank; k++) f += idx[k] * fstride[k];
             Buffer.BlockCopy(src, (int)(f * size), dst, (int)(c * size), size);
-            for (var k = rank - 1; k >= 0; k--) { if (++idx[k] < shape[k]) break; idx[k] = 0; }
+            for (var k = rank - 1; k >= 0; k -= 1) { if (++idx[k] < shape[k]) break; idx[k] = 0; }
         }
         return dst;
     }

@@ -121,7 +121,7 @@ public static class Pipeline
         {
             if (!File.Exists(bcPath))
             {
-                var bc = BehaviorCloning.Train(new BcOptions { EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed, EvalEpisodes = o.EvalEpisodes, TorchThreads = o.TorchThreads }, data, log);
+                var bc = BehaviourCloning.Train(new BcOptions { EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed, EvalEpisodes = o.EvalEpisodes, TorchThreads = o.TorchThreads }, data, log);
                 using (bc.Actor) bc.Actor.Save(bcPath);
                 bcScore = bc.Eval is null ? null : D4rlScores.Normalize(env, bc.Eval.Mean);
                 log($"wrote {bcPath}");

@@ -46,11 +46,11 @@ public static class MuJoCo
     internal static Exception TranslateLoadError(Exception e) => e switch
     {
         DllNotFoundException => new UserError(
-            $"MuJoCo 2.2.2 is not installed ({NativeMethods.Lib} not found): run `sudo apt-get install libmujoco2.2.2` (./o2o installs it for you)", e),
+            $"MuJoCo 2.2.2 is not installed ({NativeMethods.Lib} not found): run `sudo apt-get install libmujoco2.2.2` (the repository's launcher script installs it for you)", e),
         EntryPointNotFoundException => new UserError(
-            $"{NativeMethods.Lib} does not export a function O2O needs ({FirstLine(e.Message)}); reinstall it with `sudo apt-get install --reinstall libmujoco2.2.2`", e),
+            $"{NativeMethods.Lib} does not export a function O2O needs ({FirstLine(e.Message)}); reinstall it with `sudo apt reinstall libmujoco2.2.2`", e),
         BadImageFormatException => new UserError(
-            $"{NativeMethods.Lib} could not be loaded ({FirstLine(e.Message)}); it must be the x86-64 build: `sudo apt-get install --reinstall libmujoco2.2.2`", e),
+            $"{NativeMethods.Lib} could not be loaded ({FirstLine(e.Message)}); it must be the x86-64 build: `sudo apt reinstall libmujoco2.2.2`", e),
         _ => e,
     };
 

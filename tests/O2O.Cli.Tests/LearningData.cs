@@ -34,7 +34,7 @@ public sealed class LearningData : IDisposable
         DatasetIO.SaveNpz(WalkerNpz, DatasetCollector.Collect(new CollectOptions("Walker2d-v4", new BehaviourPolicy.Random(), 1_000, Seed: 1, "random")));
 
         HopperActor = Path.Combine(Dir, "hopper_bc_actor.pt");
-        using (var bc = BehaviorCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, BatchSize = 1024, Hidden = [64, 64], EvalEpisodes = 0 }, hopper).Actor)
+        using (var bc = BehaviourCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, BatchSize = 1024, Hidden = [64, 64], EvalEpisodes = 0 }, hopper).Actor)
             bc.Save(HopperActor);
         WalkerActor = Path.Combine(Dir, "walker_actor.pt");
         using (var w = new ActorBundle("Walker2d-v4", new GaussianActor(17, 6, [16]), new RunningNorm(17), "test"))

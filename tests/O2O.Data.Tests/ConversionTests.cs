@@ -49,7 +49,7 @@ public class ConversionTests
         Assert.Equal(a, Rows("b.npz", 7));
         Assert.NotEqual(a, Rows("c.npz", 8));
         Assert.NotEqual(Enumerable.Range(0, 17), a); // shuffled, not the first rows
-        // max_samples ≥ rows keeps every row in order, like the notebook.
+        // MaxSamples ≥ rows keeps every row in order, like the notebook.
         var all = DatasetConversion.H5ToNpz(new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), tmp.File("all.npz"), MaxSamples: 40));
         Assert.Equal(40, all.Rows);
     }
@@ -70,7 +70,7 @@ public class ConversionTests
         ds.Actions[4] = float.NegativeInfinity;
         DatasetIO.SaveHdf5(tmp.File("bad.hdf5"), ds);
         var e = Assert.Throws<UserError>(() => DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("bad.hdf5"), tmp.File("out.npz"))));
-        AssertOneLine.Message(e, "'actions' has 1 NaN/Inf value, first at row 1, column 1", "--allow_nonfinite");
+        AssertOneLine.Message(e, "'actions' has 1 NaN/Inf value, first at row 1, column 1", "allow non-finite values");
         Assert.Equal([tmp.File("bad.hdf5")], Directory.GetFiles(tmp.Path));
         DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("bad.hdf5"), tmp.File("out.npz"), AllowNonFinite: true));
         Assert.True(float.IsNegativeInfinity(DatasetIO.Load(tmp.File("out.npz"), allowNonFinite: true).Actions[4]));
@@ -82,7 +82,9 @@ public class ConversionTests
         var e = Assert.Throws<UserError>(() => DatasetConversion.H5ToNpz(new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), "/proc/o2o-test/out.npz")));
         AssertOneLine.Message(e, "/proc/o2o-test", "writable");
         using var tmp = new TempDir();
-        var same = Assert.Throws<UserError>(() => DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("x.npz"), tmp.File("x.npz"))));
-        AssertOneLine.Message(same, "is the input");
+        var same = Assert.Throws<OptionError>(
+            () => DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("x.npz"), tmp.File("x.npz"))));
+        AssertOneLine.Message(same, "is the input", "choose another OutputPath");
+        Assert.Equal(["OutputPath"], same.Options);
     }
 }

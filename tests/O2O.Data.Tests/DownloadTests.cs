@@ -8,9 +8,9 @@ namespace O2O.Data.Tests;
 /// <summary>A tiny HTTP/1.1 server on 127.0.0.1 that serves one body, honours Range, and can misbehave on purpose.</summary>
 internal sealed class LocalHttpServer : IDisposable
 {
-    readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    readonly CancellationTokenSource _cts = new();
-    readonly Task _loop;
+    readonly TcpListener listener = new(IPAddress.Loopback, 0);
+    readonly CancellationTokenSource stopping = new();
+    readonly Task acceptLoop;
 
     /// <summary>Body for the served path, status to answer, and how many body bytes to send before closing (null = all).</summary>
     public byte[] Body { get; set; } = [];
@@ -18,21 +18,21 @@ internal sealed class LocalHttpServer : IDisposable
     public int Status { get; set; } = 200;
     public Func<int, long?> CutAfter { get; set; } = _ => null; // request number → bytes of body to send before hanging up
     public List<string?> RangeHeaders { get; } = [];
-    public string BaseUrl => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+    public string BaseUrl => $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
 
     public LocalHttpServer()
     {
-        _listener.Start();
-        _loop = Task.Run(Loop);
+        listener.Start();
+        acceptLoop = Task.Run(Loop);
     }
 
     async Task Loop()
     {
         var n = 0;
-        while (!_cts.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             TcpClient c;
-            try { c = await _listener.AcceptTcpClientAsync(_cts.Token); } catch { return; }
+            try { c = await listener.AcceptTcpClientAsync(stopping.Token); } catch { return; }
             var req = n++;
             using (c) { try { await Serve(c, req); } catch (IOException) { } catch (SocketException) { } }
         }
@@ -73,10 +73,10 @@ internal sealed class LocalHttpServer : IDisposable
 
     public void Dispose()
     {
-        _cts.Cancel();
-        _listener.Stop();
-        try { _loop.Wait(2000); } catch (AggregateException) { }
-        _cts.Dispose();
+        stopping.Cancel();
+        listener.Stop();
+        try { acceptLoop.Wait(2000); } catch (AggregateException) { }
+        stopping.Dispose();
     }
 }
 
@@ -122,7 +122,7 @@ public class DownloadTests
         srv.CutAfter = req => req == 0 ? half : null;
         var dir = tmp.File("data");
         var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", dir, srv.BaseUrl, timeout: Quick));
-        AssertOneLine.Message(e, "rerun the same command to resume", "place hopper-medium-v2.hdf5", "o2o data collect");
+        AssertOneLine.Message(e, "download again to resume", "place hopper-medium-v2.hdf5", "collect one by running a policy");
         var part = Path.Combine(dir, "hopper-medium-v2.hdf5.part");
         Assert.Equal(half, new FileInfo(part).Length);
         Assert.False(File.Exists(Path.Combine(dir, "hopper-medium-v2.hdf5")));
@@ -138,7 +138,7 @@ public class DownloadTests
         using var tmp = new TempDir();
         using var srv = new LocalHttpServer { ServedPath = "/elsewhere.hdf5" };
         var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("walker2d-medium-replay-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
-        AssertOneLine.Message(e, "HTTP 404", "walker2d_medium_replay-v2.hdf5", "by hand", "o2o data collect");
+        AssertOneLine.Message(e, "HTTP 404", "walker2d_medium_replay-v2.hdf5", "by hand", "collect one by running a policy");
         srv.ServedPath = "/walker2d_medium_replay-v2.hdf5";
         srv.Status = 403;
         AssertOneLine.Message(Assert.Throws<UserError>(() => D4rlDownload.Fetch("walker2d-medium-replay-v2", tmp.Path, srv.BaseUrl, timeout: Quick)), "HTTP 403");
@@ -177,7 +177,7 @@ public class DownloadTests
         var port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop(); // nothing listens there now: connection refused
         var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, $"http://127.0.0.1:{port}", timeout: Quick));
-        AssertOneLine.Message(e, "cannot reach", $"127.0.0.1:{port}", "by hand", "o2o data collect");
+        AssertOneLine.Message(e, "cannot reach", $"127.0.0.1:{port}", "by hand", "collect one by running a policy");
         Assert.Empty(Directory.GetFiles(tmp.Path));
     }
 
@@ -191,7 +191,7 @@ public class DownloadTests
         {
             var port = ((IPEndPoint)l.LocalEndpoint).Port;
             var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, $"http://127.0.0.1:{port}", timeout: TimeSpan.FromSeconds(1)));
-            AssertOneLine.Message(e, "no answer", "--timeout");
+            AssertOneLine.Message(e, "no answer", "raise the timeout");
         }
         finally { l.Stop(); }
     }

@@ -182,7 +182,7 @@ public class Hdf5Tests
         ds.Observations[10 * 11 + 0] = float.PositiveInfinity;
         DatasetIO.SaveHdf5(tmp.File("nan.hdf5"), ds);
         var e = Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("nan.hdf5")));
-        AssertOneLine.Message(e, "'observations' has 2 NaN/Inf values, first at row 3, column 2", "--allow_nonfinite");
+        AssertOneLine.Message(e, "'observations' has 2 NaN/Inf values, first at row 3, column 2", "allow non-finite values");
         var ok = DatasetIO.Load(tmp.File("nan.hdf5"), allowNonFinite: true);
         Assert.True(float.IsNaN(ok.Observations[35]));
         var stats = DatasetStats.Compute(ok);

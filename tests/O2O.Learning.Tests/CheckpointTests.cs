@@ -80,7 +80,7 @@ public sealed class CheckpointTests : IDisposable
         using var w = tensor(new float[] { 1, 2 });
         StateDictFile.Save(path, new Dictionary<string, Tensor> { ["w"] = w }, new System.Text.Json.Nodes.JsonObject { ["format"] = "something-else" });
         var e = Assert.Throws<UserError>(() => ActorBundle.Load(path));
-        Assert.Contains("not an o2o actor checkpoint", e.Message);
+        Assert.Contains("not an O2O actor checkpoint", e.Message);
     }
 
     [SkippableFact]

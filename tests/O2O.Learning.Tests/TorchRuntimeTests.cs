@@ -50,7 +50,7 @@ public class TorchRuntimeTests
     public void Cuda_device_on_a_cpu_build_is_a_clear_error()
     {
         var e = Assert.Throws<O2O.Core.UserError>(() => TorchRuntime.ResolveDevice("cuda"));
-        Assert.Contains("--device cpu", e.Message);
+        Assert.Contains("choose device cpu or auto", e.Message);
         Assert.Equal(torch.CPU.type, TorchRuntime.ResolveDevice("auto").type);
     }
 }

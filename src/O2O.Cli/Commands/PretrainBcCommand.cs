@@ -44,7 +44,7 @@ public static class PretrainBcCommand
         var data = DatasetIO.Load(a.RequiredString("offline_path"));
         if (data.Count == 0) throw new O2O.Core.UserError("the dataset has no rows");
         Console.WriteLine($"pretrain-bc: {data.Count} transitions, obs {data.ObsDim}, act {data.ActDim}, env {options.EnvId}");
-        var result = BehaviorCloning.Train(options, data, Console.WriteLine);
+        var result = BehaviourCloning.Train(options, data, Console.WriteLine);
         using var actor = result.Actor;
         actor.Save(outPath);
         Console.WriteLine($"bc: {result.SamplesPerSecond:F0} samples/s");

@@ -27,11 +27,11 @@ public sealed record BcOptions
 
     public void Validate()
     {
-        if (Epochs <= 0) throw new UserError($"--epochs must be > 0, got {Epochs}");
-        if (BatchSize <= 0) throw new UserError($"--batch_size must be > 0, got {BatchSize}");
-        if (Lr <= 0) throw new UserError($"--lr must be > 0, got {Lr}");
-        if (Holdout is < 0 or >= 0.5) throw new UserError($"--holdout must be in [0, 0.5), got {Holdout}");
-        if (Hidden.Length == 0 || Hidden.Any(h => h <= 0)) throw new UserError("--hidden must list positive widths, e.g. 256,256");
+        if (Epochs <= 0) throw new OptionError($"Epochs must be > 0, got {Epochs}", nameof(Epochs));
+        if (BatchSize <= 0) throw new OptionError($"BatchSize must be > 0, got {BatchSize}", nameof(BatchSize));
+        if (Lr <= 0) throw new OptionError($"Lr must be > 0, got {Lr}", nameof(Lr));
+        if (Holdout is < 0 or >= 0.5) throw new OptionError($"Holdout must be in [0, 0.5), got {Holdout}", nameof(Holdout));
+        if (Hidden.Length == 0 || Hidden.Any(h => h <= 0)) throw new OptionError("Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
     }
 }
 
@@ -48,7 +48,7 @@ public sealed record BcResult(ActorBundle Actor, IReadOnlyList<BcEpoch> Curve, E
 /// sensible starting exploration noise for PPO (floored there). Observations are z-scored with the
 /// dataset's statistics, which the actor carries.
 /// </summary>
-public static class BehaviorCloning
+public static class BehaviourCloning
 {
     public static BcResult Train(BcOptions o, OfflineDataset data, Action<string>? log = null)
     {
@@ -63,7 +63,7 @@ public static class BehaviorCloning
         var rng = new Rng((ulong)o.Seed * 31 + 7);
         var (train, hold) = Split(data, o.Holdout, rng);
         if (train.Length < o.BatchSize)
-            throw new UserError($"only {train.Length} training rows for --batch_size {o.BatchSize}; lower --batch_size or use more data");
+            throw new OptionError($"only {train.Length} training rows for BatchSize {o.BatchSize}; lower BatchSize or use more data", nameof(BcOptions.BatchSize));
 
         var norm = DatasetNorm(data);
         var od = data.ObsDim;

@@ -63,7 +63,7 @@ public sealed class ActorBundle : IDisposable
         try
         {
             if (meta is null || (string?)meta["format"] != Format)
-                throw new UserError($"'{path}' is not an o2o actor checkpoint (format {(string?)meta?["format"] ?? "none"}); use a *_actor.pt from 'o2o pretrain-bc' or 'o2o train-online'");
+                throw new UserError($"'{path}' is not an O2O actor checkpoint (format {(string?)meta?["format"] ?? "none"}); pass an actor checkpoint (a *_actor.pt written by behaviour cloning or online training)");
             var env = (string)meta["env_id"]!;
             var od = (int)meta["obs_dim"]!;
             var ad = (int)meta["act_dim"]!;
@@ -91,7 +91,7 @@ public sealed class ActorBundle : IDisposable
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or KeyNotFoundException or FormatException or ArgumentException)
         {
-            throw new UserError($"actor checkpoint '{path}' has incomplete metadata ({e.Message}); write it again with o2o");
+            throw new UserError($"actor checkpoint '{path}' has incomplete metadata ({e.Message}); save the actor again");
         }
         finally
         {
