@@ -18,7 +18,13 @@ public static class Evaluation
     /// Run <paramref name="episodes"/> episodes; episode k starts from seed <paramref name="seed"/> + k.
     /// <paramref name="makeRunner"/> is called once per worker (runners are not thread-safe).
     /// </summary>
-    public static EvalResult Run(string envId, Func<PolicyRunner> makeRunner, int episodes, int seed, bool deterministic, int threads = 0)
+    public static EvalResult Run(
+        string envId,
+        Func<PolicyRunner> makeRunner,
+        int episodes,
+        int seed,
+        bool deterministic,
+        int threads = 0)
     {
         var returns = new double[episodes];
         var lengths = new int[episodes];
@@ -27,7 +33,7 @@ public static class Evaluation
         var pool = new System.Collections.Concurrent.ConcurrentBag<PolicyRunner>();
         for (var w = 0; w < workers; w++) pool.Add(makeRunner());
         Parallel.For(0, episodes, new ParallelOptions { MaxDegreeOfParallelism = workers },
-            () => (Runner: pool.TryTake(out var r) ? r : throw new InvalidOperationException("evaluation runner pool exhausted"), Env: EnvRegistry.Make(envId)),
+            () => (Runner: TakeRunner(pool), Env: EnvRegistry.Make(envId)),
             (k, _, w) =>
             {
                 var spec = w.Env.Spec;
@@ -52,4 +58,7 @@ public static class Evaluation
             w => { w.Env.Dispose(); pool.Add(w.Runner); });
         return new EvalResult(returns, lengths);
     }
+
+    static PolicyRunner TakeRunner(System.Collections.Concurrent.ConcurrentBag<PolicyRunner> pool) =>
+        pool.TryTake(out var runner) ? runner : throw new InvalidOperationException("evaluation runner pool exhausted");
 }

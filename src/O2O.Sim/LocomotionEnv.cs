@@ -62,7 +62,8 @@ public sealed class LocomotionEnv : IEnv
         {
             sim.Dispose();
             throw new InvalidOperationException(
-                $"{asset} compiles to nq={sim.Nq}, nv={sim.Nv}, nu={sim.Nu}, dt={compiledDt}, which does not match the spec {spec}");
+                $"{asset} compiles to nq={sim.Nq}, nv={sim.Nv}, nu={sim.Nu}, dt={compiledDt}, " +
+                $"which does not match the spec {spec}");
         }
         rng = new Pcg32((ulong)Random.Shared.NextInt64());  // unseeded like Gymnasium until Reset(seed)
     }
@@ -144,13 +145,16 @@ public sealed class LocomotionEnv : IEnv
         if (needsReset)
             throw new InvalidOperationException(!everReset
                 ? $"{Spec.Id}: call Reset before the first Step"
-                : $"{Spec.Id}: the episode ended (terminated or truncated) after {EpisodeStep} steps; call Reset before stepping again");
+                : $"{Spec.Id}: the episode ended (terminated or truncated) after {EpisodeStep} steps; " +
+                    $"call Reset before stepping again");
         if (action.Length != Spec.ActDim)
-            throw new ArgumentException($"action has {action.Length} entries, {Spec.Id} expects {Spec.ActDim}", nameof(action));
+            throw new ArgumentException(
+                $"action has {action.Length} entries, {Spec.Id} expects {Spec.ActDim}", nameof(action));
         CheckObsLength(obs);
         for (var i = 0; i < action.Length; i++)
             if (!float.IsFinite(action[i]))
-                throw new ArgumentException($"action[{i}] is {action[i]}; {Spec.Id} needs finite actions", nameof(action));
+                throw new ArgumentException(
+                    $"action[{i}] is {action[i]}; {Spec.Id} needs finite actions", nameof(action));
 
         // Clip to the action space before the simulator sees it; the control cost is of the clipped action.
         var ctrl = sim.Ctrl;
@@ -207,7 +211,8 @@ public sealed class LocomotionEnv : IEnv
     {
         ThrowIfDisposed();
         if (state.Reals.Length != Spec.NqPos + 2 * Spec.NqVel + 1 || state.Ints.Length != 7)
-            throw new ArgumentException($"state does not belong to {Spec.Id} ({state.Reals.Length} reals, {state.Ints.Length} ints)", nameof(state));
+            throw new ArgumentException($"state does not belong to {Spec.Id} ({state.Reals.Length} reals, " +
+                $"{state.Ints.Length} ints)", nameof(state));
         var r = state.Reals.AsSpan();
         r[..Spec.NqPos].CopyTo(sim.QPos);
         r.Slice(Spec.NqPos, Spec.NqVel).CopyTo(sim.QVel);
@@ -225,8 +230,12 @@ public sealed class LocomotionEnv : IEnv
     public void SetState(ReadOnlySpan<double> qpos, ReadOnlySpan<double> qvel)
     {
         ThrowIfDisposed();
-        if (qpos.Length != Spec.NqPos) throw new ArgumentException($"qpos has {qpos.Length} entries, {Spec.Id} expects {Spec.NqPos}", nameof(qpos));
-        if (qvel.Length != Spec.NqVel) throw new ArgumentException($"qvel has {qvel.Length} entries, {Spec.Id} expects {Spec.NqVel}", nameof(qvel));
+        if (qpos.Length != Spec.NqPos)
+            throw new ArgumentException(
+                $"qpos has {qpos.Length} entries, {Spec.Id} expects {Spec.NqPos}", nameof(qpos));
+        if (qvel.Length != Spec.NqVel)
+            throw new ArgumentException(
+                $"qvel has {qvel.Length} entries, {Spec.Id} expects {Spec.NqVel}", nameof(qvel));
         qpos.CopyTo(sim.QPos);
         qvel.CopyTo(sim.QVel);
         sim.Forward();
@@ -244,13 +253,15 @@ public sealed class LocomotionEnv : IEnv
         if (Kind == LocomotionKind.HalfCheetah)
             for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)qvel[i];
         else
-            for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)Math.Clamp(qvel[i], -ObsVelocityClip, ObsVelocityClip);
+            for (var i = 0; i < qvel.Length; i++)
+                obs[n + i] = (float)Math.Clamp(qvel[i], -ObsVelocityClip, ObsVelocityClip);
     }
 
     void CheckObsLength(Span<float> obs)
     {
         if (obs.Length != Spec.ObsDim)
-            throw new ArgumentException($"observation buffer has {obs.Length} entries, {Spec.Id} needs {Spec.ObsDim}", nameof(obs));
+            throw new ArgumentException(
+                $"observation buffer has {obs.Length} entries, {Spec.Id} needs {Spec.ObsDim}", nameof(obs));
     }
 
     void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);

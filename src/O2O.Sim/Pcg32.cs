@@ -13,7 +13,9 @@ public struct Pcg32
     double spareGaussian;
     bool hasSpare;
 
-    /// <summary>A generator for <paramref name="seed"/> on stream <paramref name="stream"/> (the reference pcg32_srandom).</summary>
+    /// <summary>
+    /// A generator for <paramref name="seed"/> on stream <paramref name="stream"/> (the reference pcg32_srandom).
+    /// </summary>
     public Pcg32(ulong seed, ulong stream = 0x14057B7EF767814FUL)
     {
         increment = (stream << 1) | 1UL;
@@ -26,10 +28,12 @@ public struct Pcg32
     }
 
     /// <summary>The full generator state, for checkpoints: state, increment, spare Gaussian bits, has-spare.</summary>
-    public readonly ulong[] GetState() => [state, increment, BitConverter.DoubleToUInt64Bits(spareGaussian), hasSpare ? 1UL : 0UL];
+    public readonly ulong[] GetState() =>
+        [state, increment, BitConverter.DoubleToUInt64Bits(spareGaussian), hasSpare ? 1UL : 0UL];
 
     /// <summary>A generator continuing exactly from <see cref="GetState"/>.</summary>
-    public static Pcg32 FromState(ReadOnlySpan<ulong> s) => new(s[0], s[1], BitConverter.UInt64BitsToDouble(s[2]), s[3] != 0);
+    public static Pcg32 FromState(ReadOnlySpan<ulong> s) =>
+        new(s[0], s[1], BitConverter.UInt64BitsToDouble(s[2]), s[3] != 0);
 
     Pcg32(ulong state, ulong inc, double spare, bool hasSpare)
     {
@@ -60,7 +64,9 @@ public struct Pcg32
     /// <summary>Uniform in [<paramref name="low"/>, <paramref name="high"/>).</summary>
     public double Uniform(double low, double high) => low + (high - low) * NextDouble();
 
-    /// <summary>Standard normal N(0, 1) by the Box–Muller transform; the second value of each pair is kept for the next call.</summary>
+    /// <summary>
+    /// Standard normal N(0, 1) by the Box–Muller transform; the second value of each pair is kept for the next call.
+    /// </summary>
     public double NextGaussian()
     {
         if (hasSpare)
@@ -78,7 +84,9 @@ public struct Pcg32
     }
 }
 
-/// <summary>log and sin/cos from +,−,×,÷ only: bit-identical everywhere, accurate to a few ulp (enough for noise).</summary>
+/// <summary>
+/// log and sin/cos from +,−,×,÷ only: bit-identical everywhere, accurate to a few ulp (enough for noise).
+/// </summary>
 internal static class DeterministicMath
 {
     const double Ln2 = 0.693147180559945309417232121458;
@@ -87,7 +95,8 @@ internal static class DeterministicMath
     /// <summary>Natural log of a positive finite <paramref name="x"/>.</summary>
     public static double Log(double x)
     {
-        if (!(x > 0) || double.IsInfinity(x)) throw new ArgumentOutOfRangeException(nameof(x), x, "log needs a positive finite number");
+        if (!(x > 0) || double.IsInfinity(x))
+            throw new ArgumentOutOfRangeException(nameof(x), x, "log needs a positive finite number");
         // x = m · 2^e with m in [1, 2); subnormals are scaled into the normal range first.
         var bits = BitConverter.DoubleToInt64Bits(x);
         var e = 0;

@@ -59,14 +59,19 @@ public sealed class VecEnv : IDisposable
     /// <summary>Full step result (reward terms, x position and velocity) per env.</summary>
     public StepResult[] Results { get; }
 
-    /// <summary>Return of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.</summary>
+    /// <summary>
+    /// Return of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.
+    /// </summary>
     public double[] EpisodeReturn { get; }
 
-    /// <summary>Length of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.</summary>
+    /// <summary>
+    /// Length of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.
+    /// </summary>
     public int[] EpisodeLength { get; }
 
     /// <summary>
-    /// Make <paramref name="numEnvs"/> envs of <paramref name="envId"/>, reset env i with seed <paramref name="seed"/> + i.
+    /// Make <paramref name="numEnvs"/> envs of <paramref name="envId"/>, reset env i with seed <paramref name="seed"/>
+    /// + i.
     /// <paramref name="threads"/> 0 means min(numEnvs, processor count).
     /// </summary>
     public VecEnv(string envId, int numEnvs, int seed, int threads = 0)
@@ -115,7 +120,8 @@ public sealed class VecEnv : IDisposable
         {
             workerGo[k] = new SemaphoreSlim(0);
             var worker = k;
-            workers[k] = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"VecEnv {envId} worker {k}" };
+            workers[k] = new Thread(
+                () => WorkerLoop(worker)) { IsBackground = true, Name = $"VecEnv {envId} worker {k}" };
             workers[k].Start();
         }
     }
@@ -145,7 +151,8 @@ public sealed class VecEnv : IDisposable
     public void SetState(double[] reals, long[] ints)
     {
         if (ints.Length == 0 || ints[0] != NumEnvs)
-            throw new ArgumentException($"saved state is for {(ints.Length == 0 ? 0 : ints[0])} envs, this VecEnv has {NumEnvs}");
+            throw new ArgumentException(
+                $"saved state is for {(ints.Length == 0 ? 0 : ints[0])} envs, this VecEnv has {NumEnvs}");
         int ri = 0, ii = 1;
         for (var i = 0; i < NumEnvs; i++)
         {
@@ -162,7 +169,9 @@ public sealed class VecEnv : IDisposable
     /// <summary>The underlying env i (for qpos/qvel when collecting datasets). Do not step it directly.</summary>
     public IEnv Env(int i) => envs[i];
 
-    /// <summary>Start a new episode in every env (continuing each env's random stream) and fill <see cref="Obs"/>.</summary>
+    /// <summary>
+    /// Start a new episode in every env (continuing each env's random stream) and fill <see cref="Obs"/>.
+    /// </summary>
     public void Reset()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -174,17 +183,20 @@ public sealed class VecEnv : IDisposable
     }
 
     /// <summary>
-    /// Step every env with its row of <paramref name="actions"/> (NumEnvs × ActDim, row-major, clipped to [-1, 1] by the env);
+    /// Step every env with its row of <paramref name="actions"/> (NumEnvs × ActDim, row-major, clipped to [-1, 1] by
+    /// the env);
     /// fills the result arrays and auto-resets finished envs.
     /// </summary>
     public void Step(ReadOnlySpan<float> actions)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         if (actions.Length != actionBuffer.Length)
-            throw new ArgumentException($"actions has {actions.Length} entries, {NumEnvs} envs × {actDim} ({Spec.Id}) need {actionBuffer.Length}", nameof(actions));
+            throw new ArgumentException($"actions has {actions.Length} entries, " +
+                $"{NumEnvs} envs × {actDim} ({Spec.Id}) need {actionBuffer.Length}", nameof(actions));
         for (var j = 0; j < actions.Length; j++)
             if (!float.IsFinite(actions[j]))
-                throw new ArgumentException($"actions[{j}] (env {j / actDim}, entry {j % actDim}) is {actions[j]}; {Spec.Id} needs finite actions", nameof(actions));
+                throw new ArgumentException($"actions[{j}] (env {j / actDim}, entry {j % actDim}) is {actions[j]}; " +
+                    $"{Spec.Id} needs finite actions", nameof(actions));
         actions.CopyTo(actionBuffer);
 
         // Publish the work: the counter hands out env indices; whoever completes the last env signals.

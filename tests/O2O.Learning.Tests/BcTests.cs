@@ -20,11 +20,13 @@ public class BcTests
         var act = new float[rows * actDim];
         for (var i = 0; i < obs.Length; i++) obs[i] = (float)rng.NextGaussian();
         for (var r = 0; r < rows; r++)
-            for (var j = 0; j < actDim; j++) act[r * actDim + j] = Math.Clamp(0.4f * obs[r * obsDim + j] - 0.2f * obs[r * obsDim + j + 1], -1f, 1f);
+            for (var j = 0; j < actDim; j++)
+                act[r * actDim + j] = Math.Clamp(0.4f * obs[r * obsDim + j] - 0.2f * obs[r * obsDim + j + 1], -1f, 1f);
         return new OfflineDataset(rows, obsDim, actDim, obs, act);
     }
 
-    static BcOptions Small => new() { EnvId = "Hopper-v4", Epochs = 2, BatchSize = 256, Hidden = [32, 32], EvalEpisodes = 0 };
+    static BcOptions Small =>
+        new() { EnvId = "Hopper-v4", Epochs = 2, BatchSize = 256, Hidden = [32, 32], EvalEpisodes = 0 };
 
     [Fact]
     public void Same_seed_gives_identical_weights_and_curve()
@@ -38,7 +40,8 @@ public class BcTests
     }
 
     static float[] Weights(O2O.Learning.Checkpoints.ActorBundle b) =>
-        b.Actor.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal).SelectMany(kv => kv.Value.detach().data<float>().ToArray()).ToArray();
+        b.Actor.state_dict().OrderBy(kv => kv.Key,
+            StringComparer.Ordinal).SelectMany(kv => kv.Value.detach().data<float>().ToArray()).ToArray();
 
     [Fact]
     public void Fits_a_deterministic_linear_behaviour()

@@ -21,7 +21,9 @@ public class TorchRuntimeTests
         TorchRuntime.EnsureLoaded();
         // After start-up, applying again must change nothing.
         var second = LibTorchSharpFix.Apply();
-        Assert.Contains(second, new[] { LibTorchSharpFix.Outcome.AlreadyPatched, LibTorchSharpFix.Outcome.NotNeeded, LibTorchSharpFix.Outcome.VersionNotReferenced });
+        Assert.Contains(second,
+            new[] { LibTorchSharpFix.Outcome.AlreadyPatched, LibTorchSharpFix.Outcome.NotNeeded,
+                LibTorchSharpFix.Outcome.VersionNotReferenced });
     }
 
     [Fact]

@@ -30,8 +30,10 @@ public sealed record BcOptions
         if (Epochs <= 0) throw new OptionError($"Epochs must be > 0, got {Epochs}", nameof(Epochs));
         if (BatchSize <= 0) throw new OptionError($"BatchSize must be > 0, got {BatchSize}", nameof(BatchSize));
         if (Lr <= 0) throw new OptionError($"Lr must be > 0, got {Lr}", nameof(Lr));
-        if (Holdout is < 0 or >= 0.5) throw new OptionError($"Holdout must be in [0, 0.5), got {Holdout}", nameof(Holdout));
-        if (Hidden.Length == 0 || Hidden.Any(h => h <= 0)) throw new OptionError("Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
+        if (Holdout is < 0 or >= 0.5)
+            throw new OptionError($"Holdout must be in [0, 0.5), got {Holdout}", nameof(Holdout));
+        if (Hidden.Length == 0 || Hidden.Any(h => h <= 0))
+            throw new OptionError("Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
     }
 }
 
@@ -39,7 +41,11 @@ public sealed record BcOptions
 public sealed record BcEpoch(int Epoch, double TrainNll, double HoldoutNll, double HoldoutMse, double Seconds);
 
 /// <summary>The fitted actor, its learning curve, and (optionally) its return in the environment.</summary>
-public sealed record BcResult(ActorBundle Actor, IReadOnlyList<BcEpoch> Curve, EvalResult? Eval, double SamplesPerSecond);
+public sealed record BcResult(
+    ActorBundle Actor,
+    IReadOnlyList<BcEpoch> Curve,
+    EvalResult? Eval,
+    double SamplesPerSecond);
 
 /// <summary>
 /// Behaviour cloning by maximum likelihood of a diagonal Gaussian with state-independent log-std.
@@ -56,14 +62,17 @@ public static class BehaviourCloning
         log ??= _ => { };
         var spec = EnvRegistry.Get(o.EnvId);
         if (data.ObsDim != spec.ObsDim)
-            throw new UserError($"dataset observations have {data.ObsDim} dims but {o.EnvId} has {spec.ObsDim}; use a dataset of {o.EnvId}");
+            throw new UserError($"dataset observations have {data.ObsDim} dims but {o.EnvId} has {spec.ObsDim}; " +
+                $"use a dataset of {o.EnvId}");
         if (data.ActDim != spec.ActDim)
-            throw new UserError($"dataset actions have {data.ActDim} dims but {o.EnvId} has {spec.ActDim}; use a dataset of {o.EnvId}");
+            throw new UserError(
+                $"dataset actions have {data.ActDim} dims but {o.EnvId} has {spec.ActDim}; use a dataset of {o.EnvId}");
         TorchRuntime.Configure(o.Seed, o.TorchThreads);
         var rng = new Rng((ulong)o.Seed * 31 + 7);
         var (train, hold) = Split(data, o.Holdout, rng);
         if (train.Length < o.BatchSize)
-            throw new OptionError($"only {train.Length} training rows for BatchSize {o.BatchSize}; lower BatchSize or use more data", nameof(BcOptions.BatchSize));
+            throw new OptionError($"only {train.Length} training rows for BatchSize {o.BatchSize}; " +
+                $"lower BatchSize or use more data", nameof(BcOptions.BatchSize));
 
         var norm = DatasetNorm(data);
         var od = data.ObsDim;
@@ -111,7 +120,8 @@ public static class BehaviourCloning
                 }
             var ep = new BcEpoch(e, sum / batches, hNll, hMse, clock.Elapsed.TotalSeconds - t0);
             curve.Add(ep);
-            log($"bc epoch {e}/{o.Epochs}  train nll {ep.TrainNll:F4}  holdout nll {ep.HoldoutNll:F4}  holdout mse {ep.HoldoutMse:F4}  ({ep.Seconds:F1}s)");
+            log($"bc epoch {e}/{o.Epochs}  train nll {ep.TrainNll:F4}  holdout nll {ep.HoldoutNll:F4}  holdout mse " +
+                $"{ep.HoldoutMse:F4}  ({ep.Seconds:F1}s)");
         }
         var sps = samples / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
         var bundle = new ActorBundle(o.EnvId, actor, norm, "bc");
@@ -120,7 +130,8 @@ public static class BehaviourCloning
         EvalResult? eval = null;
         if (o.EvalEpisodes > 0)
         {
-            eval = Evaluation.Run(o.EnvId, () => new PolicyRunner(bundle), o.EvalEpisodes, seed: 10_000 + o.Seed, deterministic: true);
+            eval = Evaluation.Run(
+                o.EnvId, () => new PolicyRunner(bundle), o.EvalEpisodes, seed: 10_000 + o.Seed, deterministic: true);
             bundle.Extra["eval_return_mean"] = eval.Mean;
         }
         return new BcResult(bundle, curve, eval, sps);

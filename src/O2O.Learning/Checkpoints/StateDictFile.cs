@@ -55,7 +55,8 @@ public static class StateDictFile
         }
         catch (Exception e) when (e is not UserError)
         {
-            throw new UserError($"{what} '{path}' is not a readable PyTorch state dict ({e.GetType().Name}); point to a .pt file written by this toolkit");
+            throw new UserError($"{what} '{path}' is not a readable PyTorch state dict ({e.GetType().Name}); " +
+                $"point to a .pt file written by this toolkit");
         }
         var tensors = new Dictionary<string, Tensor>();
         JsonObject? meta = null;

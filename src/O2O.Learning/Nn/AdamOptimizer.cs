@@ -18,7 +18,12 @@ public sealed class AdamOptimizer : IDisposable
     readonly Tensor[] firstMoments, secondMoments;
     readonly double beta1, beta2, eps;
 
-    public AdamOptimizer(IEnumerable<Parameter> parameters, double lr, double eps = 1e-8, double beta1 = 0.9, double beta2 = 0.999)
+    public AdamOptimizer(
+        IEnumerable<Parameter> parameters,
+        double lr,
+        double eps = 1e-8,
+        double beta1 = 0.9,
+        double beta2 = 0.999)
     {
         this.parameters = parameters.ToArray();
         LearningRate = lr;
@@ -66,13 +71,20 @@ public sealed class AdamOptimizer : IDisposable
     /// <summary>Restore moments and step count saved from an optimiser over the same parameters.</summary>
     public void Load(IReadOnlyList<Tensor> first, IReadOnlyList<Tensor> second, long steps)
     {
-        if (first.Count != firstMoments.Length || second.Count != secondMoments.Length) throw new ArgumentException($"optimiser state has {first.Count} tensors, expected {firstMoments.Length}");
+        if (first.Count != firstMoments.Length || second.Count != secondMoments.Length)
+            throw new ArgumentException($"optimiser state has {first.Count} tensors, expected {firstMoments.Length}");
         using var _ = no_grad();
-        for (var i = 0; i < firstMoments.Length; i++) { firstMoments[i].copy_(first[i]); secondMoments[i].copy_(second[i]); }
+        for (var i = 0; i < firstMoments.Length; i++)
+        {
+            firstMoments[i].copy_(first[i]);
+            secondMoments[i].copy_(second[i]);
+        }
         Steps = steps;
     }
 
-    /// <summary>Scale gradients so their global L2 norm is at most <paramref name="maxNorm"/>; returns the norm before.</summary>
+    /// <summary>
+    /// Scale gradients so their global L2 norm is at most <paramref name="maxNorm"/>; returns the norm before.
+    /// </summary>
     public static double ClipGradNorm(IEnumerable<Parameter> parameters, double maxNorm)
     {
         using var _ = no_grad();

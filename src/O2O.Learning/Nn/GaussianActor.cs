@@ -17,7 +17,12 @@ public sealed class GaussianActor : nn.Module<Tensor, Tensor>
     readonly Mlp mu;
     readonly Parameter log_std;
 
-    public GaussianActor(int obsDim, int actDim, IReadOnlyList<int> hidden, Activation activation = Activation.Tanh, double initLogStd = 0.0)
+    public GaussianActor(
+        int obsDim,
+        int actDim,
+        IReadOnlyList<int> hidden,
+        Activation activation = Activation.Tanh,
+        double initLogStd = 0.0)
         : base("actor")
     {
         mu = new Mlp("mu", obsDim, hidden, actDim, activation, outputGain: 0.01);

@@ -61,6 +61,8 @@ public sealed class Rng
     /// <summary>Restore a state from <see cref="GetState"/>.</summary>
     public void SetState(ReadOnlySpan<ulong> st)
     {
-        s0 = st[0]; s1 = st[1]; s2 = st[2]; s3 = st[3]; hasSpare = st[4] != 0; spare = BitConverter.UInt64BitsToDouble(st[5]);
+        s0 = st[0]; s1 = st[1]; s2 = st[2]; s3 = st[3];
+        hasSpare = st[4] != 0;
+        spare = BitConverter.UInt64BitsToDouble(st[5]);
     }
 }

@@ -22,7 +22,8 @@ public static partial class TorchRuntime
             catch (UnauthorizedAccessException e)
             {
                 throw new O2OTorchLoadException(
-                    $"cannot patch libLibTorchSharp.so for this libstdc++ ({e.Message}); make the build output folder writable or build once as its owner");
+                    $"cannot patch libLibTorchSharp.so for this libstdc++ ({e.Message}); " +
+                    $"make the build output folder writable or build once as its owner");
             }
             // MKL picks its GEMM kernel by the operands' memory alignment, so two runs with the same seed
             // differed in the 8th digit (tensors over managed arrays land at varying alignments). Strict
@@ -37,7 +38,8 @@ public static partial class TorchRuntime
             catch (Exception e) when (e is not O2OTorchLoadException)
             {
                 throw new O2OTorchLoadException(
-                    $"libtorch failed to load ({FirstLine(e.Message)}); rebuild (the build restores TorchSharp's linux-x64 natives) and see README 'Platform notes'");
+                    $"libtorch failed to load ({FirstLine(e.Message)}); rebuild (the build restores TorchSharp's " +
+                    $"linux-x64 natives) and see README 'Platform notes'");
             }
             ready = true;
         }
@@ -55,7 +57,8 @@ public static partial class TorchRuntime
                 return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
             case "cuda":
                 if (!torch.cuda.is_available())
-                    throw new O2O.Core.UserError("device cuda: this build has no CUDA (TorchSharp is linked to the CPU libtorch); choose device cpu or auto");
+                    throw new O2O.Core.UserError("device cuda: this build has no CUDA (TorchSharp is linked to the " +
+                        "CPU libtorch); choose device cpu or auto");
                 return torch.CUDA;
             default:
                 throw new O2O.Core.UserError($"device '{device}': expected cpu, cuda or auto");

@@ -69,16 +69,21 @@ internal sealed unsafe class MjSimulation : IDisposable
     /// <summary>Compile the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/>.</summary>
     public static MjSimulation FromEmbeddedAsset(string assetName) => FromXml(EmbeddedXml(assetName), assetName);
 
-    /// <summary>The text of the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/> (e.g. "hopper.xml").</summary>
+    /// <summary>
+    /// The text of the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/> (e.g. "hopper.xml").
+    /// </summary>
     public static string EmbeddedXml(string assetName)
     {
         using var stream = typeof(MjSimulation).Assembly.GetManifestResourceStream("O2O.Sim.Assets." + assetName)
-            ?? throw new InvalidOperationException($"MJCF asset '{assetName}' is not embedded in {typeof(MjSimulation).Assembly.GetName().Name}");
+            ?? throw new InvalidOperationException(
+                $"MJCF asset '{assetName}' is not embedded in {typeof(MjSimulation).Assembly.GetName().Name}");
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return reader.ReadToEnd();
     }
 
-    /// <summary>Compile MJCF text: MuJoCo 2.2.2 loads from files, so the text goes through a private temp file.</summary>
+    /// <summary>
+    /// Compile MJCF text: MuJoCo 2.2.2 loads from files, so the text goes through a private temp file.
+    /// </summary>
     public static MjSimulation FromXml(string xml, string name)
     {
         MuJoCo.EnsureLoaded();
@@ -91,7 +96,8 @@ internal sealed unsafe class MjSimulation : IDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new UserError($"cannot write the MJCF model to the temp folder {Path.GetTempPath()} ({e.Message}); point TMPDIR at a writable folder", e);
+                throw new UserError($"cannot write the MJCF model to the temp folder {Path.GetTempPath()} " +
+                    $"({e.Message}); point TMPDIR at a writable folder", e);
             }
             const int errSize = 1000;
             var err = stackalloc byte[errSize];
@@ -101,7 +107,8 @@ internal sealed unsafe class MjSimulation : IDisposable
             if (model == 0)
             {
                 var msg = Marshal.PtrToStringUTF8((nint)err)?.Trim() ?? "";
-                throw new UserError($"MuJoCo could not compile model '{name}': {string.Join(' ', msg.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}");
+                var lines = msg.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                throw new UserError($"MuJoCo could not compile model '{name}': {string.Join(' ', lines)}");
             }
             var data = NativeMethods.mj_makeData(model);
             if (data == 0)
@@ -127,7 +134,9 @@ internal sealed unsafe class MjSimulation : IDisposable
     public ReadOnlySpan<double> QPos0 { get { ThrowIfDisposed(); return new(qpos0, Nq); } }
     /// <summary>Simulated time in seconds.</summary>
     public double Time { get { ThrowIfDisposed(); return *time; } set { ThrowIfDisposed(); *time = value; } }
-    /// <summary>The solver's warm start (qacc of the previous step): part of the state that decides the next step.</summary>
+    /// <summary>
+    /// The solver's warm start (qacc of the previous step): part of the state that decides the next step.
+    /// </summary>
     public Span<double> QaccWarmstart { get { ThrowIfDisposed(); return new(qaccWarmstart, Nv); } }
     /// <summary>Body masses as compiled (index 0 is the world).</summary>
     public IReadOnlyList<double> BodyMass { get; }
