@@ -33,6 +33,7 @@ public static class D4rlDownload
     // I/O sizes of the body copy (tuning, not protocol): 64 KiB file buffer, 1 MiB socket reads.
     const int FileBufferBytes = 1 << 16;
     const int ReadChunkBytes = 1 << 20;
+    const double BytesPerMiB = 1 << 20;
 
     /// <summary>At most one progress event a second while the body streams in.</summary>
     const long ProgressIntervalMs = 1000;
@@ -235,7 +236,8 @@ public static class D4rlDownload
         return string.Join(' ', m.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    static string Mb(long? bytes) =>
-        bytes is null ? "unknown size" : (bytes.Value / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MB";
+    static string Mb(long? bytes) => bytes is null
+        ? "unknown size"
+        : (bytes.Value / BytesPerMiB).ToString("F1", CultureInfo.InvariantCulture) + " MB";
     static string Percent(long got, long? total) => total is > 0 ? $" ({100.0 * got / total.Value:F0} %)" : "";
 }

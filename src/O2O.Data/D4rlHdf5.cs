@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Numerics;
 using O2O.Core;
 using PureHDF;
 using PureHDF.Filters;
@@ -208,25 +209,17 @@ internal static class D4rlHdf5
         var signed = d.Type.FixedPoint.IsSigned;
         return d.Type.Size switch
         {
-            1 =>
-                signed
-                    ? Array.ConvertAll(d.Read<sbyte[]>(), v => (double)v)
-                    : Array.ConvertAll(d.Read<byte[]>(), v => (double)v),
-            2 =>
-                signed
-                    ? Array.ConvertAll(d.Read<short[]>(), v => (double)v)
-                    : Array.ConvertAll(d.Read<ushort[]>(), v => (double)v),
-            4 =>
-                signed
-                    ? Array.ConvertAll(d.Read<int[]>(), v => (double)v)
-                    : Array.ConvertAll(d.Read<uint[]>(), v => (double)v),
-            8 =>
-                signed
-                    ? Array.ConvertAll(d.Read<long[]>(), v => (double)v)
-                    : Array.ConvertAll(d.Read<ulong[]>(), v => (double)v),
+            1 => signed ? Widen<sbyte>(d) : Widen<byte>(d),
+            2 => signed ? Widen<short>(d) : Widen<ushort>(d),
+            4 => signed ? Widen<int>(d) : Widen<uint>(d),
+            8 => signed ? Widen<long>(d) : Widen<ulong>(d),
             _ => throw new NotSupportedException($"integer of {d.Type.Size} bytes"),
         };
     }
+
+    /// <summary>The integers of <paramref name="d"/> as doubles (the same values a C# cast gives).</summary>
+    static double[] Widen<T>(IH5Dataset d) where T : INumber<T> =>
+        Array.ConvertAll(d.Read<T[]>(), double.CreateTruncating);
 
     static float[] ToFloat(double[] a)
     {

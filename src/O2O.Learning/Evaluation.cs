@@ -14,6 +14,11 @@ public sealed record EvalResult(double[] Returns, int[] Lengths)
 /// <summary>Runs whole episodes of a policy, one env per episode, episodes in parallel.</summary>
 public static class Evaluation
 {
+    // Sampling noise of episode k is seeded with (seed + k) · 7919 + 17: a fixed mix; changing it changes
+    // every stochastic evaluation.
+    const ulong EpisodeSeedMultiplier = 7919;
+    const ulong EpisodeSeedOffset = 17;
+
     /// <summary>
     /// Run <paramref name="episodes"/> episodes; episode k starts from seed <paramref name="seed"/> + k.
     /// <paramref name="makeRunner"/> is called once per worker (runners are not thread-safe).
@@ -39,7 +44,7 @@ public static class Evaluation
                 var spec = w.Env.Spec;
                 var obs = new float[spec.ObsDim];
                 var act = new float[spec.ActDim];
-                var rng = deterministic ? null : new Rng((ulong)(seed + k) * 7919UL + 17);
+                var rng = deterministic ? null : new Rng((ulong)(seed + k) * EpisodeSeedMultiplier + EpisodeSeedOffset);
                 w.Env.Reset(seed + k, obs);
                 double ret = 0;
                 var len = 0;

@@ -22,6 +22,16 @@ public sealed class LocomotionEnv : IEnv
     // Gymnasium v4 constants (hopper_v4.py, walker2d_v4.py, half_cheetah_v4.py defaults).
     const double ForwardRewardWeight = 1.0;
     const double ObsVelocityClip = 10.0;
+    const double HalfCheetahCtrlCostWeight = 0.1;
+    const double HopperWalkerCtrlCostWeight = 1e-3;
+    const double HopperWalkerHealthyReward = 1.0;
+    // Health checks: Hopper's healthy_state_range, healthy_z_range and healthy_angle_range; Walker2d's z and angle.
+    const double HopperStateBound = 100.0;
+    const double HopperMinZ = 0.7;
+    const double HopperAngleBound = 0.2;
+    const double WalkerMinZ = 0.8;
+    const double WalkerMaxZ = 2.0;
+    const double WalkerAngleBound = 1.0;
 
     readonly MjSimulation sim;
     readonly double ctrlCostWeight;
@@ -54,7 +64,9 @@ public sealed class LocomotionEnv : IEnv
             LocomotionKind.HalfCheetah => "half_cheetah.xml",
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown locomotion kind"),
         };
-        (ctrlCostWeight, healthyReward) = kind == LocomotionKind.HalfCheetah ? (0.1, 0.0) : (1e-3, 1.0);
+        (ctrlCostWeight, healthyReward) = kind == LocomotionKind.HalfCheetah
+            ? (HalfCheetahCtrlCostWeight, 0.0)
+            : (HopperWalkerCtrlCostWeight, HopperWalkerHealthyReward);
         sim = MjSimulation.FromEmbeddedAsset(asset);
         var compiledDt = sim.Timestep * spec.FrameSkip;
         if (sim.Nq != spec.NqPos || sim.Nv != spec.NqVel || sim.Nu != spec.ActDim || sim.Nq - 1 + sim.Nv != spec.ObsDim
@@ -95,13 +107,14 @@ public sealed class LocomotionEnv : IEnv
                 {
                     // state_vector()[2:] = qpos[2:] ++ qvel, each in (−100, 100); z > 0.7; angle in (−0.2, 0.2).
                     for (var i = 2; i < qpos.Length; i++)
-                        if (!(qpos[i] > -100.0 && qpos[i] < 100.0)) return false;
+                        if (!(qpos[i] > -HopperStateBound && qpos[i] < HopperStateBound)) return false;
                     foreach (var v in sim.QVel)
-                        if (!(v > -100.0 && v < 100.0)) return false;
-                    return qpos[1] > 0.7 && qpos[2] > -0.2 && qpos[2] < 0.2;
+                        if (!(v > -HopperStateBound && v < HopperStateBound)) return false;
+                    return qpos[1] > HopperMinZ && qpos[2] > -HopperAngleBound && qpos[2] < HopperAngleBound;
                 }
                 case LocomotionKind.Walker2d:
-                    return qpos[1] > 0.8 && qpos[1] < 2.0 && qpos[2] > -1.0 && qpos[2] < 1.0;
+                    return qpos[1] > WalkerMinZ && qpos[1] < WalkerMaxZ
+                        && qpos[2] > -WalkerAngleBound && qpos[2] < WalkerAngleBound;
                 default:
                     return true;
             }

@@ -56,6 +56,16 @@ public sealed record BcResult(
 /// </summary>
 public static class BehaviourCloning
 {
+    // BC's shuffling stream is seeded with Seed · 31 + 7: a fixed mix; changing it changes every BC result.
+    const ulong ShuffleSeedMultiplier = 31;
+    const ulong ShuffleSeedOffset = 7;
+    /// <summary>The final evaluation's episodes start from seed 10 000 + Seed (a fixed offset).</summary>
+    const int EvalSeedOffset = 10_000;
+    /// <summary>Variance floor of the observation normaliser: std ≥ 1e-3, so constant columns stay finite.</summary>
+    const double MinObsVariance = 1e-6;
+    /// <summary>With fewer episodes than this the holdout is drawn by row, not by episode.</summary>
+    const int MinEpisodesForEpisodeHoldout = 10;
+
     public static BcResult Train(BcOptions o, OfflineDataset data, Action<string>? log = null)
     {
         o.Validate();
@@ -68,7 +78,7 @@ public static class BehaviourCloning
             throw new UserError(
                 $"dataset actions have {data.ActDim} dims but {o.EnvId} has {spec.ActDim}; use a dataset of {o.EnvId}");
         TorchRuntime.Configure(o.Seed, o.TorchThreads);
-        var rng = new Rng((ulong)o.Seed * 31 + 7);
+        var rng = new Rng((ulong)o.Seed * ShuffleSeedMultiplier + ShuffleSeedOffset);
         var (train, hold) = Split(data, o.Holdout, rng);
         if (train.Length < o.BatchSize)
             throw new OptionError($"only {train.Length} training rows for BatchSize {o.BatchSize}; " +
@@ -130,8 +140,8 @@ public static class BehaviourCloning
         EvalResult? eval = null;
         if (o.EvalEpisodes > 0)
         {
-            eval = Evaluation.Run(
-                o.EnvId, () => new PolicyRunner(bundle), o.EvalEpisodes, seed: 10_000 + o.Seed, deterministic: true);
+            eval = Evaluation.Run(o.EnvId, () => new PolicyRunner(bundle), o.EvalEpisodes,
+                seed: EvalSeedOffset + o.Seed, deterministic: true);
             bundle.Extra["eval_return_mean"] = eval.Mean;
         }
         return new BcResult(bundle, curve, eval, sps);
@@ -148,7 +158,7 @@ public static class BehaviourCloning
         for (var j = 0; j < od; j++) mean[j] /= data.Count;
         for (var r = 0; r < data.Count; r++)
             for (var j = 0; j < od; j++) { var d = data.Observations[r * od + j] - mean[j]; var[j] += d * d; }
-        for (var j = 0; j < od; j++) var[j] = Math.Max(var[j] / data.Count, 1e-6);
+        for (var j = 0; j < od; j++) var[j] = Math.Max(var[j] / data.Count, MinObsVariance);
         var norm = new RunningNorm(od, epsilon: 0) { Frozen = true };
         norm.Set(mean, var, data.Count);
         return norm;
@@ -161,7 +171,7 @@ public static class BehaviourCloning
         var starts = data.EpisodeStarts();
         var hold = new List<int>();
         var train = new List<int>();
-        if (starts.Length >= 10)
+        if (starts.Length >= MinEpisodesForEpisodeHoldout)
         {
             var order = Enumerable.Range(0, starts.Length).ToArray();
             rng.Shuffle(order);

@@ -14,6 +14,9 @@ namespace O2O.Learning.Nn;
 /// </summary>
 public sealed class AdamOptimizer : IDisposable
 {
+    /// <summary>Added to the norm before dividing, as in torch.nn.utils.clip_grad_norm_.</summary>
+    const double ClipEpsilon = 1e-6;
+
     readonly Parameter[] parameters;
     readonly Tensor[] firstMoments, secondMoments;
     readonly double beta1, beta2, eps;
@@ -92,7 +95,7 @@ public sealed class AdamOptimizer : IDisposable
         var grads = parameters.Select(p => p.grad).Where(g => g is not null).Cast<Tensor>().ToArray();
         if (grads.Length == 0) return 0;
         var total = Math.Sqrt(stack(grads.Select(g => (g * g).sum()).ToArray()).sum().item<float>());
-        var coef = maxNorm / (total + 1e-6);
+        var coef = maxNorm / (total + ClipEpsilon);
         if (coef < 1)
         {
             using Scalar c = coef;
