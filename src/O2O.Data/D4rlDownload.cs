@@ -13,9 +13,9 @@ public sealed record DownloadProgress(string Stage, long Bytes, long? Total, str
 
 /// <summary>
 /// Downloads a D4RL gym-mujoco dataset: <c>{base}/{env}_{quality}-v2.hdf5</c> into <c>DIR/{task}.hdf5</c> (the
-/// notebook's
-/// local name). Bytes go to <c>DIR/{task}.hdf5.part</c>; a rerun resumes it with an HTTP Range request. The final
-/// name appears only when the body is complete (Content-Length matched) and the file opens as HDF5 with 'observations'.
+/// notebook's local name). Bytes go to <c>DIR/{task}.hdf5.part</c>; a rerun resumes it with an HTTP Range request. The
+/// final name appears only when the body is complete (Content-Length matched) and the file opens as HDF5 with
+/// 'observations'.
 /// </summary>
 public static class D4rlDownload
 {

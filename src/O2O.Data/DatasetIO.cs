@@ -146,8 +146,7 @@ public static class DatasetIO
     /// Write a D4RL-layout HDF5 file that h5py and D4RL's loaders read: float32 observations/actions/rewards/
     /// next_observations, bool terminals/timeouts (h5py's enum), float64 infos, metadata/* as strings, row-shaped
     /// chunks (<see cref="Hdf5WriteOptions.ChunkRows"/> rows × full width), gzip optional
-    /// (<see cref="Hdf5WriteOptions"/>).
-    /// Atomic: temp file + rename.
+    /// (<see cref="Hdf5WriteOptions"/>). Atomic: temp file + rename.
     /// </summary>
     public static void SaveHdf5(string path, OfflineDataset ds, Hdf5WriteOptions? options = null)
     {

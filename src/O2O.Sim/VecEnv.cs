@@ -70,9 +70,8 @@ public sealed class VecEnv : IDisposable
     public int[] EpisodeLength { get; }
 
     /// <summary>
-    /// Make <paramref name="numEnvs"/> envs of <paramref name="envId"/>, reset env i with seed <paramref name="seed"/>
-    /// + i.
-    /// <paramref name="threads"/> 0 means min(numEnvs, processor count).
+    /// Make <paramref name="numEnvs"/> envs of <paramref name="envId"/>, reset env i with seed
+    /// <paramref name="seed"/> + i. <paramref name="threads"/> 0 means min(numEnvs, processor count).
     /// </summary>
     public VecEnv(string envId, int numEnvs, int seed, int threads = 0)
     {
@@ -184,8 +183,7 @@ public sealed class VecEnv : IDisposable
 
     /// <summary>
     /// Step every env with its row of <paramref name="actions"/> (NumEnvs × ActDim, row-major, clipped to [-1, 1] by
-    /// the env);
-    /// fills the result arrays and auto-resets finished envs.
+    /// the env); fills the result arrays and auto-resets finished envs.
     /// </summary>
     public void Step(ReadOnlySpan<float> actions)
     {

@@ -53,12 +53,7 @@ public class Hdf5Tests
         DatasetIO.SaveHdf5(tmp.File("d.hdf5"), ds, new Hdf5WriteOptions(gzip, chunkRows));
         var back = DatasetIO.Load(tmp.File("d.hdf5"));
         Assert.Equal((ds.Count, ds.ObsDim, ds.ActDim), (back.Count, back.ObsDim, back.ActDim));
-        Assert.Equal(ds.Observations, back.Observations);
-        Assert.Equal(ds.Actions, back.Actions);
-        Assert.Equal(ds.Rewards, back.Rewards);
-        Assert.Equal(ds.NextObservations, back.NextObservations);
-        Assert.Equal(ds.Terminals, back.Terminals);
-        Assert.Equal(ds.Timeouts, back.Timeouts);
+        Fixtures.AssertSameTransitions(ds, back);
         Assert.Equal(ds.InfosQpos, back.InfosQpos);
         Assert.Equal(ds.InfosQvel, back.InfosQvel);
         Assert.Equal(ds.InfosQposWidth, back.InfosQposWidth);

@@ -87,12 +87,7 @@ public class NpzTests
         var ds = Make.Dataset();
         DatasetIO.SaveNpz(tmp.File("d.npz"), ds);
         var back = DatasetIO.Load(tmp.File("d.npz"));
-        Assert.Equal(ds.Observations, back.Observations);
-        Assert.Equal(ds.Actions, back.Actions);
-        Assert.Equal(ds.Rewards, back.Rewards);
-        Assert.Equal(ds.NextObservations, back.NextObservations);
-        Assert.Equal(ds.Terminals, back.Terminals);
-        Assert.Equal(ds.Timeouts, back.Timeouts);
+        Fixtures.AssertSameTransitions(ds, back);
         Assert.Single(Directory.GetFiles(tmp.Path)); // no temp file left beside it
     }
 

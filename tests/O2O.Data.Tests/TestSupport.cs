@@ -34,6 +34,17 @@ internal static class Fixtures
         Assert.Equal(i == 14, ds.Terminals![i]);
         Assert.Equal(i == 29, ds.Timeouts![i]);
     }
+
+    /// <summary>Observations, actions, rewards, next observations and both flags survived a save and load.</summary>
+    public static void AssertSameTransitions(OfflineDataset expected, OfflineDataset actual)
+    {
+        Assert.Equal(expected.Observations, actual.Observations);
+        Assert.Equal(expected.Actions, actual.Actions);
+        Assert.Equal(expected.Rewards, actual.Rewards);
+        Assert.Equal(expected.NextObservations, actual.NextObservations);
+        Assert.Equal(expected.Terminals, actual.Terminals);
+        Assert.Equal(expected.Timeouts, actual.Timeouts);
+    }
 }
 
 /// <summary>A fresh temp folder, removed on dispose.</summary>

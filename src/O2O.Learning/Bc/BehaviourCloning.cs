@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace O2O.Learning.Bc;
 
-/// <summary>Settings of behaviour cloning (the notebook's pretrain_bc flags plus a few).</summary>
+/// <summary>Settings of behaviour cloning (the notebook's pretrain_bc settings plus a few).</summary>
 public sealed record BcOptions
 {
     public required string EnvId { get; init; }
