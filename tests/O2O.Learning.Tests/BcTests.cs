@@ -54,8 +54,8 @@ public class BcTests
     }
 
     [Theory]
-    [InlineData(0, 256, "Epochs must be > 0")]
-    [InlineData(1, 0, "BatchSize must be > 0")]
+    [InlineData(0, 256, "Epochs must be ≥ 1")]
+    [InlineData(1, 0, "BatchSize must be ≥ 1")]
     [InlineData(1, 5000, "only 1900 training rows for BatchSize 5000")]
     public void Bad_settings_are_one_line_user_errors(int epochs, int batch, string message)
     {

@@ -27,8 +27,8 @@ public sealed record BcOptions
 
     public void Validate()
     {
-        if (Epochs <= 0) throw new OptionError($"Epochs must be > 0, got {Epochs}", nameof(Epochs));
-        if (BatchSize <= 0) throw new OptionError($"BatchSize must be > 0, got {BatchSize}", nameof(BatchSize));
+        if (Epochs <= 0) throw new OptionError($"Epochs must be ≥ 1, got {Epochs}", nameof(Epochs));
+        if (BatchSize <= 0) throw new OptionError($"BatchSize must be ≥ 1, got {BatchSize}", nameof(BatchSize));
         if (Lr <= 0) throw new OptionError($"Lr must be > 0, got {Lr}", nameof(Lr));
         if (Holdout is < 0 or >= 0.5)
             throw new OptionError($"Holdout must be in [0, 0.5), got {Holdout}", nameof(Holdout));
