@@ -22,12 +22,24 @@ public static class DataBenchmark
         try
         {
             var r = new Random(0);
-            float[] F(long n) { var a = new float[n]; for (long i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1); return a; }
+            float[] F(long n)
+            {
+                var a = new float[n];
+                for (long i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1);
+                return a;
+            }
             var term = new bool[rows]; var tout = new bool[rows];
             for (var i = 0; i < rows; i++) tout[i] = i % 1000 == 999;
-            var ds = new OfflineDataset(rows, 11, 3, F(rows * 11L), F(rows * 3L), F(rows), terminals: term, timeouts: tout,
-                metadata: new Dictionary<string, string> { ["env_id"] = "Hopper-v4", ["generated_by"] = "O2O.Bench data" });
-            Console.WriteLine(string.Create(inv, $"rows {rows}, repeats {repeats}, chunk rows {chunkRows}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, load average {Timing.LoadAverage()}"));
+            var ds = new OfflineDataset(
+                rows, 11, 3, F(rows * 11L), F(rows * 3L), F(rows), terminals: term, timeouts: tout,
+                metadata: new Dictionary<string, string>
+                {
+                    ["env_id"] = "Hopper-v4",
+                    ["generated_by"] = "O2O.Bench data",
+                });
+            Console.WriteLine(string.Create(inv, $"rows {rows}, repeats {repeats}, chunk rows {chunkRows}, " +
+                $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, " +
+                $"load average {Timing.LoadAverage()}"));
             foreach (var gzip in new[] { true, false })
             {
                 var path = Path.Combine(dir, gzip ? "gzip.hdf5" : "plain.hdf5");
@@ -39,14 +51,18 @@ public static class DataBenchmark
                 {
                     using var f = H5File.OpenRead(path);
                     var obs = f.Dataset("observations").Read<float[]>();
-                    if (obs.Length != rows * 11L || obs[12345] != ds.Observations[12345]) throw new InvalidOperationException("wrong data");
+                    if (obs.Length != rows * 11L || obs[12345] != ds.Observations[12345])
+                        throw new InvalidOperationException("wrong data");
                 });
                 var load = Timing.Measure(repeats, () =>
                 {
                     var back = DatasetIO.Load(path);
                     if (back.Count != rows) throw new InvalidOperationException("wrong data");
                 });
-                Console.WriteLine(string.Create(inv, $"{(gzip ? "gzip " : "plain")}: file {size:F1} MB, write {write:F2} s | observations {rows}×11 f32: median {obsTime.Median:F3} s, min {obsTime.Min:F3} s | DatasetIO.Load (all keys + finite check): median {load.Median:F3} s, min {load.Min:F3} s"));
+                Console.WriteLine(string.Create(inv, $"{(gzip ? "gzip " : "plain")}: file {size:F1} MB, " +
+                    $"write {write:F2} s | observations {rows}×11 f32: median {obsTime.Median:F3} s, " +
+                    $"min {obsTime.Min:F3} s | DatasetIO.Load (all keys + finite check): median {load.Median:F3} s, " +
+                    $"min {load.Min:F3} s"));
             }
         }
         finally { Directory.Delete(dir, true); }

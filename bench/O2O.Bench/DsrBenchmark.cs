@@ -28,9 +28,15 @@ public static class DsrBenchmark
         var repeats = args.Length > 2 ? int.Parse(args[2], inv) : 21;
         var ppoSteps = args.Length > 3 ? int.Parse(args[3], inv) : 45_056; // 11 epochs of 4096; the first is dropped
 
-        if (rows < Batch) { Console.Error.WriteLine($"bench dsr: rows must be at least {Batch} (the query batch), got {rows}"); return 2; }
+        if (rows < Batch)
+        {
+            Console.Error.WriteLine($"bench dsr: rows must be at least {Batch} (the query batch), got {rows}");
+            return 2;
+        }
         TorchRuntime.Configure(0, 1);
-        Console.WriteLine(string.Create(inv, $"rows {rows}, epochs {epochs}, repeats {repeats}, PPO steps {ppoSteps}; libtorch threads {TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, load average {Timing.LoadAverage()}"));
+        Console.WriteLine(string.Create(inv, $"rows {rows}, epochs {epochs}, repeats {repeats}, " +
+            $"PPO steps {ppoSteps}; libtorch threads {TorchSharp.torch.get_num_threads()}, " +
+            $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, load average {Timing.LoadAverage()}"));
         var data = DatasetCollector.Collect(new CollectOptions("Hopper-v4", new BehaviourPolicy.Random(), rows, 1));
         var (obsDim, actDim) = (data.ObsDim, data.ActDim);
         var qs = data.Observations.AsSpan(0, Batch * obsDim).ToArray();
@@ -42,21 +48,27 @@ public static class DsrBenchmark
         var configs = new (string Name, DsrOptions Options)[]
         {
             ("flow (default: 8 couplings, hidden 64)", new DsrOptions { Epochs = epochs, DiagnosticsMaxPairs = 1000 }),
-            ("flow --hidden 128 (the default until 2026-11-25)", new DsrOptions { Epochs = epochs, Hidden = 128, DiagnosticsMaxPairs = 1000 }),
-            ("energy (default: hidden 128, 16 negatives)", new DsrOptions { Kind = DsrKind.Energy, Epochs = epochs, DiagnosticsMaxPairs = 1000 }),
+            ("flow --hidden 128 (the default until 2026-11-25)",
+                new DsrOptions { Epochs = epochs, Hidden = 128, DiagnosticsMaxPairs = 1000 }),
+            ("energy (default: hidden 128, 16 negatives)",
+                new DsrOptions { Kind = DsrKind.Energy, Epochs = epochs, DiagnosticsMaxPairs = 1000 }),
         };
         foreach (var (name, options) in configs)
         {
             var log = new List<string>();
-            var model = DsrTrainer.Train(options, data.Observations, data.Actions, obsDim, actDim, data.EpisodeStarts(), "Hopper-v4", log.Add, rewards: data.Rewards);
-            var epochSeconds = log.Select(l => Regex.Match(l, @"^dsr epoch \d+/\d+:.* ([0-9.]+)s$")).Where(m => m.Success)
+            var model = DsrTrainer.Train(options, data.Observations, data.Actions, obsDim, actDim, data.EpisodeStarts(),
+                "Hopper-v4", log.Add, rewards: data.Rewards);
+            var epochSeconds = log.Select(l => Regex.Match(l, @"^dsr epoch \d+/\d+:.* ([0-9.]+)s$"))
+                .Where(m => m.Success)
                 .Select(m => double.Parse(m.Groups[1].Value, inv)).ToArray();
-            Console.WriteLine(string.Create(inv, $"{name}: train {model.Diagnostics!.TrainPairs * epochSeconds.Length / epochSeconds.Sum():F0} pairs/s (joint + state model)"));
+            var pairsPerSecond = model.Diagnostics!.TrainPairs * epochSeconds.Length / epochSeconds.Sum();
+            Console.WriteLine(string.Create(inv, $"{name}: train {pairsPerSecond:F0} pairs/s (joint + state model)"));
             foreach (var mode in Enum.GetValues<SupportMode>())
             {
                 var (med, min) = Timing.Measure(repeats, () => model.Support(qs, qa, Batch, mode, sigma));
                 (med, min) = (med * 1000, min * 1000);
-                Console.WriteLine(string.Create(inv, $"  support {mode.Word(),-11} batch {Batch}: median {med:F1} ms, min {min:F1} ms -> {Batch / med * 1000:F0} queries/s"));
+                Console.WriteLine(string.Create(inv, $"  support {mode.Word(),-11} batch {Batch}: " +
+                    $"median {med:F1} ms, min {min:F1} ms -> {Batch / med * 1000:F0} queries/s"));
             }
             if (defaultFlow is null) defaultFlow = model;
             else model.Dispose();
@@ -70,22 +82,30 @@ public static class DsrBenchmark
             try
             {
                 var bcPath = Path.Combine(dir, "bc_actor.pt");
-                var bc = BehaviorCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, EvalEpisodes = 0 }, data);
+                var bc = BehaviourCloning.Train(
+                    new BcOptions { EnvId = "Hopper-v4", Epochs = 1, EvalEpisodes = 0 }, data);
                 bc.Actor.Save(bcPath);
                 bc.Actor.Dispose();
                 var c = defaultFlow!.RewardAbsMean ?? 1.0;
-                foreach (var (name, init) in new[] { ("from scratch (64×64 actor)", (string?)null), ("from a BC actor (256×256)", bcPath) })
+                foreach (var (name, init) in new[] { ("from scratch (64×64 actor)", (string?)null),
+                    ("from a BC actor (256×256)", bcPath) })
                 {
                     var run = "ppo" + (init is null ? "_scratch" : "_bc");
-                    var o = new PpoOptions { EnvId = "Hopper-v4", TotalSteps = ppoSteps, EvalEpisodes = 0, LogDir = dir, RunName = run, Verbose = false, InitActor = init };
-                    using (var trainer = new PpoTrainer(o, new DsrShaper(defaultFlow, new DsrShapingOptions(), c))) trainer.Run();
+                    var o = new PpoOptions { EnvId = "Hopper-v4", TotalSteps = ppoSteps, EvalEpisodes = 0, LogDir = dir,
+                        RunName = run, Verbose = false, InitActor = init };
+                    using (var trainer = new PpoTrainer(o, new DsrShaper(defaultFlow, new DsrShapingOptions(), c)))
+                        trainer.Run();
                     var lines = File.ReadAllLines(Path.Combine(dir, run + ".csv"));
                     var header = lines[0].Split(',');
                     var body = lines.Skip(2).Select(l => l.Split(',')).ToArray(); // drop the first epoch (warm-up)
                     double Mean(string col) => body.Average(f => double.Parse(f[Array.IndexOf(header, col)], inv));
-                    var (env, act, shape, upd) = (Mean("time/env_s"), Mean("time/act_s"), Mean("time/shape_s"), Mean("time/update_s"));
+                    var (env, act, shape, upd) =
+                        (Mean("time/env_s"), Mean("time/act_s"), Mean("time/shape_s"), Mean("time/update_s"));
                     var epoch = env + act + shape + upd;
-                    Console.WriteLine(string.Create(inv, $"train-online + DSR ({defaultFlow.DefaultMode.Word()}), {name}: epoch {epoch:F3} s = env {env:F3} + acting {act:F3} + DSR shaping {shape * 1000:F1} ms + update {upd:F3}; DSR share {shape / epoch:P1} (target ≤ 10 %), {body.Length} epochs"));
+                    Console.WriteLine(string.Create(inv, $"train-online + DSR ({defaultFlow.DefaultMode.Word()}), " +
+                        $"{name}: epoch {epoch:F3} s = env {env:F3} + acting {act:F3} + DSR shaping " +
+                        $"{shape * 1000:F1} ms + update {upd:F3}; DSR share {shape / epoch:P1} (target ≤ 10 %), " +
+                        $"{body.Length} epochs"));
                 }
             }
             finally { Directory.Delete(dir, true); }

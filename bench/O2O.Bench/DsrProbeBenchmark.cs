@@ -24,7 +24,8 @@ public static class DsrProbeBenchmark
         var inv = CultureInfo.InvariantCulture;
         var repeats = args.Length > 0 ? int.Parse(args[0], inv) : 21;
         TorchRuntime.Configure(0, 1);
-        Console.WriteLine(string.Create(inv, $"repeats {repeats}; libtorch threads {get_num_threads()}, {Environment.ProcessorCount} cores, load average {Timing.LoadAverage()}"));
+        Console.WriteLine(string.Create(inv, $"repeats {repeats}; libtorch threads {get_num_threads()}, " +
+            $"{Environment.ProcessorCount} cores, load average {Timing.LoadAverage()}"));
 
         // 1. Two matmul streams: sequential vs concurrent.
         using (var w = randn(128, 128))
@@ -40,7 +41,10 @@ public static class DsrProbeBenchmark
             var seq = Timing.Measure(repeats, () => { Stream(x1); Stream(x2); });
             var par = Timing.Measure(repeats, () => { var t = Task.Run(() => Stream(x2)); Stream(x1); t.Wait(); });
             var one = Timing.Measure(repeats, () => Stream(x1));
-            Console.WriteLine(string.Create(inv, $"1. 2 × 16 Linear(128→128) on {Rows} rows: one stream {one.Median * 1e3:F1} ms; both sequential {seq.Median * 1e3:F1} ms, both on two threads {par.Median * 1e3:F1} ms (medians) -> concurrency speed-up {seq.Median / par.Median:F2}×"));
+            Console.WriteLine(string.Create(inv, $"1. 2 × 16 Linear(128→128) on {Rows} rows: " +
+                $"one stream {one.Median * 1e3:F1} ms; both sequential {seq.Median * 1e3:F1} ms, " +
+                $"both on two threads {par.Median * 1e3:F1} ms (medians) -> concurrency speed-up " +
+                $"{seq.Median / par.Median:F2}×"));
         }
 
         // 2. Chunking of a conditional query, idle and with a competing libtorch job.
@@ -70,7 +74,10 @@ public static class DsrProbeBenchmark
                 var chunked = Query(1024);
                 stop.Cancel();
                 rival.Wait();
-                Console.WriteLine(string.Create(inv, $"2. conditional query, hidden 128, {Rows} pairs, {(loaded ? "with a competing libtorch job" : "idle process")}: one pass median {whole.Median * 1e3:F1} ms (min {whole.Min * 1e3:F1}), 1024-row chunks median {chunked.Median * 1e3:F1} ms (min {chunked.Min * 1e3:F1})"));
+                Console.WriteLine(string.Create(inv, $"2. conditional query, hidden 128, {Rows} pairs, " +
+                    $"{(loaded ? "with a competing libtorch job" : "idle process")}: " +
+                    $"one pass median {whole.Median * 1e3:F1} ms (min {whole.Min * 1e3:F1}), " +
+                    $"1024-row chunks median {chunked.Median * 1e3:F1} ms (min {chunked.Min * 1e3:F1})"));
             }
         }
 
@@ -85,7 +92,8 @@ public static class DsrProbeBenchmark
         {
             var full = Timing.Measure(repeats, () => nn.functional.linear(x14, w14, b128).Dispose());
             var half = Timing.Measure(repeats, () => nn.functional.linear(x7, w7, b128).Dispose());
-            Console.WriteLine(string.Create(inv, $"3. Linear on {Rows} rows: 14→128 {full.Median * 1e3:F2} ms, 7→128 {half.Median * 1e3:F2} ms (medians)"));
+            Console.WriteLine(string.Create(inv, $"3. Linear on {Rows} rows: 14→128 {full.Median * 1e3:F2} ms, " +
+                $"7→128 {half.Median * 1e3:F2} ms (medians)"));
         }
         return 0;
     }

@@ -28,10 +28,17 @@ internal static class EnvBenchmark
             var xml = Path.Combine(work.FullName, "hopper.xml");
             File.WriteAllText(xml, O2O.Sim.Interop.MjSimulation.EmbeddedXml("hopper.xml"));
             var exe = Path.Combine(work.FullName, "mujoco_bench");
-            var (cc, _, ccErr) = Exec("gcc", "-O2", "-I/usr/include", Path.Combine(root, "bench", "c", "mujoco_bench.c"), "-o", exe, "-l:libmujoco.so.2.2.2", "-lm");
-            if (cc != 0) { Console.Error.WriteLine($"bench env: gcc failed (needs gcc and libmujoco-dev): {ccErr.Trim()}"); return 1; }
+            var (cc, _, ccErr) = Exec("gcc", "-O2", "-I/usr/include",
+                Path.Combine(root, "bench", "c", "mujoco_bench.c"), "-o", exe, "-l:libmujoco.so.2.2.2", "-lm");
+            if (cc != 0)
+            {
+                Console.Error.WriteLine($"bench env: gcc failed (needs gcc and libmujoco-dev): {ccErr.Trim()}");
+                return 1;
+            }
 
-            Console.WriteLine($"Hopper-v4 (RK4, frame_skip 4, random actions, reset on fall), MuJoCo {MuJoCo.Version}, {Environment.ProcessorCount} cores, {steps} env steps per round, best of {rounds}");
+            Console.WriteLine($"Hopper-v4 (RK4, frame_skip 4, random actions, reset on fall), " +
+                $"MuJoCo {MuJoCo.Version}, {Environment.ProcessorCount} cores, {steps} env steps per round, " +
+                $"best of {rounds}");
             SingleThread(steps / 4);  // warm up the JIT (tiered compilation, PGO) before timing
             VecEnvRate(steps / 4, numEnvs, threads);
             double c = 0, c2 = 0, single = 0, vec = 0, singleCpu = double.MaxValue, vecCpu = double.MaxValue;
@@ -44,13 +51,16 @@ internal static class EnvBenchmark
                 var v = VecEnvRate(steps, numEnvs, threads);
                 (vec, vecCpu) = (Math.Max(vec, v.Rate), Math.Min(vecCpu, v.CpuUs));
             }
-            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C harness (gcc -O2)          {0,9:0} env steps/s", c));
-            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C harness, 2 processes       {0,9:0} env steps/s   {1:0.00} × C   (what this machine's load allows for 2 workers)", c2, c2 / c));
-            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C# env, 1 thread             {0,9:0} env steps/s   {1:0.00} × C   (target ≥ 0.90)", single, single / c));
-            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "C# VecEnv {2,2} envs, {3} threads {0,9:0} env steps/s   {1:0.00} × 1 thread   (target ≥ 1.70 with 2 threads)", vec, vec / single, numEnvs, threads));
-            Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
-                "CPU per env step: {0:0.0} µs on 1 thread, {1:0.0} µs in the VecEnv (parallel efficiency {2:0.00}; 2 free cores would give ≈ {3:0.00} × 1 thread)",
-                singleCpu, vecCpu, singleCpu / vecCpu, 2 * singleCpu / vecCpu));
+            Row("C harness (gcc -O2)          {0,9:0} env steps/s", c);
+            Row("C harness, 2 processes       {0,9:0} env steps/s   {1:0.00} × C   " +
+                "(what this machine's load allows for 2 workers)", c2, c2 / c);
+            Row("C# env, 1 thread             {0,9:0} env steps/s   {1:0.00} × C   (target ≥ 0.90)",
+                single, single / c);
+            Row("C# VecEnv {2,2} envs, {3} threads {0,9:0} env steps/s   {1:0.00} × 1 thread   " +
+                "(target ≥ 1.70 with 2 threads)", vec, vec / single, numEnvs, threads);
+            Row("CPU per env step: {0:0.0} µs on 1 thread, {1:0.0} µs in the VecEnv (parallel efficiency {2:0.00}; " +
+                "2 free cores would give ≈ {3:0.00} × 1 thread)",
+                singleCpu, vecCpu, singleCpu / vecCpu, 2 * singleCpu / vecCpu);
             return 0;
         }
         finally
@@ -67,7 +77,9 @@ internal static class EnvBenchmark
         return double.Parse(field["c_env_steps_per_s=".Length..], CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Two C harnesses at once: the best two-way scaling the machine offers right now (the sum of their rates).</summary>
+    /// <summary>
+    /// Two C harnesses at once: the best two-way scaling the machine offers right now (the sum of their rates).
+    /// </summary>
     static double CRateTwoProcesses(string exe, string xml, int steps)
     {
         var a = Task.Run(() => CRate(exe, xml, steps));
@@ -109,12 +121,14 @@ internal static class EnvBenchmark
             vec.Step(actions);
         }
         var wall = clock.Elapsed.TotalSeconds;
-        return (iterations * numEnvs / wall, (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMicroseconds / (iterations * numEnvs));
+        return (iterations * numEnvs / wall,
+            (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMicroseconds / (iterations * numEnvs));
     }
 
     static (int Code, string Out, string Err) Exec(string exe, params string[] args)
     {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(
+            exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
         var stdout = p.StandardOutput.ReadToEndAsync();
@@ -127,6 +141,11 @@ internal static class EnvBenchmark
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "O2O.slnx"))) return dir.FullName;
-        throw new InvalidOperationException($"run from inside the O2O repository (no O2O.slnx above {AppContext.BaseDirectory})");
+        throw new InvalidOperationException(
+            $"run from inside the O2O repository (no O2O.slnx above {AppContext.BaseDirectory})");
     }
+
+    /// <summary>One line of the report, numbers formatted the same on every machine.</summary>
+    static void Row(string format, params object[] args) =>
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, format, args));
 }

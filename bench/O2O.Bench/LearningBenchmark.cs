@@ -39,28 +39,34 @@ public static class LearningBenchmark
 
             // 2. PPO as train-online runs it by default (8 envs, 4096 × 256 × 10, 64×64), evaluation off.
             var dir = Path.Combine(Path.GetTempPath(), "o2o-bench-ppo-" + Guid.NewGuid().ToString("N"));
-            var o = new PpoOptions { EnvId = "Hopper-v4", TotalSteps = steps, EvalEpisodes = 0, LogDir = dir, RunName = "bench", Verbose = false };
+            var o = new PpoOptions { EnvId = "Hopper-v4", TotalSteps = steps, EvalEpisodes = 0, LogDir = dir,
+                RunName = "bench", Verbose = false };
             var wall = Stopwatch.StartNew();
             using (var trainer = new PpoTrainer(o)) trainer.Run();
             wall.Stop();
             var rows = File.ReadAllLines(Path.Combine(dir, "bench.csv"));
             var header = rows[0].Split(',');
-            double Sum(string col) => rows.Skip(1).Sum(l => double.Parse(l.Split(',')[Array.IndexOf(header, col)], inv));
+            double Sum(string col) =>
+                rows.Skip(1).Sum(l => double.Parse(l.Split(',')[Array.IndexOf(header, col)], inv));
             var env_s = Sum("time/env_s");
             var act_s = Sum("time/act_s");
             var upd_s = Sum("time/update_s");
             var train = env_s + act_s + upd_s;
             var fps = steps / train;
             Directory.Delete(dir, true);
-            Console.WriteLine(string.Create(inv, $"train-online PPO (default nets):   {fps,9:F0} env steps/s  = {fps / raw:P0} of raw (target ≥ 35 %)"));
-            Console.WriteLine(string.Create(inv, $"  split: env {env_s / train:P0} ({env_s:F2} s), acting {act_s / train:P0} ({act_s:F2} s), updates {upd_s / train:P0} ({upd_s:F2} s); wall incl. checkpoints {wall.Elapsed.TotalSeconds:F1} s"));
+            Console.WriteLine(string.Create(inv, $"train-online PPO (default nets): " +
+                $"  {fps,9:F0} env steps/s  = {fps / raw:P0} of raw (target ≥ 35 %)"));
+            Console.WriteLine(string.Create(inv, $"  split: env {env_s / train:P0} ({env_s:F2} s), " +
+                $"acting {act_s / train:P0} ({act_s:F2} s), updates {upd_s / train:P0} ({upd_s:F2} s); " +
+                $"wall incl. checkpoints {wall.Elapsed.TotalSeconds:F1} s"));
         }
 
         // 3. BC samples/s, default architecture (256×256 tanh), on a 100k-transition random dataset.
         var data = DatasetCollector.Collect(new CollectOptions("Hopper-v4", new BehaviourPolicy.Random(), 100_000, 1));
-        var bc = BehaviorCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 2, EvalEpisodes = 0 }, data);
+        var bc = BehaviourCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 2, EvalEpisodes = 0 }, data);
         bc.Actor.Dispose();
-        Console.WriteLine(string.Create(inv, $"pretrain-bc (256×256, batch 1024): {bc.SamplesPerSecond,9:F0} samples/s"));
+        Console.WriteLine(
+            string.Create(inv, $"pretrain-bc (256×256, batch 1024): {bc.SamplesPerSecond,9:F0} samples/s"));
         return 0;
     }
 }

@@ -6,11 +6,21 @@ public static class Program
     /// <summary>Benchmarks by name; docs/benchmarks.md gives each one's command and results.</summary>
     static readonly (string Name, string Summary, Func<string[], int> Run)[] Benchmarks =
     [
-        ("env", "Hopper-v4 env steps/s: the C harness over libmujoco, C# single thread, VecEnv on 2 threads", EnvBenchmark.Run),
-        ("learning", "train-online PPO fps against raw single-thread physics (with the env/act/update split), BC samples/s", LearningBenchmark.Run),
-        ("data", "HDF5 read time of a 1M-row D4RL-shaped file (observations alone and every key), gzip and plain", DataBenchmark.Run),
-        ("dsr", "DSR training pairs/s, 4096-pair support latency per mode, and the DSR's share of a train-online epoch", DsrBenchmark.Run),
-        ("dsr-probes", "the measurements behind the DSR's one-thread, 1024-row-chunk scoring (docs/benchmarks.md, DSR)", DsrProbeBenchmark.Run),
+        ("env",
+            "Hopper-v4 env steps/s: the C harness over libmujoco, C# single thread, VecEnv on 2 threads",
+            EnvBenchmark.Run),
+        ("learning",
+            "train-online PPO fps against raw single-thread physics (with the env/act/update split), BC samples/s",
+            LearningBenchmark.Run),
+        ("data",
+            "HDF5 read time of a 1M-row D4RL-shaped file (observations alone and every key), gzip and plain",
+            DataBenchmark.Run),
+        ("dsr",
+            "DSR training pairs/s, 4096-pair support latency per mode, and the DSR's share of a train-online epoch",
+            DsrBenchmark.Run),
+        ("dsr-probes",
+            "the measurements behind the DSR's one-thread, 1024-row-chunk scoring (docs/benchmarks.md, DSR)",
+            DsrProbeBenchmark.Run),
     ];
 
     public static int Main(string[] args)

@@ -5,7 +5,10 @@ namespace O2O.Bench;
 /// <summary>Shared measuring helpers of the benchmarks.</summary>
 internal static class Timing
 {
-    /// <summary>Run <paramref name="action"/> once to warm up, then <paramref name="repeats"/> times; median and minimum seconds.</summary>
+    /// <summary>
+    /// Run <paramref name="action"/> once to warm up, then <paramref name="repeats"/> times; median and minimum
+    /// seconds.
+    /// </summary>
     public static (double Median, double Min) Measure(int repeats, Action action)
     {
         action();

@@ -52,7 +52,9 @@ public static class AtomicFile
             w.Write(text);
         });
 
-    /// <summary>Fail early, with a one-line message, if files cannot be created in the folder of <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Fail early, with a one-line message, if files cannot be created in the folder of <paramref name="path"/>.
+    /// </summary>
     public static void EnsureWritableFolder(string path, string what)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;

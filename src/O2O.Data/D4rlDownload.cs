@@ -6,57 +6,93 @@ using PureHDF;
 
 namespace O2O.Data;
 
-/// <summary>A progress event of a download: a stage ("start", "progress", "done"), bytes so far, total if known, a line to show.</summary>
+/// <summary>
+/// A progress event of a download: a stage ("start", "progress", "done"), bytes so far, total if known, a line to show.
+/// </summary>
 public sealed record DownloadProgress(string Stage, long Bytes, long? Total, string Message);
 
 /// <summary>
-/// Downloads a D4RL gym-mujoco dataset: <c>{base}/{env}_{quality}-v2.hdf5</c> into <c>DIR/{task}.hdf5</c> (the notebook's
-/// local name). Bytes go to <c>DIR/{task}.hdf5.part</c>; a rerun resumes it with an HTTP Range request. The final
-/// name appears only when the body is complete (Content-Length matched) and the file opens as HDF5 with 'observations'.
+/// Downloads a D4RL gym-mujoco dataset: <c>{base}/{env}_{quality}-v2.hdf5</c> into <c>DIR/{task}.hdf5</c> (the
+/// notebook's local name). Bytes go to <c>DIR/{task}.hdf5.part</c>; a rerun resumes it with an HTTP Range request. The
+/// final name appears only when the body is complete (Content-Length matched) and the file opens as HDF5 with
+/// 'observations'.
 /// </summary>
 public static class D4rlDownload
 {
     /// <summary>D4RL's server for the -v2 gym-mujoco files.</summary>
     public const string DefaultBaseUrl = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2";
 
-    /// <summary>Default time without any progress (connecting, waiting for headers, or between reads) before giving up.</summary>
+    /// <summary>
+    /// Default time without any progress (connecting, waiting for headers, or between reads) before giving up.
+    /// </summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>The User-Agent header of every request: the toolkit's name and version.</summary>
+    const string UserAgent = "o2o/0.1";
+
+    // I/O sizes of the body copy (tuning, not protocol): 64 KiB file buffer, 1 MiB socket reads.
+    const int FileBufferBytes = 1 << 16;
+    const int ReadChunkBytes = 1 << 20;
+    const double BytesPerMiB = 1 << 20;
+
+    /// <summary>At most one progress event a second while the body streams in.</summary>
+    const long ProgressIntervalMs = 1000;
+
     /// <summary>The URL of a task's file.</summary>
-    public static string UrlFor(string task, string? baseUrl = null) =>
-        $"{(string.IsNullOrWhiteSpace(baseUrl) ? DefaultBaseUrl : baseUrl.TrimEnd('/'))}/{D4rlTask.Parse(task).ServerFileName}";
+    public static string UrlFor(string task, string? baseUrl = null)
+    {
+        var root = string.IsNullOrWhiteSpace(baseUrl) ? DefaultBaseUrl : baseUrl.TrimEnd('/');
+        return $"{root}/{D4rlTask.Parse(task).ServerFileName}";
+    }
 
     /// <summary>Synchronous <see cref="FetchAsync"/>: returns the path of the complete file.</summary>
-    public static string Fetch(string task, string dir, string? baseUrl = null, IProgress<DownloadProgress>? progress = null,
-        CancellationToken ct = default, TimeSpan? timeout = null) =>
+    public static string Fetch(
+        string task,
+        string dir,
+        string? baseUrl = null,
+        IProgress<DownloadProgress>? progress = null,
+        CancellationToken ct = default,
+        TimeSpan? timeout = null) =>
         FetchAsync(task, dir, baseUrl, progress, ct, timeout).GetAwaiter().GetResult();
 
     /// <summary>
     /// Download <paramref name="task"/> into <paramref name="dir"/> unless its file is already there; returns its path.
     /// </summary>
-    /// <exception cref="UserError">Unknown task, unwritable folder, network failure, HTTP error, truncated body or a body that is not HDF5.</exception>
-    public static async Task<string> FetchAsync(string task, string dir, string? baseUrl = null, IProgress<DownloadProgress>? progress = null,
-        CancellationToken ct = default, TimeSpan? timeout = null)
+    /// <exception cref="UserError">Unknown task, unwritable folder, network failure, HTTP error, truncated body or a
+    /// body that is not HDF5.</exception>
+    public static async Task<string> FetchAsync(
+        string task,
+        string dir,
+        string? baseUrl = null,
+        IProgress<DownloadProgress>? progress = null,
+        CancellationToken ct = default,
+        TimeSpan? timeout = null)
     {
         var t = D4rlTask.Parse(task);
         var url = UrlFor(task, baseUrl);
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            throw new UserError($"base URL '{baseUrl}' is not an http(s) URL; give e.g. --base_url {DefaultBaseUrl}");
+            throw new UserError($"base URL '{baseUrl}' is not an http(s) URL; give one such as {DefaultBaseUrl}");
         var final = Path.Combine(dir, t.LocalFileName);
         var part = final + ".part";
         var limit = timeout ?? DefaultTimeout;
         if (limit <= TimeSpan.Zero) throw new UserError($"timeout must be positive, got {limit.TotalSeconds} s");
-        var byHand = $"or place {t.LocalFileName} (from {url}) in '{dir}' by hand, or generate one with 'o2o data collect'";
+        var byHand = $"or place {t.LocalFileName} (from {url}) in '{dir}' by hand, " +
+            $"or collect one by running a policy in the environment";
         if (File.Exists(final))
         {
-            progress?.Report(new DownloadProgress("done", new FileInfo(final).Length, null, $"{final} is already there"));
+            progress?.Report(
+                new DownloadProgress("done", new FileInfo(final).Length, null, $"{final} is already there"));
             return final;
         }
         AtomicFile.EnsureWritableFolder(final, "data folder");
 
-        using var handler = new SocketsHttpHandler { ConnectTimeout = limit, AutomaticDecompression = DecompressionMethods.None };
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = limit,
+            AutomaticDecompression = DecompressionMethods.None,
+        };
         using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        http.DefaultRequestHeaders.UserAgent.ParseAdd("o2o/0.1");
+        http.DefaultRequestHeaders.UserAgent.ParseAdd(UserAgent);
         for (var attempt = 0; ; attempt++)
         {
             long have = File.Exists(part) ? new FileInfo(part).Length : 0;
@@ -67,15 +103,17 @@ public static class D4rlDownload
             HttpResponseMessage resp;
             try
             {
-                resp = await http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, headerCts.Token).ConfigureAwait(false);
+                resp = await http.SendAsync(
+                    req, HttpCompletionOption.ResponseHeadersRead, headerCts.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new UserError($"no answer from {url} within {limit.TotalSeconds:0} s; check the network or raise --timeout, {byHand}");
+                throw new UserError($"no answer from {url} within {limit.TotalSeconds:0} s; " +
+                    $"check the network or raise the timeout, {byHand}");
             }
             catch (HttpRequestException e)
             {
-                throw new UserError($"cannot reach {url} ({Inner(e)}); check the network or --base_url, {byHand}");
+                throw new UserError($"cannot reach {url} ({Inner(e)}); check the network or the base URL, {byHand}");
             }
             using (resp)
             {
@@ -91,7 +129,9 @@ public static class D4rlDownload
                     var cr = resp.Content.Headers.ContentRange;
                     if (cr?.From != have)
                     {
-                        if (attempt > 0) throw new UserError($"{url} answered a resume request with the wrong range ({cr}); delete '{part}' and retry, {byHand}");
+                        if (attempt > 0)
+                            throw new UserError($"{url} answered a resume request with the wrong range ({cr}); " +
+                                $"delete '{part}' and retry, {byHand}");
                         File.Delete(part);
                         continue;
                     }
@@ -105,17 +145,22 @@ public static class D4rlDownload
                 }
                 else
                 {
-                    throw new UserError($"{url} answered HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}; the D4RL server is often down or moved — retry later or give another --base_url, {byHand}");
+                    throw new UserError($"{url} answered HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}; " +
+                        $"the D4RL server is often down or moved — retry later or give another base URL, {byHand}");
                 }
 
                 progress?.Report(new DownloadProgress("start", offset, total,
-                    offset > 0 ? $"resuming {url} at {Mb(offset)} of {Mb(total)}" : $"downloading {url} ({Mb(total)}) to {part}"));
+                    offset > 0
+                        ? $"resuming {url} at {Mb(offset)} of {Mb(total)}"
+                        : $"downloading {url} ({Mb(total)}) to {part}"));
                 var got = offset;
                 try
                 {
                     await using var body = await resp.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-                    await using var fs = new FileStream(part, offset > 0 ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-                    var buf = new byte[1 << 20];
+                    var mode = offset > 0 ? FileMode.Append : FileMode.Create;
+                    await using var fs = new FileStream(
+                        part, mode, FileAccess.Write, FileShare.None, FileBufferBytes, useAsync: true);
+                    var buf = new byte[ReadChunkBytes];
                     var lastReport = Environment.TickCount64;
                     using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     while (true)
@@ -125,26 +170,32 @@ public static class D4rlDownload
                         try { n = await body.ReadAsync(buf, readCts.Token).ConfigureAwait(false); }
                         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                         {
-                            throw new UserError($"download of {url} stalled: no data for {limit.TotalSeconds:0} s after {Mb(got)} of {Mb(total)}; rerun the same command to resume (kept '{part}'), {byHand}");
+                            throw new UserError($"download of {url} stalled: " +
+                                $"no data for {limit.TotalSeconds:0} s after {Mb(got)} of {Mb(total)}; " +
+                                $"download again to resume (kept '{part}'), {byHand}");
                         }
                         if (n == 0) break;
                         await fs.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
                         got += n;
-                        if (Environment.TickCount64 - lastReport >= 1000)
+                        if (Environment.TickCount64 - lastReport >= ProgressIntervalMs)
                         {
                             lastReport = Environment.TickCount64;
-                            progress?.Report(new DownloadProgress("progress", got, total, $"{Mb(got)} of {Mb(total)}{Percent(got, total)}"));
+                            progress?.Report(new DownloadProgress(
+                                "progress", got, total, $"{Mb(got)} of {Mb(total)}{Percent(got, total)}"));
                         }
                     }
                     await fs.FlushAsync(ct).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
                 {
-                    throw new UserError($"download of {url} broke off after {Mb(got)} of {Mb(total)} ({Inner(e)}); rerun the same command to resume (kept '{part}'), {byHand}");
+                    throw new UserError($"download of {url} broke off after {Mb(got)} of {Mb(total)} ({Inner(e)}); " +
+                        $"download again to resume (kept '{part}'), {byHand}");
                 }
                 if (total is { } tot && got != tot)
-                    throw new UserError($"download of {url} ended at {got} of {tot} bytes (truncated body); rerun the same command to resume (kept '{part}'), {byHand}");
-                progress?.Report(new DownloadProgress("progress", got, total, $"{Mb(got)} of {Mb(total)}{Percent(got, total)}"));
+                    throw new UserError($"download of {url} ended at {got} of {tot} bytes (truncated body); " +
+                        $"download again to resume (kept '{part}'), {byHand}");
+                progress?.Report(
+                    new DownloadProgress("progress", got, total, $"{Mb(got)} of {Mb(total)}{Percent(got, total)}"));
                 break;
             }
         }
@@ -155,7 +206,9 @@ public static class D4rlDownload
         return final;
     }
 
-    /// <summary>The complete body must be an HDF5 file with an 'observations' dataset; otherwise it is deleted.</summary>
+    /// <summary>
+    /// The complete body must be an HDF5 file with an 'observations' dataset; otherwise it is deleted.
+    /// </summary>
     static void Verify(string part, string url, string byHand)
     {
         string? why = null;
@@ -172,7 +225,8 @@ public static class D4rlDownload
         catch (Exception e) when (e is not OutOfMemoryException) { why = $"it does not open as HDF5: {e.Message}"; }
         if (why is null) return;
         try { File.Delete(part); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        throw new UserError($"the file downloaded from {url} is not a D4RL dataset ({why.TrimEnd('.')}); check --base_url, {byHand}");
+        throw new UserError(
+            $"the file downloaded from {url} is not a D4RL dataset ({why.TrimEnd('.')}); check the base URL, {byHand}");
     }
 
     static string Inner(Exception e)
@@ -182,6 +236,8 @@ public static class D4rlDownload
         return string.Join(' ', m.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    static string Mb(long? bytes) => bytes is null ? "unknown size" : (bytes.Value / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MB";
+    static string Mb(long? bytes) => bytes is null
+        ? "unknown size"
+        : (bytes.Value / BytesPerMiB).ToString("F1", CultureInfo.InvariantCulture) + " MB";
     static string Percent(long got, long? total) => total is > 0 ? $" ({100.0 * got / total.Value:F0} %)" : "";
 }

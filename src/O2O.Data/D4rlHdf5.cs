@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Numerics;
 using O2O.Core;
 using PureHDF;
 using PureHDF.Filters;
@@ -17,7 +18,9 @@ public sealed record Hdf5WriteOptions(bool Gzip = false, int ChunkRows = 32768);
 /// <summary>D4RL's HDF5 layout, read and written with PureHDF.</summary>
 internal static class D4rlHdf5
 {
-    /// <summary>Bools the way h5py stores them: an enum {FALSE = 0, TRUE = 1}, which h5py reads back as numpy bool.</summary>
+    /// <summary>
+    /// Bools the way h5py stores them: an enum {FALSE = 0, TRUE = 1}, which h5py reads back as numpy bool.
+    /// </summary>
     internal enum H5Bool : byte { FALSE = 0, TRUE = 1 }
 
     static readonly byte[] Signature = [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A];
@@ -56,7 +59,10 @@ internal static class D4rlHdf5
             default: return -1;
         }
         if (so is not (4 or 8) || at + 3 * so > n) return -1;
-        ulong Addr(int i) => so == 8 ? BinaryPrimitives.ReadUInt64LittleEndian(head.AsSpan(at + i * so)) : BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(at + i * so));
+        ulong Addr(int i) =>
+            so == 8
+                ? BinaryPrimitives.ReadUInt64LittleEndian(head.AsSpan(at + i * so))
+                : BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(at + i * so));
         var baseAddr = Addr(0);
         var eof = Addr(2); // v0/v1: base, free-space, EOF; v2/v3: base, extension, EOF
         if (eof == ulong.MaxValue || baseAddr == ulong.MaxValue || eof > long.MaxValue / 2) return -1;
@@ -74,16 +80,20 @@ internal static class D4rlHdf5
             if (!f.LinkExists("observations") || !f.LinkExists("actions"))
             {
                 var missing = f.LinkExists("observations") ? "actions" : "observations";
-                throw new UserError($"{src} has no '{missing}' dataset (it has: {KeyList()}); a D4RL file needs 'observations' and 'actions'");
+                throw new UserError($"{src} has no '{missing}' dataset (it has: {KeyList()}); " +
+                    $"a D4RL file needs 'observations' and 'actions'");
             }
             var (obs, n, obsDim) = ReadFloat32(f, "observations", src, rank2: true);
             var (act, na, actDim) = ReadFloat32(f, "actions", src, rank2: true);
-            if (na != n) throw new UserError($"{src}: 'actions' has {na} rows but 'observations' has {n}; all keys must have the same number of rows — fix or regenerate the file");
+            if (na != n)
+                throw new UserError($"{src}: 'actions' has {na} rows but 'observations' has {n}; " +
+                    $"all keys must have the same number of rows — fix or regenerate the file");
             float[]? rew = null, next = null;
             if (f.LinkExists("rewards"))
             {
                 var (r, nr, w) = ReadFloat32(f, "rewards", src, rank2: false);
-                if (w != 1) throw new UserError($"{src}: 'rewards' has {w} columns, expected 1; store one reward per row");
+                if (w != 1)
+                    throw new UserError($"{src}: 'rewards' has {w} columns, expected 1; store one reward per row");
                 RowsMatch("rewards", nr, n, src);
                 rew = r;
             }
@@ -91,7 +101,9 @@ internal static class D4rlHdf5
             {
                 var (r, nr, w) = ReadFloat32(f, "next_observations", src, rank2: true);
                 RowsMatch("next_observations", nr, n, src);
-                if (w != obsDim) throw new UserError($"{src}: 'next_observations' has {w} columns but 'observations' has {obsDim}; fix or regenerate the file");
+                if (w != obsDim)
+                    throw new UserError($"{src}: 'next_observations' has {w} columns but 'observations' has " +
+                        $"{obsDim}; fix or regenerate the file");
                 next = r;
             }
             var term = f.LinkExists("terminals") ? ReadFlags(f, "terminals", src, n) : null;
@@ -103,30 +115,38 @@ internal static class D4rlHdf5
             if (f.LinkExists("infos/action_log_probs"))
             {
                 (logp, var w) = ReadInfo(f, "infos/action_log_probs", src, n);
-                if (w != 1) throw new UserError($"{src}: 'infos/action_log_probs' has {w} columns, expected 1; fix or regenerate the file");
+                if (w != 1)
+                    throw new UserError(
+                        $"{src}: 'infos/action_log_probs' has {w} columns, expected 1; fix or regenerate the file");
             }
             var meta = new Dictionary<string, string>();
             if (f.LinkExists("metadata") && f.Get("metadata") is IH5Group mg) ReadMetadata(mg, "", meta);
-            return new OfflineDataset(n, obsDim, actDim, obs, act, rew, next, term, tout, qpos, qposW, qvel, qvelW, logp, meta, src);
+            return new OfflineDataset(
+                n, obsDim, actDim, obs, act, rew, next, term, tout, qpos, qposW, qvel, qvelW, logp, meta, src);
         }
         catch (UserError) { throw; }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new UserError($"cannot read HDF5 file '{path}' ({e.GetType().Name}: {e.Message.TrimEnd('.')}); the file may be truncated or corrupt — download or generate it again");
+            throw new UserError($"cannot read HDF5 file '{path}' ({e.GetType().Name}: {e.Message.TrimEnd('.')}); " +
+                $"the file may be truncated or corrupt — download or generate it again");
         }
     }
 
     static void RowsMatch(string key, int rows, int n, string src)
     {
-        if (rows != n) throw new UserError($"{src}: '{key}' has {rows} rows but 'observations' has {n}; all keys must have the same number of rows — fix or regenerate the file");
+        if (rows != n)
+            throw new UserError($"{src}: '{key}' has {rows} rows but 'observations' has {n}; " +
+                $"all keys must have the same number of rows — fix or regenerate the file");
     }
 
     static (int rows, int width) Shape(IH5Dataset d, string key, string src, bool rank2)
     {
         var dims = d.Space.Dimensions;
-        if (dims.Length == 2 && dims[0] <= int.MaxValue && dims[1] is > 0 and <= int.MaxValue) return ((int)dims[0], (int)dims[1]);
+        if (dims.Length == 2 && dims[0] <= int.MaxValue && dims[1] is > 0 and <= int.MaxValue)
+            return ((int)dims[0], (int)dims[1]);
         if (dims.Length == 1 && !rank2 && dims[0] <= int.MaxValue) return ((int)dims[0], 1);
-        throw new UserError($"{src}: '{key}' has shape ({string.Join(", ", dims)}), expected {(rank2 ? "(rows, width)" : "(rows,) or (rows, 1)")}; fix or regenerate the file");
+        throw new UserError($"{src}: '{key}' has shape ({string.Join(", ", dims)}), " +
+            $"expected {(rank2 ? "(rows, width)" : "(rows,) or (rows, 1)")}; fix or regenerate the file");
     }
 
     static (float[] data, int rows, int width) ReadFloat32(IH5Group f, string key, string src, bool rank2)
@@ -139,7 +159,9 @@ internal static class D4rlHdf5
             H5DataTypeClass.FloatingPoint when t.Size == 4 => d.Read<float[]>(),
             H5DataTypeClass.FloatingPoint when t.Size == 8 => ToFloat(d.Read<double[]>()),
             H5DataTypeClass.FixedPoint => ToFloat(ReadIntegers(d)),
-            _ => throw new UserError($"{src}: '{key}' has HDF5 type {t.Class} ({t.Size} bytes), expected float32 or float64; fix or regenerate the file"),
+            _ =>
+                throw new UserError($"{src}: '{key}' has HDF5 type {t.Class} ({t.Size} bytes), " +
+                    $"expected float32 or float64; fix or regenerate the file"),
         };
         return (data, rows, width);
     }
@@ -154,7 +176,9 @@ internal static class D4rlHdf5
         {
             H5DataTypeClass.FloatingPoint when t.Size == 8 => d.Read<double[]>(),
             H5DataTypeClass.FloatingPoint when t.Size == 4 => Array.ConvertAll(d.Read<float[]>(), x => (double)x),
-            _ => throw new UserError($"{src}: '{key}' has HDF5 type {t.Class} ({t.Size} bytes), expected float32 or float64; fix or regenerate the file"),
+            _ =>
+                throw new UserError($"{src}: '{key}' has HDF5 type {t.Class} ({t.Size} bytes), " +
+                    $"expected float32 or float64; fix or regenerate the file"),
         };
         return (data, width);
     }
@@ -163,15 +187,21 @@ internal static class D4rlHdf5
     {
         var d = f.Dataset(key);
         var (rows, width) = Shape(d, key, src, rank2: false);
-        if (width != 1) throw new UserError($"{src}: '{key}' has {width} columns, expected one flag per row; fix or regenerate the file");
+        if (width != 1)
+            throw new UserError(
+                $"{src}: '{key}' has {width} columns, expected one flag per row; fix or regenerate the file");
         RowsMatch(key, rows, n, src);
         var t = d.Type;
-        if (t.Size == 1 && t.Class is H5DataTypeClass.Enumerated or H5DataTypeClass.FixedPoint or H5DataTypeClass.BitField)
+        if (t.Size == 1
+            && t.Class is H5DataTypeClass.Enumerated or H5DataTypeClass.FixedPoint or H5DataTypeClass.BitField)
             return Array.ConvertAll(d.Read<byte[]>(), b => b != 0);
         if (t.Class == H5DataTypeClass.FixedPoint) return Array.ConvertAll(ReadIntegers(d), v => v != 0);
         if (t.Class == H5DataTypeClass.FloatingPoint)
-            return t.Size == 8 ? Array.ConvertAll(d.Read<double[]>(), v => v != 0) : Array.ConvertAll(d.Read<float[]>(), v => v != 0);
-        throw new UserError($"{src}: '{key}' has HDF5 type {t.Class}, expected bool (h5py enum), uint8 or integer flags; fix or regenerate the file");
+            return t.Size == 8
+                ? Array.ConvertAll(d.Read<double[]>(), v => v != 0)
+                : Array.ConvertAll(d.Read<float[]>(), v => v != 0);
+        throw new UserError($"{src}: '{key}' has HDF5 type {t.Class}, expected bool (h5py enum), " +
+            $"uint8 or integer flags; fix or regenerate the file");
     }
 
     static double[] ReadIntegers(IH5Dataset d)
@@ -179,13 +209,17 @@ internal static class D4rlHdf5
         var signed = d.Type.FixedPoint.IsSigned;
         return d.Type.Size switch
         {
-            1 => signed ? Array.ConvertAll(d.Read<sbyte[]>(), v => (double)v) : Array.ConvertAll(d.Read<byte[]>(), v => (double)v),
-            2 => signed ? Array.ConvertAll(d.Read<short[]>(), v => (double)v) : Array.ConvertAll(d.Read<ushort[]>(), v => (double)v),
-            4 => signed ? Array.ConvertAll(d.Read<int[]>(), v => (double)v) : Array.ConvertAll(d.Read<uint[]>(), v => (double)v),
-            8 => signed ? Array.ConvertAll(d.Read<long[]>(), v => (double)v) : Array.ConvertAll(d.Read<ulong[]>(), v => (double)v),
+            1 => signed ? Widen<sbyte>(d) : Widen<byte>(d),
+            2 => signed ? Widen<short>(d) : Widen<ushort>(d),
+            4 => signed ? Widen<int>(d) : Widen<uint>(d),
+            8 => signed ? Widen<long>(d) : Widen<ulong>(d),
             _ => throw new NotSupportedException($"integer of {d.Type.Size} bytes"),
         };
     }
+
+    /// <summary>The integers of <paramref name="d"/> as doubles (the same values a C# cast gives).</summary>
+    static double[] Widen<T>(IH5Dataset d) where T : INumber<T> =>
+        Array.ConvertAll(d.Read<T[]>(), double.CreateTruncating);
 
     static float[] ToFloat(double[] a)
     {
@@ -194,7 +228,9 @@ internal static class D4rlHdf5
         return r;
     }
 
-    /// <summary>Scalar strings and numbers under metadata/, keyed by their path below it; arrays (policy weights) are skipped.</summary>
+    /// <summary>
+    /// Scalar strings and numbers under metadata/, keyed by their path below it; arrays (policy weights) are skipped.
+    /// </summary>
     static void ReadMetadata(IH5Group g, string prefix, Dictionary<string, string> meta)
     {
         foreach (var child in g.Children())
@@ -209,8 +245,11 @@ internal static class D4rlHdf5
                 var t = d.Type;
                 string? v = t.Class switch
                 {
-                    H5DataTypeClass.String or H5DataTypeClass.VariableLength => dims.Length == 0 ? d.Read<string>() : d.Read<string[]>()[0],
-                    H5DataTypeClass.FloatingPoint => (t.Size == 8 ? d.Read<double[]>()[0] : d.Read<float[]>()[0]).ToString("R", CultureInfo.InvariantCulture),
+                    H5DataTypeClass.String or H5DataTypeClass.VariableLength =>
+                        dims.Length == 0 ? d.Read<string>() : d.Read<string[]>()[0],
+                    H5DataTypeClass.FloatingPoint =>
+                        (t.Size == 8 ? d.Read<double[]>()[0] : d.Read<float[]>()[0])
+                            .ToString("R", CultureInfo.InvariantCulture),
                     H5DataTypeClass.FixedPoint => ReadIntegers(d)[0].ToString("R", CultureInfo.InvariantCulture),
                     H5DataTypeClass.Enumerated when t.Size == 1 => d.Read<byte[]>()[0] != 0 ? "True" : "False",
                     _ => null,
@@ -227,14 +266,16 @@ internal static class D4rlHdf5
     internal static void Write(string path, OfflineDataset ds, Hdf5WriteOptions? options = null)
     {
         options ??= new Hdf5WriteOptions();
-        if (options.ChunkRows <= 0) throw new ArgumentOutOfRangeException(nameof(options), "ChunkRows must be positive");
+        if (options.ChunkRows <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), "ChunkRows must be positive");
         var n = ds.Count;
         var rowsPerChunk = (uint)Math.Max(1, Math.Min(options.ChunkRows, n));
         var creation = new H5DatasetCreation(Filters: options.Gzip
             ? [new H5Filter(DeflateFilter.Id, new() { [DeflateFilter.COMPRESSION_LEVEL] = 1 })]
             : []);
         H5Dataset Rows<T>(T[] data, int width) =>
-            new H5Dataset<T[]>(data, chunks: [rowsPerChunk, (uint)width], fileDims: [(ulong)n, (ulong)width], datasetCreation: creation);
+            new H5Dataset<T[]>(data, chunks: [rowsPerChunk, (uint)width], fileDims: [(ulong)n, (ulong)width],
+                datasetCreation: creation);
         H5Dataset Vector<T>(T[] data) =>
             new H5Dataset<T[]>(data, chunks: [rowsPerChunk], fileDims: [(ulong)n], datasetCreation: creation);
         H5Dataset Flags(bool[] b) => Vector(Array.ConvertAll(b, x => x ? H5Bool.TRUE : H5Bool.FALSE));

@@ -3,14 +3,22 @@ using O2O.Core;
 
 namespace O2O.Data;
 
-/// <summary>One of the MuJoCo locomotion environments the D4RL datasets cover, with its dims and reference returns.</summary>
+/// <summary>
+/// One of the MuJoCo locomotion environments the D4RL datasets cover, with its dims and reference returns.
+/// </summary>
 /// <param name="Name">D4RL's env name ("hopper").</param>
 /// <param name="EnvId">Gymnasium id ("Hopper-v4").</param>
 /// <param name="ObsDim">Observation width.</param>
 /// <param name="ActDim">Action width.</param>
 /// <param name="RandomReturn">D4RL REF_MIN_SCORE: return of a uniform random policy.</param>
 /// <param name="ExpertReturn">D4RL REF_MAX_SCORE: return of the expert (SAC) policy.</param>
-public sealed record KnownEnv(string Name, string EnvId, int ObsDim, int ActDim, double RandomReturn, double ExpertReturn);
+public sealed record KnownEnv(
+    string Name,
+    string EnvId,
+    int ObsDim,
+    int ActDim,
+    double RandomReturn,
+    double ExpertReturn);
 
 /// <summary>The D4RL gym-mujoco table: env ids, task names and normalised scores.</summary>
 public static partial class D4rlScores
@@ -27,7 +35,8 @@ public static partial class D4rlScores
     ];
 
     /// <summary>Dataset qualities of the -v2 tasks.</summary>
-    public static IReadOnlyList<string> Qualities { get; } = ["random", "medium", "medium-replay", "medium-expert", "expert"];
+    public static IReadOnlyList<string> Qualities { get; } = ["random", "medium", "medium-replay", "medium-expert",
+        "expert"];
 
     /// <summary>Every task name: "hopper-medium-v2", …</summary>
     public static IEnumerable<string> Tasks => Envs.SelectMany(e => Qualities.Select(q => $"{e.Name}-{q}-v2"));
@@ -52,7 +61,9 @@ public static partial class D4rlScores
     /// <summary>The env, or a <see cref="UserError"/> that lists the known names.</summary>
     public static KnownEnv Require(string envOrTask) =>
         Find(envOrTask) ?? throw new UserError(
-            $"unknown environment or task '{envOrTask}'; known: {string.Join(", ", Envs.Select(e => e.EnvId))} and tasks such as {string.Join(", ", Envs.Select(e => e.Name + "-medium-v2"))} (qualities: {string.Join(", ", Qualities)})");
+            $"unknown environment or task '{envOrTask}'; known: {string.Join(", ", Envs.Select(e => e.EnvId))} and " +
+            $"tasks such as {string.Join(", ", Envs.Select(e => e.Name + "-medium-v2"))} (qualities: " +
+            $"{string.Join(", ", Qualities)})");
 
     /// <summary>The reference returns for an env id or task name; false when unknown.</summary>
     public static bool TryGetReference(string envOrTask, out double random, out double expert)
@@ -79,7 +90,9 @@ public sealed record D4rlTask(KnownEnv Env, string Quality)
 {
     /// <summary>"hopper-medium-v2".</summary>
     public string Name => $"{Env.Name}-{Quality}-v2";
-    /// <summary>The server's file name: "{env}_{quality with _}-v2.hdf5", e.g. walker2d_medium_replay-v2.hdf5.</summary>
+    /// <summary>
+    /// The server's file name: "{env}_{quality with _}-v2.hdf5", e.g. walker2d_medium_replay-v2.hdf5.
+    /// </summary>
     public string ServerFileName => $"{Env.Name}_{Quality.Replace('-', '_')}-v2.hdf5";
     /// <summary>The local file name the notebook uses: "{task}.hdf5", e.g. hopper-medium-v2.hdf5.</summary>
     public string LocalFileName => Name + ".hdf5";
@@ -91,6 +104,8 @@ public sealed record D4rlTask(KnownEnv Env, string Quality)
         foreach (var e in D4rlScores.Envs)
             foreach (var q in D4rlScores.Qualities)
                 if (s == $"{e.Name}-{q}-v2") return new D4rlTask(e, q);
-        throw new UserError($"unknown D4RL task '{task}'; use ENV-QUALITY-v2 with ENV one of {string.Join(", ", D4rlScores.Envs.Select(e => e.Name))} and QUALITY one of {string.Join(", ", D4rlScores.Qualities)} (e.g. hopper-medium-v2)");
+        throw new UserError($"unknown D4RL task '{task}'; use ENV-QUALITY-v2 with ENV one of " +
+            $"{string.Join(", ", D4rlScores.Envs.Select(e => e.Name))} and QUALITY one of " +
+            $"{string.Join(", ", D4rlScores.Qualities)} (e.g. hopper-medium-v2)");
     }
 }

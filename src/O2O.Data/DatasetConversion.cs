@@ -5,13 +5,25 @@ namespace O2O.Data;
 /// <summary>Options of the notebook's <c>h5_to_npz</c>.</summary>
 /// <param name="InputPath">D4RL HDF5 (or an NPZ) to read.</param>
 /// <param name="OutputPath">NPZ to write (atomically).</param>
-/// <param name="MaxSamples">Keep at most this many rows, a random subset without replacement; null keeps all, in order.</param>
+/// <param name="MaxSamples">Keep at most this many rows, a random subset without replacement; null keeps all, in
+/// order.</param>
 /// <param name="Seed">Seed of the subset's permutation.</param>
 /// <param name="AllowNonFinite">Accept NaN/Inf in the data instead of refusing.</param>
-public sealed record ConvertOptions(string InputPath, string OutputPath, int? MaxSamples = null, int Seed = 0, bool AllowNonFinite = false);
+public sealed record ConvertOptions(
+    string InputPath,
+    string OutputPath,
+    int? MaxSamples = null,
+    int Seed = 0,
+    bool AllowNonFinite = false);
 
 /// <summary>What a conversion wrote.</summary>
-public sealed record ConvertResult(string OutputPath, int Rows, int SourceRows, int ObsDim, int ActDim, IReadOnlyList<string> Keys);
+public sealed record ConvertResult(
+    string OutputPath,
+    int Rows,
+    int SourceRows,
+    int ObsDim,
+    int ActDim,
+    IReadOnlyList<string> Keys);
 
 /// <summary>The notebook's conversion of a D4RL HDF5 file to the NPZ the training scripts read.</summary>
 public static class DatasetConversion
@@ -24,13 +36,17 @@ public static class DatasetConversion
     /// (like <c>np.random.permutation(n)[:N]</c>, in that shuffled order, but from .NET's seeded
     /// <see cref="Random"/>, so not numpy's numbers). The output is written atomically.
     /// </summary>
-    /// <exception cref="UserError">Unreadable input, NaN/Inf without AllowNonFinite, or an unwritable output.</exception>
+    /// <exception cref="UserError">Unreadable input, NaN/Inf without AllowNonFinite, or an unwritable
+    /// output.</exception>
     public static ConvertResult H5ToNpz(ConvertOptions o)
     {
         ArgumentNullException.ThrowIfNull(o);
-        if (o.MaxSamples is <= 0) throw new UserError($"max_samples must be positive, got {o.MaxSamples}; omit it to keep every row");
+        if (o.MaxSamples is <= 0)
+            throw new OptionError(
+                $"MaxSamples must be positive, got {o.MaxSamples}; omit it to keep every row", nameof(o.MaxSamples));
         if (Path.GetFullPath(o.InputPath) == Path.GetFullPath(o.OutputPath))
-            throw new UserError($"the output '{o.OutputPath}' is the input file; choose another --out path");
+            throw new OptionError(
+                $"the OutputPath '{o.OutputPath}' is the input file; choose another OutputPath", nameof(o.OutputPath));
         AtomicFile.EnsureWritableFolder(o.OutputPath, "output");
         var ds = DatasetIO.Load(o.InputPath, o.AllowNonFinite);
         var source = ds.Count;

@@ -17,7 +17,9 @@ public sealed record DatasetStats(
     double TerminalFraction, double TimeoutFraction, bool HasTerminals, bool HasTimeouts,
     IReadOnlyList<string> Problems)
 {
-    /// <summary>Compute the statistics; <paramref name="fileName"/> helps guess the env (e.g. "hopper-medium-v2.hdf5").</summary>
+    /// <summary>
+    /// Compute the statistics; <paramref name="fileName"/> helps guess the env (e.g. "hopper-medium-v2.hdf5").
+    /// </summary>
     public static DatasetStats Compute(OfflineDataset ds, string? fileName = null)
     {
         ArgumentNullException.ThrowIfNull(ds);
@@ -57,7 +59,8 @@ public sealed record DatasetStats(
         double? score = env is not null && mean is not null
             ? 100.0 * (mean.Value - env.RandomReturn) / (env.ExpertReturn - env.RandomReturn) : null;
         double Frac(bool[]? f) => f is null || ds.Count == 0 ? 0 : f.Count(x => x) / (double)ds.Count;
-        return new DatasetStats(ds.Count, starts.Length, complete, ds.ObsDim, ds.ActDim, obsMean, obsStd, actMean, actStd,
+        return new DatasetStats(
+            ds.Count, starts.Length, complete, ds.ObsDim, ds.ActDim, obsMean, obsStd, actMean, actStd,
             returns, mean, std, min, max, env, note, score, Frac(ds.Terminals), Frac(ds.Timeouts),
             ds.Terminals is not null, ds.Timeouts is not null, problems);
     }
@@ -88,7 +91,9 @@ public sealed record DatasetStats(
         return (mean, std);
     }
 
-    /// <summary>The env from metadata (env_id, env, task), then the file name, then the dims (17/6 is ambiguous).</summary>
+    /// <summary>
+    /// The env from metadata (env_id, env, task), then the file name, then the dims (17/6 is ambiguous).
+    /// </summary>
     static (KnownEnv? env, string note) GuessEnv(OfflineDataset ds, string? fileName, List<string> problems)
     {
         var byDims = D4rlScores.Envs.Where(e => e.ObsDim == ds.ObsDim && e.ActDim == ds.ActDim).ToList();
@@ -107,29 +112,40 @@ public sealed record DatasetStats(
         {
             var name = Path.GetFileName(fileName).ToLowerInvariant();
             var hit = D4rlScores.Envs.FirstOrDefault(e => name.Contains(e.Name, StringComparison.Ordinal));
-            if (hit is not null && byDims.Contains(hit)) return (hit, $"from the file name '{Path.GetFileName(fileName)}'");
+            if (hit is not null && byDims.Contains(hit))
+                return (hit, $"from the file name '{Path.GetFileName(fileName)}'");
         }
         if (byDims.Count == 1) return (byDims[0], $"from the dims ({Dims(byDims[0])})");
         if (byDims.Count > 1)
-            return (null, $"obs {ds.ObsDim} / act {ds.ActDim} fits {string.Join(" and ", byDims.Select(e => e.EnvId))}: ambiguous; name the env in metadata/env_id or in the file name");
-        problems.Add($"dims obs {ds.ObsDim} / act {ds.ActDim} match no known env ({string.Join(", ", D4rlScores.Envs.Select(e => $"{e.EnvId} {e.ObsDim}/{e.ActDim}"))})");
+            return (null, $"obs {ds.ObsDim} / act {ds.ActDim} fits " +
+                $"{string.Join(" and ", byDims.Select(e => e.EnvId))}: ambiguous; " +
+                $"name the env in metadata/env_id or in the file name");
+        problems.Add($"dims obs {ds.ObsDim} / act {ds.ActDim} match no known env " +
+            $"({string.Join(", ", D4rlScores.Envs.Select(e => $"{e.EnvId} {e.ObsDim}/{e.ActDim}"))})");
         return (null, "unknown: the dims match no known env");
     }
 
-    /// <summary>A human-readable report, one fact per line (what `o2o data info` prints).</summary>
+    /// <summary>A human-readable report, one fact per line (the dataset summary a front end prints).</summary>
     public string Format(string? title = null)
     {
-        static string F(double? v, string fmt = "F2") => v is null ? "n/a" : v.Value.ToString(fmt, CultureInfo.InvariantCulture);
-        static string V(double[] a) => "[" + string.Join(", ", a.Select(x => x.ToString("G4", CultureInfo.InvariantCulture))) + "]";
+        static string F(double? v, string fmt = "F2") =>
+            v is null ? "n/a" : v.Value.ToString(fmt, CultureInfo.InvariantCulture);
+        static string V(double[] a) =>
+            "[" + string.Join(", ", a.Select(x => x.ToString("G4", CultureInfo.InvariantCulture))) + "]";
         var w = new StringBuilder();
         if (title is not null) w.AppendLine(title);
         w.AppendLine($"transitions:      {Transitions}");
-        w.AppendLine($"episodes:         {Episodes} ({CompleteEpisodes} complete{(Episodes > CompleteEpisodes ? ", the last one cut off" : "")})");
+        var cutOff = Episodes > CompleteEpisodes ? ", the last one cut off" : "";
+        w.AppendLine($"episodes:         {Episodes} ({CompleteEpisodes} complete{cutOff})");
         w.AppendLine($"obs dim:          {ObsDim}");
         w.AppendLine($"act dim:          {ActDim}");
         w.AppendLine($"env:              {Env?.EnvId ?? "unknown"} ({EnvNote})");
-        w.AppendLine($"return:           mean {F(ReturnMean)}  std {F(ReturnStd)}  min {F(ReturnMin)}  max {F(ReturnMax)}  (complete episodes)");
-        w.AppendLine($"normalised score: {(NormalizedScore is null ? "n/a" + (Env is null ? " (env unknown)" : " (no rewards)") : F(NormalizedScore) + " (D4RL: 100·(R − random)/(expert − random))")}");
+        w.AppendLine($"return:           mean {F(ReturnMean)}  std {F(ReturnStd)}  " +
+            $"min {F(ReturnMin)}  max {F(ReturnMax)}  (complete episodes)");
+        var score = NormalizedScore is null
+            ? "n/a" + (Env is null ? " (env unknown)" : " (no rewards)")
+            : F(NormalizedScore) + " (D4RL: 100·(R − random)/(expert − random))";
+        w.AppendLine($"normalised score: {score}");
         w.AppendLine($"terminals:        {(HasTerminals ? F(TerminalFraction * 100, "F3") + " % of rows" : "absent")}");
         w.AppendLine($"timeouts:         {(HasTimeouts ? F(TimeoutFraction * 100, "F3") + " % of rows" : "absent")}");
         w.AppendLine($"obs mean:         {V(ObsMean)}");

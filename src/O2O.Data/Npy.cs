@@ -10,7 +10,8 @@ namespace O2O.Data;
 
 /// <summary>
 /// One NumPy array as <c>.npy</c> stores it: a dtype (numpy's descr, kept little-endian here), a shape, and the
-/// element bytes in C (row-major) order. Supported dtypes: &lt;f4 &lt;f8 |b1 |u1 |i1 &lt;i2 &lt;u2 &lt;i4 &lt;u4 &lt;i8 &lt;u8.
+/// element bytes in C (row-major) order. Supported dtypes: &lt;f4 &lt;f8 |b1 |u1 |i1 &lt;i2 &lt;u2 &lt;i4 &lt;u4 &lt;i8
+/// &lt;u8.
 /// </summary>
 public sealed class NpyArray
 {
@@ -22,10 +23,13 @@ public sealed class NpyArray
 
     internal NpyArray(string dtype, int[] shape, byte[] data)
     {
-        if (!ItemSizes.TryGetValue(dtype, out var size)) throw new ArgumentException($"unsupported dtype {dtype}", nameof(dtype));
+        if (!ItemSizes.TryGetValue(dtype, out var size))
+            throw new ArgumentException($"unsupported dtype {dtype}", nameof(dtype));
         long n = 1;
         foreach (var d in shape) { ArgumentOutOfRangeException.ThrowIfNegative(d); n *= d; }
-        if (n * size != data.LongLength) throw new ArgumentException($"{data.LongLength} bytes do not hold shape ({string.Join(", ", shape)}) of {dtype}");
+        if (n * size != data.LongLength)
+            throw new ArgumentException(
+                $"{data.LongLength} bytes do not hold shape ({string.Join(", ", shape)}) of {dtype}");
         DType = dtype; Shape = shape; Data = data; Length = n;
     }
 
@@ -52,12 +56,16 @@ public sealed class NpyArray
     /// <summary>An int64 array of the given shape (defaults to 1-D).</summary>
     public static NpyArray FromInt64(long[] values, params int[] shape) => From("<i8", values, shape);
     /// <summary>A uint8 array of the given shape (defaults to 1-D).</summary>
-    public static NpyArray FromUInt8(byte[] values, params int[] shape) => new("|u1", shape.Length == 0 ? [values.Length] : shape, (byte[])values.Clone());
+    public static NpyArray FromUInt8(byte[] values, params int[] shape) =>
+        new("|u1", shape.Length == 0 ? [values.Length] : shape, (byte[])values.Clone());
 
     static NpyArray From<T>(string dtype, T[] values, int[] shape) where T : unmanaged
     {
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("NPY writing assumes a little-endian machine");
-        return new NpyArray(dtype, shape.Length == 0 ? [values.Length] : shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("NPY writing assumes a little-endian machine");
+        return new NpyArray(dtype, shape.Length == 0
+            ? [values.Length]
+            : shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
     }
 
     /// <summary>Elements as float32 (float64 and integers are converted, bools become 0/1).</summary>
@@ -68,7 +76,13 @@ public sealed class NpyArray
         switch (DType)
         {
             case "<f4": return MemoryMarshal.Cast<byte, float>(d).ToArray();
-            case "<f8": { var s = MemoryMarshal.Cast<byte, double>(d); var r = new float[n]; for (var i = 0; i < n; i++) r[i] = (float)s[i]; return r; }
+            case "<f8":
+            {
+                var s = MemoryMarshal.Cast<byte, double>(d);
+                var r = new float[n];
+                for (var i = 0; i < n; i++) r[i] = (float)s[i];
+                return r;
+            }
             default: { var r = new float[n]; for (var i = 0; i < n; i++) r[i] = (float)ElementAsDouble(i); return r; }
         }
     }
@@ -87,7 +101,8 @@ public sealed class NpyArray
     /// <exception cref="UserError">The array holds floats.</exception>
     public bool[] ToBool(string what)
     {
-        if (DType is "<f4" or "<f8") throw new UserError($"{what} has dtype {DType}, expected bool or integer flags; store it as a bool array");
+        if (DType is "<f4" or "<f8")
+            throw new UserError($"{what} has dtype {DType}, expected bool or integer flags; store it as a bool array");
         var n = checked((int)Length);
         var r = new bool[n];
         for (var i = 0; i < n; i++) r[i] = ElementAsDouble(i) != 0;
@@ -119,13 +134,17 @@ public static partial class Npy
 {
     static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    /// <summary>Read one array. Fortran-ordered arrays are transposed to C order; pickled object arrays are refused.</summary>
+    /// <summary>
+    /// Read one array. Fortran-ordered arrays are transposed to C order; pickled object arrays are refused.
+    /// </summary>
     /// <exception cref="UserError">Not an .npy stream, truncated, or a dtype this reader does not take.</exception>
     public static NpyArray Read(Stream s, string source)
     {
         var pre = new byte[10];
         ReadExactly(s, pre, source, "header");
-        if (!pre.AsSpan(0, 6).SequenceEqual(Magic)) throw new UserError($"{source} is not a NumPy .npy array (bad magic bytes); write it with numpy.save/savez");
+        if (!pre.AsSpan(0, 6).SequenceEqual(Magic))
+            throw new UserError(
+                $"{source} is not a NumPy .npy array (bad magic bytes); write it with numpy.save/savez");
         int major = pre[6], headerLen;
         if (major == 1) headerLen = BinaryPrimitives.ReadUInt16LittleEndian(pre.AsSpan(8));
         else if (major is 2 or 3)
@@ -134,8 +153,10 @@ public static partial class Npy
             ReadExactly(s, more, source, "header");
             headerLen = checked((int)BinaryPrimitives.ReadUInt32LittleEndian([pre[8], pre[9], more[0], more[1]]));
         }
-        else throw new UserError($"{source}: .npy format version {major}.{pre[7]} is not supported (1.0, 2.0, 3.0 are); re-save it with a current numpy");
-        if (headerLen > 1 << 20) throw new UserError($"{source}: .npy header of {headerLen} bytes is implausible; the file is corrupt");
+        else throw new UserError($"{source}: .npy format version {major}.{pre[7]} is not supported (1.0, 2.0, " +
+            $"3.0 are); re-save it with a current numpy");
+        if (headerLen > 1 << 20)
+            throw new UserError($"{source}: .npy header of {headerLen} bytes is implausible; the file is corrupt");
         var hb = new byte[headerLen];
         ReadExactly(s, hb, source, "header");
         var header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(hb);
@@ -145,7 +166,9 @@ public static partial class Npy
         long n = 1;
         foreach (var d in shape) n = checked(n * d);
         var bytes = checked(n * size);
-        if (bytes > Array.MaxLength) throw new UserError($"{source}: array of {bytes} bytes is too large to load (limit {Array.MaxLength}); split the dataset");
+        if (bytes > Array.MaxLength)
+            throw new UserError(
+                $"{source}: array of {bytes} bytes is too large to load (limit {Array.MaxLength}); split the dataset");
         var data = new byte[bytes];
         ReadExactly(s, data, source, $"data ({bytes} bytes for shape ({string.Join(", ", shape)}) of {dtype})");
         if (swap && size > 1)
@@ -156,25 +179,31 @@ public static partial class Npy
 
     static (string dtype, bool swap, bool fortran, int[] shape) ParseHeader(string header, string source)
     {
-        if (DescrList().IsMatch(header)) throw new UserError($"{source}: structured (record) dtypes are not supported; save plain numeric arrays");
+        if (DescrList().IsMatch(header))
+            throw new UserError($"{source}: structured (record) dtypes are not supported; save plain numeric arrays");
         var m = Descr().Match(header);
-        if (!m.Success) throw new UserError($"{source}: .npy header has no 'descr' ({header.Trim()}); the file is corrupt");
+        if (!m.Success)
+            throw new UserError($"{source}: .npy header has no 'descr' ({header.Trim()}); the file is corrupt");
         var descr = m.Groups[1].Value;
         if (descr.Contains('O'))
-            throw new UserError($"{source} holds a pickled object array (dtype {descr}); O2O never unpickles data — save numeric arrays (e.g. np.asarray(x, dtype=np.float32))");
+            throw new UserError($"{source} holds a pickled object array (dtype {descr}); O2O never unpickles data " +
+                "— save numeric arrays (e.g. np.asarray(x, dtype=np.float32))");
         var order = descr.Length > 0 && descr[0] is '<' or '>' or '|' or '=' ? descr[0] : '|';
         var body = descr.Length > 0 && descr[0] is '<' or '>' or '|' or '=' ? descr[1..] : descr;
         var little = order switch { '>' => false, '<' => true, '=' => BitConverter.IsLittleEndian, _ => true };
         var canonical = (body is "b1" or "u1" or "i1" ? "|" : "<") + body;
         if (!NpyArray.ItemSizes.ContainsKey(canonical))
-            throw new UserError($"{source}: dtype '{descr}' is not supported (use float32, float64, bool, int or uint); convert the array before saving");
+            throw new UserError($"{source}: dtype '{descr}' is not supported (use float32, float64, bool, " +
+                $"int or uint); convert the array before saving");
         var fm = Fortran().Match(header);
         if (!fm.Success) throw new UserError($"{source}: .npy header has no 'fortran_order'; the file is corrupt");
         var sm = ShapeRe().Match(header);
         if (!sm.Success) throw new UserError($"{source}: .npy header has no 'shape'; the file is corrupt");
-        var shape = sm.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var shape = sm.Groups[1].Value.Split(
+            ',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(t => int.TryParse(t.TrimEnd('L'), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
-                : throw new UserError($"{source}: bad shape entry '{t}' in .npy header; the file is corrupt")).ToArray();
+                : throw new UserError(
+                    $"{source}: bad shape entry '{t}' in .npy header; the file is corrupt")).ToArray();
         return (canonical, !little, fm.Groups[1].Value == "True", shape);
     }
 
@@ -193,12 +222,14 @@ public static partial class Npy
             long f = 0;
             for (var k = 0; k < rank; k++) f += idx[k] * fstride[k];
             Buffer.BlockCopy(src, (int)(f * size), dst, (int)(c * size), size);
-            for (var k = rank - 1; k >= 0; k--) { if (++idx[k] < shape[k]) break; idx[k] = 0; }
+            for (var k = rank - 1; k >= 0; k -= 1) { if (++idx[k] < shape[k]) break; idx[k] = 0; }
         }
         return dst;
     }
 
-    /// <summary>Write one array with a version 1.0 header (2.0 if the header needs it), padded to 64 bytes as numpy does.</summary>
+    /// <summary>
+    /// Write one array with a version 1.0 header (2.0 if the header needs it), padded to 64 bytes as numpy does.
+    /// </summary>
     public static void Write(Stream s, NpyArray a)
     {
         var shape = a.Shape.Count == 1 ? $"({a.Shape[0]},)" : $"({string.Join(", ", a.Shape)})";
@@ -219,7 +250,10 @@ public static partial class Npy
     static void ReadExactly(Stream s, byte[] buf, string source, string what)
     {
         try { s.ReadExactly(buf); }
-        catch (EndOfStreamException) { throw new UserError($"{source} is truncated (ends inside its {what}); download or write it again"); }
+        catch (EndOfStreamException)
+        {
+            throw new UserError($"{source} is truncated (ends inside its {what}); download or write it again");
+        }
     }
 
     [GeneratedRegex(@"['""]descr['""]\s*:\s*\[")] private static partial Regex DescrList();
@@ -228,7 +262,9 @@ public static partial class Npy
     [GeneratedRegex(@"['""]shape['""]\s*:\s*\(([^)]*)\)")] private static partial Regex ShapeRe();
 }
 
-/// <summary>The <c>.npz</c> format: a zip of <c>.npy</c> files (stored or deflated), as numpy.savez[_compressed] writes it.</summary>
+/// <summary>
+/// The <c>.npz</c> format: a zip of <c>.npy</c> files (stored or deflated), as numpy.savez[_compressed] writes it.
+/// </summary>
 public static class Npz
 {
     /// <summary>Read every array of an .npz file, keyed by name without ".npy".</summary>
@@ -252,7 +288,8 @@ public static class Npz
         }
         catch (InvalidDataException ex)
         {
-            throw new UserError($"'{path}' is not a readable .npz (zip) file ({ex.Message.TrimEnd('.')}); it may be truncated — write or download it again");
+            throw new UserError($"'{path}' is not a readable .npz (zip) file ({ex.Message.TrimEnd('.')}); " +
+                $"it may be truncated — write or download it again");
         }
         catch (UnauthorizedAccessException ex)
         {
@@ -261,7 +298,10 @@ public static class Npz
         return result;
     }
 
-    /// <summary>Write arrays into an .npz file atomically; <paramref name="compress"/> = deflate (numpy.savez_compressed), else stored (numpy.savez).</summary>
+    /// <summary>
+    /// Write arrays into an .npz file atomically; <paramref name="compress"/> = deflate (numpy.savez_compressed), else
+    /// stored (numpy.savez).
+    /// </summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, NpyArray>> arrays, bool compress = true)
     {
         var list = arrays.ToList();
@@ -270,7 +310,9 @@ public static class Npz
             using var zip = new ZipArchive(fs, ZipArchiveMode.Create, leaveOpen: true);
             foreach (var (name, a) in list)
             {
-                var entry = zip.CreateEntry(name + ".npy", compress ? CompressionLevel.Optimal : CompressionLevel.NoCompression);
+                var entry = zip.CreateEntry(name + ".npy", compress
+                    ? CompressionLevel.Optimal
+                    : CompressionLevel.NoCompression);
                 using var es = entry.Open();
                 Npy.Write(es, a);
             }

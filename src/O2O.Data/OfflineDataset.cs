@@ -9,7 +9,9 @@ namespace O2O.Data;
 /// </summary>
 public sealed class OfflineDataset
 {
-    /// <summary>Build a dataset; every array is checked against <paramref name="count"/> rows (arrays are kept, not copied).</summary>
+    /// <summary>
+    /// Build a dataset; every array is checked against <paramref name="count"/> rows (arrays are kept, not copied).
+    /// </summary>
     /// <exception cref="UserError">An array's length does not match count × width.</exception>
     public OfflineDataset(
         int count, int obsDim, int actDim,
@@ -23,8 +25,12 @@ public sealed class OfflineDataset
         string source = "dataset")
     {
         if (count < 0) throw new UserError($"{source}: negative row count {count}");
-        if (obsDim <= 0) throw new UserError($"{source}: observations need at least one column, got {obsDim}; check the file's 'observations' shape");
-        if (actDim <= 0) throw new UserError($"{source}: actions need at least one column, got {actDim}; check the file's 'actions' shape");
+        if (obsDim <= 0)
+            throw new UserError($"{source}: observations need at least one column, got {obsDim}; " +
+                $"check the file's 'observations' shape");
+        if (actDim <= 0)
+            throw new UserError(
+                $"{source}: actions need at least one column, got {actDim}; check the file's 'actions' shape");
         Check(source, "observations", observations, (long)count * obsDim, obsDim);
         Check(source, "actions", actions, (long)count * actDim, actDim);
         Check(source, "rewards", rewards, count, 1);
@@ -34,12 +40,14 @@ public sealed class OfflineDataset
         Check(source, "infos/action_log_probs", infosActionLogProbs, count, 1);
         if (infosQpos is not null)
         {
-            if (infosQposWidth <= 0) throw new UserError($"{source}: infos/qpos given without a width; pass infosQposWidth");
+            if (infosQposWidth <= 0)
+                throw new UserError($"{source}: infos/qpos given without a width; pass infosQposWidth");
             Check(source, "infos/qpos", infosQpos, (long)count * infosQposWidth, infosQposWidth);
         }
         if (infosQvel is not null)
         {
-            if (infosQvelWidth <= 0) throw new UserError($"{source}: infos/qvel given without a width; pass infosQvelWidth");
+            if (infosQvelWidth <= 0)
+                throw new UserError($"{source}: infos/qvel given without a width; pass infosQvelWidth");
             Check(source, "infos/qvel", infosQvel, (long)count * infosQvelWidth, infosQvelWidth);
         }
         Count = count; ObsDim = obsDim; ActDim = actDim;
@@ -56,8 +64,10 @@ public sealed class OfflineDataset
         if (a is null || a.LongLength == expected) return;
         var rows = expected / Math.Max(width, 1);
         throw new UserError(width == 1
-            ? $"{source}: '{key}' has {a.LongLength} entries but the dataset has {rows} rows; all keys must have the same number of rows — fix or regenerate the file"
-            : $"{source}: '{key}' has {a.LongLength} values, expected {rows} rows × {width} = {expected}; all keys must have the same number of rows — fix or regenerate the file");
+            ? $"{source}: '{key}' has {a.LongLength} entries but the dataset has {rows} rows; " +
+                $"all keys must have the same number of rows — fix or regenerate the file"
+            : $"{source}: '{key}' has {a.LongLength} values, expected {rows} rows × {width} = {expected}; " +
+                $"all keys must have the same number of rows — fix or regenerate the file");
     }
 
     /// <summary>Number of transitions (rows).</summary>
@@ -72,7 +82,10 @@ public sealed class OfflineDataset
     public float[] Actions { get; }
     /// <summary>Count rewards, when the source has them.</summary>
     public float[]? Rewards { get; }
-    /// <summary>Count × ObsDim next observations, when the source has them (see <see cref="ToQLearningTransitions"/> to derive them).</summary>
+    /// <summary>
+    /// Count × ObsDim next observations, when the source has them (see <see cref="ToQLearningTransitions"/> to derive
+    /// them).
+    /// </summary>
     public float[]? NextObservations { get; }
     /// <summary>True where the episode ended by a fall (no bootstrap).</summary>
     public bool[]? Terminals { get; }
@@ -121,7 +134,8 @@ public sealed class OfflineDataset
     {
         ArgumentNullException.ThrowIfNull(rows);
         foreach (var r in rows)
-            if ((uint)r >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(rows), $"row {r} is outside [0, {Count})");
+            if ((uint)r >= (uint)Count)
+                throw new ArgumentOutOfRangeException(nameof(rows), $"row {r} is outside [0, {Count})");
         return new OfflineDataset(rows.Length, ObsDim, ActDim,
             Gather(Observations, rows, ObsDim)!, Gather(Actions, rows, ActDim)!,
             Gather(Rewards, rows, 1), Gather(NextObservations, rows, ObsDim),
@@ -177,7 +191,8 @@ public sealed class OfflineDataset
     {
         var md = new Dictionary<string, string>(Metadata);
         foreach (var (k, v) in extra) md[k] = v;
-        return new OfflineDataset(Count, ObsDim, ActDim, Observations, Actions, Rewards, NextObservations, Terminals, Timeouts,
+        return new OfflineDataset(
+            Count, ObsDim, ActDim, Observations, Actions, Rewards, NextObservations, Terminals, Timeouts,
             InfosQpos, InfosQposWidth, InfosQvel, InfosQvelWidth, InfosActionLogProbs, md);
     }
 
@@ -208,5 +223,6 @@ public sealed class OfflineDataset
 public sealed record NonFiniteReport(string Key, long Count, long FirstFlatIndex, int FirstRow, int FirstColumn)
 {
     /// <summary>One-phrase description, e.g. "observations has 3 NaN/Inf values, first at row 7, column 2".</summary>
-    public override string ToString() => $"'{Key}' has {Count} NaN/Inf value{(Count == 1 ? "" : "s")}, first at row {FirstRow}, column {FirstColumn}";
+    public override string ToString() =>
+        $"'{Key}' has {Count} NaN/Inf value{(Count == 1 ? "" : "s")}, first at row {FirstRow}, column {FirstColumn}";
 }

@@ -166,7 +166,7 @@ public static class Pipeline
                     EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed,
                     EvalEpisodes = o.EvalEpisodes, TorchThreads = o.TorchThreads,
                 };
-                var bc = BehaviorCloning.Train(bcOptions, data, log);
+                var bc = BehaviourCloning.Train(bcOptions, data, log);
                 using (bc.Actor) bc.Actor.Save(bcPath);
                 bcScore = bc.Eval is null ? null : D4rlScores.Normalize(env, bc.Eval.Mean);
                 log($"wrote {bcPath}");

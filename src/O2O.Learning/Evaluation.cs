@@ -14,11 +14,22 @@ public sealed record EvalResult(double[] Returns, int[] Lengths)
 /// <summary>Runs whole episodes of a policy, one env per episode, episodes in parallel.</summary>
 public static class Evaluation
 {
+    // Sampling noise of episode k is seeded with (seed + k) · 7919 + 17: a fixed mix; changing it changes
+    // every stochastic evaluation.
+    const ulong EpisodeSeedMultiplier = 7919;
+    const ulong EpisodeSeedOffset = 17;
+
     /// <summary>
     /// Run <paramref name="episodes"/> episodes; episode k starts from seed <paramref name="seed"/> + k.
     /// <paramref name="makeRunner"/> is called once per worker (runners are not thread-safe).
     /// </summary>
-    public static EvalResult Run(string envId, Func<IPolicy> makeRunner, int episodes, int seed, bool deterministic, int threads = 0)
+    public static EvalResult Run(
+        string envId,
+        Func<IPolicy> makeRunner,
+        int episodes,
+        int seed,
+        bool deterministic,
+        int threads = 0)
     {
         var returns = new double[episodes];
         var lengths = new int[episodes];
@@ -27,13 +38,13 @@ public static class Evaluation
         var pool = new System.Collections.Concurrent.ConcurrentBag<IPolicy>();
         for (var w = 0; w < workers; w++) pool.Add(makeRunner());
         Parallel.For(0, episodes, new ParallelOptions { MaxDegreeOfParallelism = workers },
-            () => (Runner: pool.TryTake(out var r) ? r : throw new InvalidOperationException("evaluation runner pool exhausted"), Env: EnvRegistry.Make(envId)),
+            () => (Runner: TakeRunner(pool), Env: EnvRegistry.Make(envId)),
             (k, _, w) =>
             {
                 var spec = w.Env.Spec;
                 var obs = new float[spec.ObsDim];
                 var act = new float[spec.ActDim];
-                var rng = deterministic ? null : new Rng((ulong)(seed + k) * 7919UL + 17);
+                var rng = deterministic ? null : new Rng((ulong)(seed + k) * EpisodeSeedMultiplier + EpisodeSeedOffset);
                 w.Env.Reset(seed + k, obs);
                 double ret = 0;
                 var len = 0;
@@ -52,4 +63,7 @@ public static class Evaluation
             w => { w.Env.Dispose(); pool.Add(w.Runner); });
         return new EvalResult(returns, lengths);
     }
+
+    static IPolicy TakeRunner(System.Collections.Concurrent.ConcurrentBag<IPolicy> pool) =>
+        pool.TryTake(out var runner) ? runner : throw new InvalidOperationException("evaluation runner pool exhausted");
 }

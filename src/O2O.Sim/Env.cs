@@ -9,7 +9,15 @@ namespace O2O.Sim;
 /// <param name="MaxEpisodeSteps">Steps after which an episode is truncated.</param>
 /// <param name="NqPos">Length of qpos.</param>
 /// <param name="NqVel">Length of qvel.</param>
-public sealed record EnvSpec(string Id, int ObsDim, int ActDim, double Dt, int FrameSkip, int MaxEpisodeSteps, int NqPos, int NqVel);
+public sealed record EnvSpec(
+    string Id,
+    int ObsDim,
+    int ActDim,
+    double Dt,
+    int FrameSkip,
+    int MaxEpisodeSteps,
+    int NqPos,
+    int NqVel);
 
 /// <summary>What one env step returned besides the observation (Gymnasium's reward, flags and info).</summary>
 public readonly record struct StepResult(
@@ -52,7 +60,9 @@ public interface IEnv : IDisposable
     /// <summary>Steps taken in the current episode.</summary>
     int EpisodeStep { get; }
 
-    /// <summary>Everything that decides the env's future: physics state, solver warm start, step counter, RNG.</summary>
+    /// <summary>
+    /// Everything that decides the env's future: physics state, solver warm start, step counter, RNG.
+    /// </summary>
     EnvState CaptureState();
 
     /// <summary>Continue exactly from a state captured from an env of the same id.</summary>

@@ -8,9 +8,15 @@ public static class EnvRegistry
     static readonly (EnvSpec Spec, LocomotionKind Kind, string D4rlName)[] Entries =
     [
         // Dimensions and timing from Gymnasium's v4 docs; LocomotionEnv checks them against the compiled MJCF.
-        (new EnvSpec("Hopper-v4", ObsDim: 11, ActDim: 3, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000, NqPos: 6, NqVel: 6), LocomotionKind.Hopper, "hopper"),
-        (new EnvSpec("Walker2d-v4", ObsDim: 17, ActDim: 6, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000, NqPos: 9, NqVel: 9), LocomotionKind.Walker2d, "walker2d"),
-        (new EnvSpec("HalfCheetah-v4", ObsDim: 17, ActDim: 6, Dt: 0.05, FrameSkip: 5, MaxEpisodeSteps: 1000, NqPos: 9, NqVel: 9), LocomotionKind.HalfCheetah, "halfcheetah"),
+        (new EnvSpec("Hopper-v4", ObsDim: 11, ActDim: 3, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000,
+                NqPos: 6, NqVel: 6),
+            LocomotionKind.Hopper, "hopper"),
+        (new EnvSpec("Walker2d-v4", ObsDim: 17, ActDim: 6, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000,
+                NqPos: 9, NqVel: 9),
+            LocomotionKind.Walker2d, "walker2d"),
+        (new EnvSpec("HalfCheetah-v4", ObsDim: 17, ActDim: 6, Dt: 0.05, FrameSkip: 5, MaxEpisodeSteps: 1000,
+                NqPos: 9, NqVel: 9),
+            LocomotionKind.HalfCheetah, "halfcheetah"),
     ];
 
     /// <summary>Every registered spec, in a fixed order.</summary>
@@ -19,7 +25,9 @@ public static class EnvRegistry
     /// <summary>True when <paramref name="id"/> is a registered id (exact, case-sensitive, like Gymnasium).</summary>
     public static bool IsKnown(string id) => Array.FindIndex(Entries, e => e.Spec.Id == id) >= 0;
 
-    /// <summary>The spec of <paramref name="id"/>; an unknown id is a <see cref="UserError"/> listing the known ones.</summary>
+    /// <summary>
+    /// The spec of <paramref name="id"/>; an unknown id is a <see cref="UserError"/> listing the known ones.
+    /// </summary>
     public static EnvSpec Get(string id) => Entries[IndexOf(id)].Spec;
 
     /// <summary>A new env for <paramref name="id"/> (not yet reset). Loads and checks MuJoCo on first use.</summary>
@@ -41,7 +49,8 @@ public static class EnvRegistry
         var prefix = task.Split(['-', '_'], 2)[0].ToLowerInvariant();
         foreach (var e in Entries)
             if (e.D4rlName == prefix) return e.Spec.Id;
-        throw new UserError($"task '{task}' names no known environment; D4RL tasks start with {string.Join(", ", Entries.Select(e => e.D4rlName))} (e.g. hopper-medium-v2)");
+        throw new UserError($"task '{task}' names no known environment; " +
+            $"D4RL tasks start with {string.Join(", ", Entries.Select(e => e.D4rlName))} (e.g. hopper-medium-v2)");
     }
 
     static int IndexOf(string id)

@@ -22,14 +22,24 @@ public sealed class LocomotionEnv : IEnv
     // Gymnasium v4 constants (hopper_v4.py, walker2d_v4.py, half_cheetah_v4.py defaults).
     const double ForwardRewardWeight = 1.0;
     const double ObsVelocityClip = 10.0;
+    const double HalfCheetahCtrlCostWeight = 0.1;
+    const double HopperWalkerCtrlCostWeight = 1e-3;
+    const double HopperWalkerHealthyReward = 1.0;
+    // Health checks: Hopper's healthy_state_range, healthy_z_range and healthy_angle_range; Walker2d's z and angle.
+    const double HopperStateBound = 100.0;
+    const double HopperMinZ = 0.7;
+    const double HopperAngleBound = 0.2;
+    const double WalkerMinZ = 0.8;
+    const double WalkerMaxZ = 2.0;
+    const double WalkerAngleBound = 1.0;
 
-    readonly MjSimulation _sim;
-    readonly double _ctrlCostWeight;
-    readonly double _healthyReward;
-    Pcg32 _rng;
-    bool _needsReset = true;
-    bool _everReset;
-    bool _disposed;
+    readonly MjSimulation sim;
+    readonly double ctrlCostWeight;
+    readonly double healthyReward;
+    Pcg32 rng;
+    bool needsReset = true;
+    bool everReset;
+    bool disposed;
 
     /// <summary>Which of the three robots this env simulates.</summary>
     public LocomotionKind Kind { get; }
@@ -54,53 +64,57 @@ public sealed class LocomotionEnv : IEnv
             LocomotionKind.HalfCheetah => "half_cheetah.xml",
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown locomotion kind"),
         };
-        (_ctrlCostWeight, _healthyReward) = kind == LocomotionKind.HalfCheetah ? (0.1, 0.0) : (1e-3, 1.0);
-        _sim = MjSimulation.FromEmbeddedAsset(asset);
-        var compiledDt = _sim.Timestep * spec.FrameSkip;
-        if (_sim.Nq != spec.NqPos || _sim.Nv != spec.NqVel || _sim.Nu != spec.ActDim || _sim.Nq - 1 + _sim.Nv != spec.ObsDim
+        (ctrlCostWeight, healthyReward) = kind == LocomotionKind.HalfCheetah
+            ? (HalfCheetahCtrlCostWeight, 0.0)
+            : (HopperWalkerCtrlCostWeight, HopperWalkerHealthyReward);
+        sim = MjSimulation.FromEmbeddedAsset(asset);
+        var compiledDt = sim.Timestep * spec.FrameSkip;
+        if (sim.Nq != spec.NqPos || sim.Nv != spec.NqVel || sim.Nu != spec.ActDim || sim.Nq - 1 + sim.Nv != spec.ObsDim
             || Math.Abs(compiledDt - spec.Dt) > 1e-12)
         {
-            _sim.Dispose();
+            sim.Dispose();
             throw new InvalidOperationException(
-                $"{asset} compiles to nq={_sim.Nq}, nv={_sim.Nv}, nu={_sim.Nu}, dt={compiledDt}, which does not match the spec {spec}");
+                $"{asset} compiles to nq={sim.Nq}, nv={sim.Nv}, nu={sim.Nu}, dt={compiledDt}, " +
+                $"which does not match the spec {spec}");
         }
-        _rng = new Pcg32((ulong)Random.Shared.NextInt64());  // unseeded like Gymnasium until Reset(seed)
+        rng = new Pcg32((ulong)Random.Shared.NextInt64());  // unseeded like Gymnasium until Reset(seed)
     }
 
     /// <inheritdoc/>
-    public ReadOnlySpan<double> QPos => _sim.QPos;
+    public ReadOnlySpan<double> QPos => sim.QPos;
 
     /// <inheritdoc/>
-    public ReadOnlySpan<double> QVel => _sim.QVel;
+    public ReadOnlySpan<double> QVel => sim.QVel;
 
     /// <summary>Simulated seconds since the last reset.</summary>
-    public double Time => _sim.Time;
+    public double Time => sim.Time;
 
     /// <summary>Root x position (qpos[0]); not part of the observation.</summary>
-    public double XPosition => _sim.QPos[0];
+    public double XPosition => sim.QPos[0];
 
     /// <summary>Timestep and integrator as compiled from the MJCF (for checks and docs).</summary>
-    internal MjSimulation Simulation => _sim;
+    internal MjSimulation Simulation => sim;
 
     /// <summary>Gymnasium's is_healthy for the current state (always true for HalfCheetah).</summary>
     public bool IsHealthy
     {
         get
         {
-            var qpos = _sim.QPos;
+            var qpos = sim.QPos;
             switch (Kind)
             {
                 case LocomotionKind.Hopper:
                 {
                     // state_vector()[2:] = qpos[2:] ++ qvel, each in (−100, 100); z > 0.7; angle in (−0.2, 0.2).
                     for (var i = 2; i < qpos.Length; i++)
-                        if (!(qpos[i] > -100.0 && qpos[i] < 100.0)) return false;
-                    foreach (var v in _sim.QVel)
-                        if (!(v > -100.0 && v < 100.0)) return false;
-                    return qpos[1] > 0.7 && qpos[2] > -0.2 && qpos[2] < 0.2;
+                        if (!(qpos[i] > -HopperStateBound && qpos[i] < HopperStateBound)) return false;
+                    foreach (var v in sim.QVel)
+                        if (!(v > -HopperStateBound && v < HopperStateBound)) return false;
+                    return qpos[1] > HopperMinZ && qpos[2] > -HopperAngleBound && qpos[2] < HopperAngleBound;
                 }
                 case LocomotionKind.Walker2d:
-                    return qpos[1] > 0.8 && qpos[1] < 2.0 && qpos[2] > -1.0 && qpos[2] < 1.0;
+                    return qpos[1] > WalkerMinZ && qpos[1] < WalkerMaxZ
+                        && qpos[2] > -WalkerAngleBound && qpos[2] < WalkerAngleBound;
                 default:
                     return true;
             }
@@ -112,28 +126,28 @@ public sealed class LocomotionEnv : IEnv
     {
         ThrowIfDisposed();
         CheckObsLength(obs);
-        if (seed is int s) _rng = new Pcg32(unchecked((ulong)(long)s));
-        _sim.ResetData();
-        var qpos = _sim.QPos;
-        var qvel = _sim.QVel;
-        var qpos0 = _sim.QPos0;
+        if (seed is int s) rng = new Pcg32(unchecked((ulong)(long)s));
+        sim.ResetData();
+        var qpos = sim.QPos;
+        var qvel = sim.QVel;
+        var qpos0 = sim.QPos0;
         // Gymnasium reset_model: qpos noise first, then qvel noise; init_qvel is zero.
         if (Kind == LocomotionKind.HalfCheetah)
         {
             const double scale = 0.1;
-            for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + _rng.Uniform(-scale, scale);
-            for (var i = 0; i < qvel.Length; i++) qvel[i] = scale * _rng.NextGaussian();
+            for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + rng.Uniform(-scale, scale);
+            for (var i = 0; i < qvel.Length; i++) qvel[i] = scale * rng.NextGaussian();
         }
         else
         {
             const double scale = 5e-3;
-            for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + _rng.Uniform(-scale, scale);
-            for (var i = 0; i < qvel.Length; i++) qvel[i] = _rng.Uniform(-scale, scale);
+            for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + rng.Uniform(-scale, scale);
+            for (var i = 0; i < qvel.Length; i++) qvel[i] = rng.Uniform(-scale, scale);
         }
-        _sim.Forward();
+        sim.Forward();
         EpisodeStep = 0;
-        _needsReset = false;
-        _everReset = true;
+        needsReset = false;
+        everReset = true;
         Observe(obs);
     }
 
@@ -141,19 +155,22 @@ public sealed class LocomotionEnv : IEnv
     public StepResult Step(ReadOnlySpan<float> action, Span<float> obs)
     {
         ThrowIfDisposed();
-        if (_needsReset)
-            throw new InvalidOperationException(!_everReset
+        if (needsReset)
+            throw new InvalidOperationException(!everReset
                 ? $"{Spec.Id}: call Reset before the first Step"
-                : $"{Spec.Id}: the episode ended (terminated or truncated) after {EpisodeStep} steps; call Reset before stepping again");
+                : $"{Spec.Id}: the episode ended (terminated or truncated) after {EpisodeStep} steps; " +
+                    $"call Reset before stepping again");
         if (action.Length != Spec.ActDim)
-            throw new ArgumentException($"action has {action.Length} entries, {Spec.Id} expects {Spec.ActDim}", nameof(action));
+            throw new ArgumentException(
+                $"action has {action.Length} entries, {Spec.Id} expects {Spec.ActDim}", nameof(action));
         CheckObsLength(obs);
         for (var i = 0; i < action.Length; i++)
             if (!float.IsFinite(action[i]))
-                throw new ArgumentException($"action[{i}] is {action[i]}; {Spec.Id} needs finite actions", nameof(action));
+                throw new ArgumentException(
+                    $"action[{i}] is {action[i]}; {Spec.Id} needs finite actions", nameof(action));
 
         // Clip to the action space before the simulator sees it; the control cost is of the clipped action.
-        var ctrl = _sim.Ctrl;
+        var ctrl = sim.Ctrl;
         var sumSq = 0.0;
         for (var i = 0; i < action.Length; i++)
         {
@@ -162,20 +179,20 @@ public sealed class LocomotionEnv : IEnv
             sumSq += a * a;
         }
 
-        var xBefore = _sim.QPos[0];
-        _sim.Step(Spec.FrameSkip);
-        var xAfter = _sim.QPos[0];
+        var xBefore = sim.QPos[0];
+        sim.Step(Spec.FrameSkip);
+        var xAfter = sim.QPos[0];
 
         var xVelocity = (xAfter - xBefore) / Spec.Dt;
         var forwardReward = ForwardRewardWeight * xVelocity;
-        var controlCost = _ctrlCostWeight * sumSq;
+        var controlCost = ctrlCostWeight * sumSq;
         // Gymnasium pays healthy_reward on every step while terminate_when_unhealthy (the default) holds,
         // including the step that ends in a fall.
-        var healthyReward = _healthyReward;
+        var healthyReward = this.healthyReward;
         var terminated = !IsHealthy;
         EpisodeStep++;
         var truncated = EpisodeStep >= Spec.MaxEpisodeSteps;  // Gymnasium's TimeLimit
-        if (terminated || truncated) _needsReset = true;
+        if (terminated || truncated) needsReset = true;
         Observe(obs);
         return new StepResult(
             Reward: healthyReward + forwardReward - controlCost,
@@ -193,12 +210,12 @@ public sealed class LocomotionEnv : IEnv
     {
         ThrowIfDisposed();
         var reals = new double[Spec.NqPos + 2 * Spec.NqVel + 1];
-        _sim.QPos.CopyTo(reals);
-        _sim.QVel.CopyTo(reals.AsSpan(Spec.NqPos));
-        _sim.QaccWarmstart.CopyTo(reals.AsSpan(Spec.NqPos + Spec.NqVel));
-        reals[^1] = _sim.Time;
-        var rng = _rng.GetState();
-        long[] ints = [EpisodeStep, _needsReset ? 1 : 0, _everReset ? 1 : 0, .. rng.Select(u => unchecked((long)u))];
+        sim.QPos.CopyTo(reals);
+        sim.QVel.CopyTo(reals.AsSpan(Spec.NqPos));
+        sim.QaccWarmstart.CopyTo(reals.AsSpan(Spec.NqPos + Spec.NqVel));
+        reals[^1] = sim.Time;
+        var rngState = rng.GetState();
+        long[] ints = [EpisodeStep, needsReset ? 1 : 0, everReset ? 1 : 0, .. rngState.Select(u => unchecked((long)u))];
         return new EnvState(reals, ints);
     }
 
@@ -207,29 +224,34 @@ public sealed class LocomotionEnv : IEnv
     {
         ThrowIfDisposed();
         if (state.Reals.Length != Spec.NqPos + 2 * Spec.NqVel + 1 || state.Ints.Length != 7)
-            throw new ArgumentException($"state does not belong to {Spec.Id} ({state.Reals.Length} reals, {state.Ints.Length} ints)", nameof(state));
+            throw new ArgumentException($"state does not belong to {Spec.Id} ({state.Reals.Length} reals, " +
+                $"{state.Ints.Length} ints)", nameof(state));
         var r = state.Reals.AsSpan();
-        r[..Spec.NqPos].CopyTo(_sim.QPos);
-        r.Slice(Spec.NqPos, Spec.NqVel).CopyTo(_sim.QVel);
-        _sim.Forward();
+        r[..Spec.NqPos].CopyTo(sim.QPos);
+        r.Slice(Spec.NqPos, Spec.NqVel).CopyTo(sim.QVel);
+        sim.Forward();
         // mj_forward leaves the warm start alone; set it (and time) after, as they were.
-        r.Slice(Spec.NqPos + Spec.NqVel, Spec.NqVel).CopyTo(_sim.QaccWarmstart);
-        _sim.Time = r[^1];
+        r.Slice(Spec.NqPos + Spec.NqVel, Spec.NqVel).CopyTo(sim.QaccWarmstart);
+        sim.Time = r[^1];
         EpisodeStep = (int)state.Ints[0];
-        _needsReset = state.Ints[1] != 0;
-        _everReset = state.Ints[2] != 0;
-        _rng = Pcg32.FromState(state.Ints.AsSpan(3).ToArray().Select(l => unchecked((ulong)l)).ToArray());
+        needsReset = state.Ints[1] != 0;
+        everReset = state.Ints[2] != 0;
+        rng = Pcg32.FromState(state.Ints.AsSpan(3).ToArray().Select(l => unchecked((ulong)l)).ToArray());
     }
 
     /// <inheritdoc/>
     public void SetState(ReadOnlySpan<double> qpos, ReadOnlySpan<double> qvel)
     {
         ThrowIfDisposed();
-        if (qpos.Length != Spec.NqPos) throw new ArgumentException($"qpos has {qpos.Length} entries, {Spec.Id} expects {Spec.NqPos}", nameof(qpos));
-        if (qvel.Length != Spec.NqVel) throw new ArgumentException($"qvel has {qvel.Length} entries, {Spec.Id} expects {Spec.NqVel}", nameof(qvel));
-        qpos.CopyTo(_sim.QPos);
-        qvel.CopyTo(_sim.QVel);
-        _sim.Forward();
+        if (qpos.Length != Spec.NqPos)
+            throw new ArgumentException(
+                $"qpos has {qpos.Length} entries, {Spec.Id} expects {Spec.NqPos}", nameof(qpos));
+        if (qvel.Length != Spec.NqVel)
+            throw new ArgumentException(
+                $"qvel has {qvel.Length} entries, {Spec.Id} expects {Spec.NqVel}", nameof(qvel));
+        qpos.CopyTo(sim.QPos);
+        qvel.CopyTo(sim.QVel);
+        sim.Forward();
     }
 
     /// <inheritdoc/>
@@ -237,29 +259,31 @@ public sealed class LocomotionEnv : IEnv
     {
         ThrowIfDisposed();
         CheckObsLength(obs);
-        var qpos = _sim.QPos;
-        var qvel = _sim.QVel;
+        var qpos = sim.QPos;
+        var qvel = sim.QVel;
         var n = qpos.Length - 1;
         for (var i = 0; i < n; i++) obs[i] = (float)qpos[i + 1];
         if (Kind == LocomotionKind.HalfCheetah)
             for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)qvel[i];
         else
-            for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)Math.Clamp(qvel[i], -ObsVelocityClip, ObsVelocityClip);
+            for (var i = 0; i < qvel.Length; i++)
+                obs[n + i] = (float)Math.Clamp(qvel[i], -ObsVelocityClip, ObsVelocityClip);
     }
 
     void CheckObsLength(Span<float> obs)
     {
         if (obs.Length != Spec.ObsDim)
-            throw new ArgumentException($"observation buffer has {obs.Length} entries, {Spec.Id} needs {Spec.ObsDim}", nameof(obs));
+            throw new ArgumentException(
+                $"observation buffer has {obs.Length} entries, {Spec.Id} needs {Spec.ObsDim}", nameof(obs));
     }
 
-    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _sim.Dispose();
+        if (disposed) return;
+        disposed = true;
+        sim.Dispose();
     }
 }

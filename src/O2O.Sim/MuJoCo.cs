@@ -4,18 +4,27 @@ using O2O.Sim.Interop;
 
 namespace O2O.Sim;
 
-/// <summary>The MuJoCo library this process uses: version, start-up check and loader errors a user can act on.</summary>
+/// <summary>
+/// The MuJoCo library this process uses: version, start-up check and loader errors a user can act on.
+/// </summary>
 public static class MuJoCo
 {
-    /// <summary>mj_version() of the only MuJoCo release whose struct layout <see cref="MuJoCoOffsets"/> describes.</summary>
+    /// <summary>
+    /// mj_version() of the only MuJoCo release whose struct layout <see cref="MuJoCoOffsets"/> describes.
+    /// </summary>
     public const int RequiredVersion = MuJoCoOffsets.HeaderVersion;
 
     static readonly Lazy<int> Loaded = new(LoadAndCheck, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>The loaded library's version as text, e.g. "2.2.2". Loads and checks the library on first use.</summary>
+    /// <summary>
+    /// The loaded library's version as text, e.g. "2.2.2". Loads and checks the library on first use.
+    /// </summary>
     public static string Version => FormatVersion(EnsureLoaded());
 
-    /// <summary>Load libmujoco and check its version once; returns mj_version(). Throws <see cref="UserError"/> when it cannot be used.</summary>
+    /// <summary>
+    /// Load libmujoco and check its version once; returns mj_version(). Throws <see cref="UserError"/> when it cannot
+    /// be used.
+    /// </summary>
     public static int EnsureLoaded() => Loaded.Value;
 
     static int LoadAndCheck()
@@ -38,19 +47,24 @@ public static class MuJoCo
     {
         if (version != RequiredVersion)
             throw new UserError(
-                $"MuJoCo {FormatVersion(version)} was loaded from {NativeMethods.Lib}, but O2O is built for MuJoCo {FormatVersion(RequiredVersion)} " +
-                "(mjModel/mjData layouts differ between versions); install Debian's libmujoco2.2.2 (`sudo apt-get install libmujoco2.2.2`)");
+                $"MuJoCo {FormatVersion(version)} was loaded from {NativeMethods.Lib}, " +
+                $"but O2O is built for MuJoCo {FormatVersion(RequiredVersion)} " +
+                "(mjModel/mjData layouts differ between versions); install Debian's libmujoco2.2.2 (`sudo apt-get " +
+                "install libmujoco2.2.2`)");
     }
 
     /// <summary>Map a failure to load or bind libmujoco to a one-line error naming the package to install.</summary>
     internal static Exception TranslateLoadError(Exception e) => e switch
     {
         DllNotFoundException => new UserError(
-            $"MuJoCo 2.2.2 is not installed ({NativeMethods.Lib} not found): run `sudo apt-get install libmujoco2.2.2` (./o2o installs it for you)", e),
+            $"MuJoCo 2.2.2 is not installed ({NativeMethods.Lib} not found): " +
+            $"run `sudo apt-get install libmujoco2.2.2` (the repository's launcher script installs it for you)", e),
         EntryPointNotFoundException => new UserError(
-            $"{NativeMethods.Lib} does not export a function O2O needs ({FirstLine(e.Message)}); reinstall it with `sudo apt-get install --reinstall libmujoco2.2.2`", e),
+            $"{NativeMethods.Lib} does not export a function O2O needs ({FirstLine(e.Message)}); " +
+            $"reinstall it with `sudo apt reinstall libmujoco2.2.2`", e),
         BadImageFormatException => new UserError(
-            $"{NativeMethods.Lib} could not be loaded ({FirstLine(e.Message)}); it must be the x86-64 build: `sudo apt-get install --reinstall libmujoco2.2.2`", e),
+            $"{NativeMethods.Lib} could not be loaded ({FirstLine(e.Message)}); it must be the x86-64 build: " +
+            $"`sudo apt reinstall libmujoco2.2.2`", e),
         _ => e,
     };
 

@@ -8,42 +8,46 @@ namespace O2O.Sim;
 public struct Pcg32
 {
     const ulong Multiplier = 6364136223846793005UL;
-    ulong _state;
-    readonly ulong _inc;
-    double _spareGaussian;
-    bool _hasSpare;
+    ulong state;
+    readonly ulong increment;
+    double spareGaussian;
+    bool hasSpare;
 
-    /// <summary>A generator for <paramref name="seed"/> on stream <paramref name="stream"/> (the reference pcg32_srandom).</summary>
+    /// <summary>
+    /// A generator for <paramref name="seed"/> on stream <paramref name="stream"/> (the reference pcg32_srandom).
+    /// </summary>
     public Pcg32(ulong seed, ulong stream = 0x14057B7EF767814FUL)
     {
-        _inc = (stream << 1) | 1UL;
-        _state = 0;
-        _spareGaussian = 0;
-        _hasSpare = false;
+        increment = (stream << 1) | 1UL;
+        state = 0;
+        spareGaussian = 0;
+        hasSpare = false;
         NextUInt();
-        _state += seed;
+        state += seed;
         NextUInt();
     }
 
     /// <summary>The full generator state, for checkpoints: state, increment, spare Gaussian bits, has-spare.</summary>
-    public readonly ulong[] GetState() => [_state, _inc, BitConverter.DoubleToUInt64Bits(_spareGaussian), _hasSpare ? 1UL : 0UL];
+    public readonly ulong[] GetState() =>
+        [state, increment, BitConverter.DoubleToUInt64Bits(spareGaussian), hasSpare ? 1UL : 0UL];
 
     /// <summary>A generator continuing exactly from <see cref="GetState"/>.</summary>
-    public static Pcg32 FromState(ReadOnlySpan<ulong> s) => new(s[0], s[1], BitConverter.UInt64BitsToDouble(s[2]), s[3] != 0);
+    public static Pcg32 FromState(ReadOnlySpan<ulong> s) =>
+        new(s[0], s[1], BitConverter.UInt64BitsToDouble(s[2]), s[3] != 0);
 
     Pcg32(ulong state, ulong inc, double spare, bool hasSpare)
     {
-        _state = state;
-        _inc = inc;
-        _spareGaussian = spare;
-        _hasSpare = hasSpare;
+        this.state = state;
+        increment = inc;
+        spareGaussian = spare;
+        this.hasSpare = hasSpare;
     }
 
     /// <summary>Next 32 uniformly distributed bits.</summary>
     public uint NextUInt()
     {
-        var old = _state;
-        _state = unchecked(old * Multiplier + _inc);
+        var old = state;
+        state = unchecked(old * Multiplier + increment);
         var xorShifted = (uint)(((old >> 18) ^ old) >> 27);
         var rot = (int)(old >> 59);
         return (xorShifted >> rot) | (xorShifted << (-rot & 31));
@@ -60,25 +64,29 @@ public struct Pcg32
     /// <summary>Uniform in [<paramref name="low"/>, <paramref name="high"/>).</summary>
     public double Uniform(double low, double high) => low + (high - low) * NextDouble();
 
-    /// <summary>Standard normal N(0, 1) by the Box–Muller transform; the second value of each pair is kept for the next call.</summary>
+    /// <summary>
+    /// Standard normal N(0, 1) by the Box–Muller transform; the second value of each pair is kept for the next call.
+    /// </summary>
     public double NextGaussian()
     {
-        if (_hasSpare)
+        if (hasSpare)
         {
-            _hasSpare = false;
-            return _spareGaussian;
+            hasSpare = false;
+            return spareGaussian;
         }
         var u1 = 1.0 - NextDouble();            // (0, 1]: log is finite
         var u2 = NextDouble();                  // [0, 1): a fraction of a full turn
         var r = Math.Sqrt(-2.0 * DeterministicMath.Log(u1));
         DeterministicMath.SinCosTurns(u2, out var s, out var c);
-        _spareGaussian = r * s;
-        _hasSpare = true;
+        spareGaussian = r * s;
+        hasSpare = true;
         return r * c;
     }
 }
 
-/// <summary>log and sin/cos from +,−,×,÷ only: bit-identical everywhere, accurate to a few ulp (enough for noise).</summary>
+/// <summary>
+/// log and sin/cos from +,−,×,÷ only: bit-identical everywhere, accurate to a few ulp (enough for noise).
+/// </summary>
 internal static class DeterministicMath
 {
     const double Ln2 = 0.693147180559945309417232121458;
@@ -87,7 +95,8 @@ internal static class DeterministicMath
     /// <summary>Natural log of a positive finite <paramref name="x"/>.</summary>
     public static double Log(double x)
     {
-        if (!(x > 0) || double.IsInfinity(x)) throw new ArgumentOutOfRangeException(nameof(x), x, "log needs a positive finite number");
+        if (!(x > 0) || double.IsInfinity(x))
+            throw new ArgumentOutOfRangeException(nameof(x), x, "log needs a positive finite number");
         // x = m · 2^e with m in [1, 2); subnormals are scaled into the normal range first.
         var bits = BitConverter.DoubleToInt64Bits(x);
         var e = 0;
@@ -113,7 +122,7 @@ internal static class DeterministicMath
         var a2 = a * a;
         double sa = 0, ca = 0;
         // sin a = a Σ (−a²)^k/(2k+1)!, cos a = Σ (−a²)^k/(2k)!, k ≤ 11: error < 1e-17 for a < π/2.
-        for (var k = 11; k >= 0; k--)
+        for (var k = 11; k >= 0; k -= 1)
         {
             sa = sa * -a2 / ((2 * k + 2) * (2 * k + 3)) + 1.0;
             ca = ca * -a2 / ((2 * k + 1) * (2 * k + 2)) + 1.0;

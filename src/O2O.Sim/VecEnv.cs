@@ -7,17 +7,17 @@ namespace O2O.Sim;
 /// </summary>
 public sealed class VecEnv : IDisposable
 {
-    readonly IEnv[] _envs;
-    readonly int _obsDim, _actDim;
-    readonly float[] _actions;
-    readonly double[] _runningReturn;
-    readonly Thread[] _workers;            // workers 1..Threads-1; the caller runs partition 0
-    readonly SemaphoreSlim[] _go;
-    readonly ManualResetEventSlim _allDone = new(false);
-    Exception? _error;
-    int _completed;
-    readonly PaddedCounter[] _next;        // one claim counter per partition
-    readonly int[] _partStart;             // partition p holds envs [_partStart[p], _partStart[p + 1])
+    readonly IEnv[] envs;
+    readonly int obsDim, actDim;
+    readonly float[] actionBuffer;
+    readonly double[] runningReturn;
+    readonly Thread[] workers;            // workers 1..Threads-1; the caller runs partition 0
+    readonly SemaphoreSlim[] workerGo;
+    readonly ManualResetEventSlim allDone = new(false);
+    Exception? stepError;
+    int completed;
+    readonly PaddedCounter[] nextClaim;        // one claim counter per partition
+    readonly int[] partStart;             // partition p holds envs [partStart[p], partStart[p + 1])
 
     /// <summary>A counter on its own cache line, so two workers' counters never share one.</summary>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
@@ -25,8 +25,8 @@ public sealed class VecEnv : IDisposable
     {
         [System.Runtime.InteropServices.FieldOffset(64)] public int Value;
     }
-    volatile bool _stopping;
-    bool _disposed;
+    volatile bool stopping;
+    bool disposed;
 
     /// <summary>The environment's static facts.</summary>
     public EnvSpec Spec { get; }
@@ -59,15 +59,19 @@ public sealed class VecEnv : IDisposable
     /// <summary>Full step result (reward terms, x position and velocity) per env.</summary>
     public StepResult[] Results { get; }
 
-    /// <summary>Return of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.</summary>
+    /// <summary>
+    /// Return of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.
+    /// </summary>
     public double[] EpisodeReturn { get; }
 
-    /// <summary>Length of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.</summary>
+    /// <summary>
+    /// Length of the episode that just finished, for envs whose episode ended on the last step; 0 elsewhere.
+    /// </summary>
     public int[] EpisodeLength { get; }
 
     /// <summary>
-    /// Make <paramref name="numEnvs"/> envs of <paramref name="envId"/>, reset env i with seed <paramref name="seed"/> + i.
-    /// <paramref name="threads"/> 0 means min(numEnvs, processor count).
+    /// Make <paramref name="numEnvs"/> envs of <paramref name="envId"/>, reset env i with seed
+    /// <paramref name="seed"/> + i. <paramref name="threads"/> 0 means min(numEnvs, processor count).
     /// </summary>
     public VecEnv(string envId, int numEnvs, int seed, int threads = 0)
     {
@@ -76,13 +80,13 @@ public sealed class VecEnv : IDisposable
         Spec = EnvRegistry.Get(envId);
         NumEnvs = numEnvs;
         Threads = Math.Min(numEnvs, threads == 0 ? Environment.ProcessorCount : threads);
-        _obsDim = Spec.ObsDim;
-        _actDim = Spec.ActDim;
-        _envs = new IEnv[numEnvs];
-        _actions = new float[numEnvs * _actDim];
-        _runningReturn = new double[numEnvs];
-        Obs = new float[numEnvs * _obsDim];
-        FinalObs = new float[numEnvs * _obsDim];
+        obsDim = Spec.ObsDim;
+        actDim = Spec.ActDim;
+        envs = new IEnv[numEnvs];
+        actionBuffer = new float[numEnvs * actDim];
+        runningReturn = new double[numEnvs];
+        Obs = new float[numEnvs * obsDim];
+        FinalObs = new float[numEnvs * obsDim];
         Rewards = new float[numEnvs];
         Terminated = new bool[numEnvs];
         Truncated = new bool[numEnvs];
@@ -93,30 +97,31 @@ public sealed class VecEnv : IDisposable
         {
             for (var i = 0; i < numEnvs; i++)
             {
-                _envs[i] = EnvRegistry.Make(envId);
-                _envs[i].Reset(unchecked(seed + i), ObsRow(i));
+                envs[i] = EnvRegistry.Make(envId);
+                envs[i].Reset(unchecked(seed + i), ObsRow(i));
             }
         }
         catch
         {
-            foreach (var e in _envs) e?.Dispose();
+            foreach (var e in envs) e?.Dispose();
             throw;
         }
 
         // ManualResetEventSlim creates its lock object the first time a wait has to block; make that happen
         // here (a 1 ms timed wait on the unset event) so no Step ever allocates.
-        _allDone.Wait(1);
-        _next = new PaddedCounter[Threads];
-        _partStart = new int[Threads + 1];
-        for (var p = 0; p <= Threads; p++) _partStart[p] = (int)((long)numEnvs * p / Threads);
-        _go = new SemaphoreSlim[Threads];
-        _workers = new Thread[Threads];
+        allDone.Wait(1);
+        nextClaim = new PaddedCounter[Threads];
+        partStart = new int[Threads + 1];
+        for (var p = 0; p <= Threads; p++) partStart[p] = (int)((long)numEnvs * p / Threads);
+        workerGo = new SemaphoreSlim[Threads];
+        workers = new Thread[Threads];
         for (var k = 1; k < Threads; k++)
         {
-            _go[k] = new SemaphoreSlim(0);
+            workerGo[k] = new SemaphoreSlim(0);
             var worker = k;
-            _workers[k] = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"VecEnv {envId} worker {k}" };
-            _workers[k].Start();
+            workers[k] = new Thread(
+                () => WorkerLoop(worker)) { IsBackground = true, Name = $"VecEnv {envId} worker {k}" };
+            workers[k].Start();
         }
     }
 
@@ -130,12 +135,12 @@ public sealed class VecEnv : IDisposable
         var ints = new List<long> { NumEnvs };
         for (var i = 0; i < NumEnvs; i++)
         {
-            var s = _envs[i].CaptureState();
+            var s = envs[i].CaptureState();
             ints.Add(s.Reals.Length);
             ints.Add(s.Ints.Length);
             reals.AddRange(s.Reals);
             ints.AddRange(s.Ints);
-            reals.Add(_runningReturn[i]);
+            reals.Add(runningReturn[i]);
         }
         reals.AddRange(Obs.Select(v => (double)v));
         return (reals.ToArray(), ints.ToArray());
@@ -145,57 +150,62 @@ public sealed class VecEnv : IDisposable
     public void SetState(double[] reals, long[] ints)
     {
         if (ints.Length == 0 || ints[0] != NumEnvs)
-            throw new ArgumentException($"saved state is for {(ints.Length == 0 ? 0 : ints[0])} envs, this VecEnv has {NumEnvs}");
+            throw new ArgumentException(
+                $"saved state is for {(ints.Length == 0 ? 0 : ints[0])} envs, this VecEnv has {NumEnvs}");
         int ri = 0, ii = 1;
         for (var i = 0; i < NumEnvs; i++)
         {
             var nr = (int)ints[ii++];
             var ni = (int)ints[ii++];
-            _envs[i].RestoreState(new EnvState(reals[ri..(ri + nr)], ints[ii..(ii + ni)]));
+            envs[i].RestoreState(new EnvState(reals[ri..(ri + nr)], ints[ii..(ii + ni)]));
             ri += nr;
             ii += ni;
-            _runningReturn[i] = reals[ri++];
+            runningReturn[i] = reals[ri++];
         }
         for (var j = 0; j < Obs.Length; j++) Obs[j] = (float)reals[ri + j];
     }
 
     /// <summary>The underlying env i (for qpos/qvel when collecting datasets). Do not step it directly.</summary>
-    public IEnv Env(int i) => _envs[i];
+    public IEnv Env(int i) => envs[i];
 
-    /// <summary>Start a new episode in every env (continuing each env's random stream) and fill <see cref="Obs"/>.</summary>
+    /// <summary>
+    /// Start a new episode in every env (continuing each env's random stream) and fill <see cref="Obs"/>.
+    /// </summary>
     public void Reset()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         for (var i = 0; i < NumEnvs; i++)
         {
-            _envs[i].Reset(null, ObsRow(i));
-            _runningReturn[i] = 0;
+            envs[i].Reset(null, ObsRow(i));
+            runningReturn[i] = 0;
         }
     }
 
     /// <summary>
-    /// Step every env with its row of <paramref name="actions"/> (NumEnvs × ActDim, row-major, clipped to [-1, 1] by the env);
-    /// fills the result arrays and auto-resets finished envs.
+    /// Step every env with its row of <paramref name="actions"/> (NumEnvs × ActDim, row-major, clipped to [-1, 1] by
+    /// the env); fills the result arrays and auto-resets finished envs.
     /// </summary>
     public void Step(ReadOnlySpan<float> actions)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (actions.Length != _actions.Length)
-            throw new ArgumentException($"actions has {actions.Length} entries, {NumEnvs} envs × {_actDim} ({Spec.Id}) need {_actions.Length}", nameof(actions));
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (actions.Length != actionBuffer.Length)
+            throw new ArgumentException($"actions has {actions.Length} entries, " +
+                $"{NumEnvs} envs × {actDim} ({Spec.Id}) need {actionBuffer.Length}", nameof(actions));
         for (var j = 0; j < actions.Length; j++)
             if (!float.IsFinite(actions[j]))
-                throw new ArgumentException($"actions[{j}] (env {j / _actDim}, entry {j % _actDim}) is {actions[j]}; {Spec.Id} needs finite actions", nameof(actions));
-        actions.CopyTo(_actions);
+                throw new ArgumentException($"actions[{j}] (env {j / actDim}, entry {j % actDim}) is {actions[j]}; " +
+                    $"{Spec.Id} needs finite actions", nameof(actions));
+        actions.CopyTo(actionBuffer);
 
         // Publish the work: the counter hands out env indices; whoever completes the last env signals.
-        _allDone.Reset();
-        _error = null;
-        Volatile.Write(ref _completed, 0);
-        for (var p = 0; p < Threads; p++) Volatile.Write(ref _next[p].Value, 0);
-        for (var k = 1; k < Threads; k++) _go[k].Release();
+        allDone.Reset();
+        stepError = null;
+        Volatile.Write(ref completed, 0);
+        for (var p = 0; p < Threads; p++) Volatile.Write(ref nextClaim[p].Value, 0);
+        for (var k = 1; k < Threads; k++) workerGo[k].Release();
         StepShare(0);
-        _allDone.Wait();
-        if (_error is { } error)
+        allDone.Wait();
+        if (stepError is { } error)
             throw new InvalidOperationException($"{Spec.Id} VecEnv step failed: {error.Message}", error);
     }
 
@@ -203,8 +213,8 @@ public sealed class VecEnv : IDisposable
     {
         while (true)
         {
-            _go[k].Wait();
-            if (_stopping) return;
+            workerGo[k].Wait();
+            if (stopping) return;
             StepShare(k);
         }
     }
@@ -221,8 +231,8 @@ public sealed class VecEnv : IDisposable
         for (var r = 0; r < Threads; r++)
         {
             var part = (k + r) % Threads;
-            int start = _partStart[part], end = _partStart[part + 1], i;
-            while ((i = start + Interlocked.Increment(ref _next[part].Value) - 1) < end)
+            int start = partStart[part], end = partStart[part + 1], i;
+            while ((i = start + Interlocked.Increment(ref nextClaim[part].Value) - 1) < end)
             {
                 try
                 {
@@ -230,11 +240,11 @@ public sealed class VecEnv : IDisposable
                 }
                 catch (Exception e)
                 {
-                    Interlocked.CompareExchange(ref _error, e, null);
+                    Interlocked.CompareExchange(ref stepError, e, null);
                 }
                 finally
                 {
-                    if (Interlocked.Increment(ref _completed) == NumEnvs) _allDone.Set();
+                    if (Interlocked.Increment(ref completed) == NumEnvs) allDone.Set();
                 }
             }
         }
@@ -242,19 +252,19 @@ public sealed class VecEnv : IDisposable
 
     void StepOne(int i)
     {
-        var env = _envs[i];
-        var next = FinalObs.AsSpan(i * _obsDim, _obsDim);
-        var r = env.Step(_actions.AsSpan(i * _actDim, _actDim), next);
+        var env = envs[i];
+        var next = FinalObs.AsSpan(i * obsDim, obsDim);
+        var r = env.Step(actionBuffer.AsSpan(i * actDim, actDim), next);
         Results[i] = r;
         Rewards[i] = (float)r.Reward;
         Terminated[i] = r.Terminated;
         Truncated[i] = r.Truncated;
-        _runningReturn[i] += r.Reward;
+        runningReturn[i] += r.Reward;
         if (r.Terminated || r.Truncated)
         {
-            EpisodeReturn[i] = _runningReturn[i];
+            EpisodeReturn[i] = runningReturn[i];
             EpisodeLength[i] = env.EpisodeStep;
-            _runningReturn[i] = 0;
+            runningReturn[i] = 0;
             env.Reset(null, ObsRow(i));
         }
         else
@@ -265,18 +275,18 @@ public sealed class VecEnv : IDisposable
         }
     }
 
-    Span<float> ObsRow(int i) => Obs.AsSpan(i * _obsDim, _obsDim);
+    Span<float> ObsRow(int i) => Obs.AsSpan(i * obsDim, obsDim);
 
     /// <summary>Stop the worker threads and free every env.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _stopping = true;
-        for (var k = 1; k < Threads; k++) _go[k].Release();
-        for (var k = 1; k < Threads; k++) _workers[k].Join();
-        for (var k = 1; k < Threads; k++) _go[k].Dispose();
-        _allDone.Dispose();
-        foreach (var e in _envs) e.Dispose();
+        if (disposed) return;
+        disposed = true;
+        stopping = true;
+        for (var k = 1; k < Threads; k++) workerGo[k].Release();
+        for (var k = 1; k < Threads; k++) workers[k].Join();
+        for (var k = 1; k < Threads; k++) workerGo[k].Dispose();
+        allDone.Dispose();
+        foreach (var e in envs) e.Dispose();
     }
 }

@@ -36,7 +36,7 @@ public sealed class LearningData : IDisposable
             new BehaviourPolicy.Random(), 1_000, Seed: 1, "random")));
 
         HopperActor = Path.Combine(Dir, "hopper_bc_actor.pt");
-        using (var bc = BehaviorCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, BatchSize = 1024,
+        using (var bc = BehaviourCloning.Train(new BcOptions { EnvId = "Hopper-v4", Epochs = 1, BatchSize = 1024,
             Hidden = [64, 64], EvalEpisodes = 0 }, hopper).Actor)
             bc.Save(HopperActor);
         WalkerActor = Path.Combine(Dir, "walker_actor.pt");

@@ -8,7 +8,8 @@ public class ConversionTests
     public void Converts_d4rl_file_to_states_and_actions_float32()
     {
         using var tmp = new TempDir();
-        var r = DatasetConversion.H5ToNpz(new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), tmp.File("out.npz")));
+        var r = DatasetConversion.H5ToNpz(
+            new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), tmp.File("out.npz")));
         Assert.Equal((40, 40, 11, 3), (r.Rows, r.SourceRows, r.ObsDim, r.ActDim));
         Assert.Equal(["states", "actions", "rewards", "terminals", "timeouts"], r.Keys);
         var a = Npz.Read(tmp.File("out.npz"));
@@ -19,7 +20,8 @@ public class ConversionTests
         Assert.Equal("|b1", a["terminals"].DType);
         Assert.Equal(Fixtures.Obs(39, 10), a["states"].ToFloat32()[^1]); // all rows, in order
         Assert.False(a.ContainsKey("next_states")); // the fixture has none; convert does not invent them
-        var f64 = DatasetConversion.H5ToNpz(new ConvertOptions(Fixtures.Path("d4rl_tiny_f64_uint8.hdf5"), tmp.File("f64.npz")));
+        var f64 = DatasetConversion.H5ToNpz(
+            new ConvertOptions(Fixtures.Path("d4rl_tiny_f64_uint8.hdf5"), tmp.File("f64.npz")));
         Assert.Contains("next_states", f64.Keys);
         Assert.Equal("<f4", Npz.Read(tmp.File("f64.npz"))["states"].DType);
     }
@@ -30,11 +32,13 @@ public class ConversionTests
         using var tmp = new TempDir();
         int[] Rows(string name, int seed)
         {
-            DatasetConversion.H5ToNpz(new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), tmp.File(name), MaxSamples: 17, Seed: seed));
+            DatasetConversion.H5ToNpz(
+                new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), tmp.File(name), MaxSamples: 17, Seed: seed));
             var back = DatasetIO.Load(tmp.File(name));
             Assert.Equal(17, back.Count);
             // Row identity from obs[i, 0] = i/2; every key must come from the same row.
-            var rows = Enumerable.Range(0, back.Count).Select(k => (int)Math.Round(back.Observations[k * 11] * 2)).ToArray();
+            var rows = Enumerable.Range(
+                0, back.Count).Select(k => (int)Math.Round(back.Observations[k * 11] * 2)).ToArray();
             for (var k = 0; k < rows.Length; k++)
             {
                 Assert.Equal(Fixtures.Act(rows[k], 1), back.Actions[k * 3 + 1]);
@@ -49,8 +53,9 @@ public class ConversionTests
         Assert.Equal(a, Rows("b.npz", 7));
         Assert.NotEqual(a, Rows("c.npz", 8));
         Assert.NotEqual(Enumerable.Range(0, 17), a); // shuffled, not the first rows
-        // max_samples ≥ rows keeps every row in order, like the notebook.
-        var all = DatasetConversion.H5ToNpz(new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), tmp.File("all.npz"), MaxSamples: 40));
+        // MaxSamples ≥ rows keeps every row in order, like the notebook.
+        var all = DatasetConversion.H5ToNpz(
+            new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), tmp.File("all.npz"), MaxSamples: 40));
         Assert.Equal(40, all.Rows);
     }
 
@@ -69,8 +74,9 @@ public class ConversionTests
         var ds = Make.Dataset(n: 30);
         ds.Actions[4] = float.NegativeInfinity;
         DatasetIO.SaveHdf5(tmp.File("bad.hdf5"), ds);
-        var e = Assert.Throws<UserError>(() => DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("bad.hdf5"), tmp.File("out.npz"))));
-        AssertOneLine.Message(e, "'actions' has 1 NaN/Inf value, first at row 1, column 1", "--allow_nonfinite");
+        var e = Assert.Throws<UserError>(
+            () => DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("bad.hdf5"), tmp.File("out.npz"))));
+        AssertOneLine.Message(e, "'actions' has 1 NaN/Inf value, first at row 1, column 1", "allow non-finite values");
         Assert.Equal([tmp.File("bad.hdf5")], Directory.GetFiles(tmp.Path));
         DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("bad.hdf5"), tmp.File("out.npz"), AllowNonFinite: true));
         Assert.True(float.IsNegativeInfinity(DatasetIO.Load(tmp.File("out.npz"), allowNonFinite: true).Actions[4]));
@@ -79,10 +85,13 @@ public class ConversionTests
     [Fact]
     public void Unwritable_output_folder_fails_before_reading_with_one_line()
     {
-        var e = Assert.Throws<UserError>(() => DatasetConversion.H5ToNpz(new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), "/proc/o2o-test/out.npz")));
+        var unwritable = new ConvertOptions(Fixtures.Path("d4rl_tiny_h5py.hdf5"), "/proc/o2o-test/out.npz");
+        var e = Assert.Throws<UserError>(() => DatasetConversion.H5ToNpz(unwritable));
         AssertOneLine.Message(e, "/proc/o2o-test", "writable");
         using var tmp = new TempDir();
-        var same = Assert.Throws<UserError>(() => DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("x.npz"), tmp.File("x.npz"))));
-        AssertOneLine.Message(same, "is the input");
+        var same = Assert.Throws<OptionError>(
+            () => DatasetConversion.H5ToNpz(new ConvertOptions(tmp.File("x.npz"), tmp.File("x.npz"))));
+        AssertOneLine.Message(same, "is the input", "choose another OutputPath");
+        Assert.Equal(["OutputPath"], same.Options);
     }
 }

@@ -55,7 +55,8 @@ public class DatasetTests
         Assert.Equal(ds.Observation(5).ToArray(), s.Observation(0).ToArray());
         Assert.Equal(ds.Observation(0).ToArray(), s.Observation(1).ToArray());
         Assert.Equal(ds.Action(5).ToArray(), s.Action(2).ToArray());
-        Assert.Equal(ds.InfosQpos!.AsSpan(5 * ds.InfosQposWidth, ds.InfosQposWidth).ToArray(), s.InfosQpos!.AsSpan(0, s.InfosQposWidth).ToArray());
+        Assert.Equal(ds.InfosQpos!.AsSpan(5 * ds.InfosQposWidth, ds.InfosQposWidth).ToArray(),
+            s.InfosQpos!.AsSpan(0, s.InfosQposWidth).ToArray());
         Assert.Equal([ds.Terminals![5], ds.Terminals[0], ds.Terminals[5]], s.Terminals!);
         Assert.Equal(ds.Metadata, s.Metadata);
         Assert.Throws<ArgumentOutOfRangeException>(() => ds.Subset([20]));
@@ -64,7 +65,8 @@ public class DatasetTests
     [Fact]
     public void Constructor_refuses_mismatched_shapes_with_one_line()
     {
-        var e = Assert.Throws<UserError>(() => new OfflineDataset(3, 2, 1, new float[6], new float[3], rewards: new float[4]));
+        var e = Assert.Throws<UserError>(
+            () => new OfflineDataset(3, 2, 1, new float[6], new float[3], rewards: new float[4]));
         AssertOneLine.Message(e, "rewards", "4 entries", "3 rows");
         var e2 = Assert.Throws<UserError>(() => new OfflineDataset(3, 2, 1, new float[5], new float[3]));
         AssertOneLine.Message(e2, "observations", "3 rows × 2");
@@ -102,7 +104,9 @@ public class DatasetTests
         Assert.Contains("ambiguous", s.EnvNote, StringComparison.Ordinal);
         Assert.Null(s.NormalizedScore);
         Assert.Equal("Walker2d-v4", DatasetStats.Compute(ds, "/d/walker2d-medium-v2.hdf5").Env!.EnvId);
-        Assert.Equal("HalfCheetah-v4", DatasetStats.Compute(ds.WithMetadata(new Dictionary<string, string> { ["env_id"] = "HalfCheetah-v4" })).Env!.EnvId);
+        Assert.Equal("HalfCheetah-v4",
+            DatasetStats.Compute(
+                ds.WithMetadata(new Dictionary<string, string> { ["env_id"] = "HalfCheetah-v4" })).Env!.EnvId);
         var wrong = DatasetStats.Compute(ds.WithMetadata(new Dictionary<string, string> { ["env_id"] = "Hopper-v4" }));
         Assert.Null(wrong.Env);
         Assert.Contains(wrong.Problems, p => p.Contains("metadata/env_id says Hopper-v4", StringComparison.Ordinal));
@@ -127,7 +131,8 @@ public class DatasetTests
     public void Scores_for_walker_and_cheetah_and_unknown_keys()
     {
         Assert.Equal(100 * (3000 - 1.629008) / (4592.3 - 1.629008), D4rlScores.Normalize("Walker2d-v4", 3000), 9);
-        Assert.Equal(100 * (4000 + 280.178953) / (12135.0 + 280.178953), D4rlScores.Normalize("halfcheetah-medium-expert-v2", 4000), 9);
+        Assert.Equal(100 * (4000 + 280.178953) / (12135.0 + 280.178953),
+            D4rlScores.Normalize("halfcheetah-medium-expert-v2", 4000), 9);
         Assert.False(D4rlScores.TryGetReference("Ant-v4", out _, out _));
         Assert.False(D4rlScores.TryGetReference("hopperx", out _, out _));
         var e = Assert.Throws<UserError>(() => D4rlScores.Normalize("Ant-v4", 1));
@@ -139,9 +144,12 @@ public class DatasetTests
     {
         Assert.Equal("hopper_medium-v2.hdf5", D4rlTask.Parse("hopper-medium-v2").ServerFileName);
         Assert.Equal("walker2d_medium_replay-v2.hdf5", D4rlTask.Parse("walker2d-medium-replay-v2").ServerFileName);
-        Assert.Equal("halfcheetah_medium_expert-v2.hdf5", D4rlTask.Parse("halfcheetah-medium-expert-v2").ServerFileName);
+        Assert.Equal(
+            "halfcheetah_medium_expert-v2.hdf5", D4rlTask.Parse("halfcheetah-medium-expert-v2").ServerFileName);
         Assert.Equal("hopper-medium-v2.hdf5", D4rlTask.Parse("hopper-medium-v2").LocalFileName);
-        Assert.Equal("http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/hopper_medium-v2.hdf5", D4rlDownload.UrlFor("hopper-medium-v2"));
-        AssertOneLine.Message(Assert.Throws<UserError>(() => D4rlTask.Parse("hopper-great-v2")), "hopper-great-v2", "medium-replay");
+        Assert.Equal("http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/hopper_medium-v2.hdf5",
+            D4rlDownload.UrlFor("hopper-medium-v2"));
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(() => D4rlTask.Parse("hopper-great-v2")), "hopper-great-v2", "medium-replay");
     }
 }

@@ -5,34 +5,39 @@ using O2O.Core;
 
 namespace O2O.Data.Tests;
 
-/// <summary>A tiny HTTP/1.1 server on 127.0.0.1 that serves one body, honours Range, and can misbehave on purpose.</summary>
+/// <summary>
+/// A tiny HTTP/1.1 server on 127.0.0.1 that serves one body, honours Range, and can misbehave on purpose.
+/// </summary>
 internal sealed class LocalHttpServer : IDisposable
 {
-    readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    readonly CancellationTokenSource _cts = new();
-    readonly Task _loop;
+    readonly TcpListener listener = new(IPAddress.Loopback, 0);
+    readonly CancellationTokenSource stopping = new();
+    readonly Task acceptLoop;
 
-    /// <summary>Body for the served path, status to answer, and how many body bytes to send before closing (null = all).</summary>
+    /// <summary>
+    /// Body for the served path, status to answer, and how many body bytes to send before closing (null = all).
+    /// </summary>
     public byte[] Body { get; set; } = [];
     public string ServedPath { get; set; } = "/hopper_medium-v2.hdf5";
     public int Status { get; set; } = 200;
-    public Func<int, long?> CutAfter { get; set; } = _ => null; // request number → bytes of body to send before hanging up
+    // request number → bytes of body to send before hanging up
+    public Func<int, long?> CutAfter { get; set; } = _ => null;
     public List<string?> RangeHeaders { get; } = [];
-    public string BaseUrl => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+    public string BaseUrl => $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
 
     public LocalHttpServer()
     {
-        _listener.Start();
-        _loop = Task.Run(Loop);
+        listener.Start();
+        acceptLoop = Task.Run(Loop);
     }
 
     async Task Loop()
     {
         var n = 0;
-        while (!_cts.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             TcpClient c;
-            try { c = await _listener.AcceptTcpClientAsync(_cts.Token); } catch { return; }
+            try { c = await listener.AcceptTcpClientAsync(stopping.Token); } catch { return; }
             var req = n++;
             using (c) { try { await Serve(c, req); } catch (IOException) { } catch (SocketException) { } }
         }
@@ -43,7 +48,8 @@ internal sealed class LocalHttpServer : IDisposable
         var s = c.GetStream();
         var head = new StringBuilder();
         var one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await s.ReadAsync(one) == 1) head.Append((char)one[0]);
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await s.ReadAsync(one) == 1)
+            head.Append((char)one[0]);
         var lines = head.ToString().Split("\r\n");
         var path = lines[0].Split(' ')[1];
         var range = lines.FirstOrDefault(l => l.StartsWith("Range:", StringComparison.OrdinalIgnoreCase))?[6..].Trim();
@@ -52,7 +58,8 @@ internal sealed class LocalHttpServer : IDisposable
         {
             var code = path != ServedPath ? 404 : Status;
             var msg = Encoding.ASCII.GetBytes("nope");
-            await s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {code} Whatever\r\nContent-Length: {msg.Length}\r\nConnection: close\r\n\r\n"));
+            await s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {code} Whatever\r\nContent-Length: " +
+                $"{msg.Length}\r\nConnection: close\r\n\r\n"));
             await s.WriteAsync(msg);
             return;
         }
@@ -65,7 +72,8 @@ internal sealed class LocalHttpServer : IDisposable
             extra = $"Content-Range: bytes {from}-{Body.Length - 1}/{Body.Length}\r\n";
         }
         var len = Body.Length - from;
-        await s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {status}\r\nContent-Length: {len}\r\n{extra}Connection: close\r\n\r\n"));
+        await s.WriteAsync(
+            Encoding.ASCII.GetBytes($"HTTP/1.1 {status}\r\nContent-Length: {len}\r\n{extra}Connection: close\r\n\r\n"));
         var send = Math.Min(len, CutAfter(reqNo) ?? len);
         await s.WriteAsync(Body.AsMemory((int)from, (int)send));
         await s.FlushAsync();
@@ -73,10 +81,10 @@ internal sealed class LocalHttpServer : IDisposable
 
     public void Dispose()
     {
-        _cts.Cancel();
-        _listener.Stop();
-        try { _loop.Wait(2000); } catch (AggregateException) { }
-        _cts.Dispose();
+        stopping.Cancel();
+        listener.Stop();
+        try { acceptLoop.Wait(2000); } catch (AggregateException) { }
+        stopping.Dispose();
     }
 }
 
@@ -99,7 +107,8 @@ public class DownloadTests
         using var srv = new LocalHttpServer();
         srv.Body = Hdf5Bytes(tmp);
         var events = new List<DownloadProgress>();
-        var path = D4rlDownload.Fetch("hopper-medium-v2", tmp.File("data"), srv.BaseUrl, new ListProgress(events), timeout: Quick);
+        var path = D4rlDownload.Fetch(
+            "hopper-medium-v2", tmp.File("data"), srv.BaseUrl, new ListProgress(events), timeout: Quick);
         Assert.Equal(Path.Combine(tmp.File("data"), "hopper-medium-v2.hdf5"), path);
         Assert.Equal(srv.Body, File.ReadAllBytes(path));
         Assert.False(File.Exists(path + ".part"));
@@ -121,8 +130,10 @@ public class DownloadTests
         var half = srv.Body.Length / 2;
         srv.CutAfter = req => req == 0 ? half : null;
         var dir = tmp.File("data");
-        var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", dir, srv.BaseUrl, timeout: Quick));
-        AssertOneLine.Message(e, "rerun the same command to resume", "place hopper-medium-v2.hdf5", "o2o data collect");
+        var e = Assert.Throws<UserError>(
+            () => D4rlDownload.Fetch("hopper-medium-v2", dir, srv.BaseUrl, timeout: Quick));
+        AssertOneLine.Message(
+            e, "download again to resume", "place hopper-medium-v2.hdf5", "collect one by running a policy");
         var part = Path.Combine(dir, "hopper-medium-v2.hdf5.part");
         Assert.Equal(half, new FileInfo(part).Length);
         Assert.False(File.Exists(Path.Combine(dir, "hopper-medium-v2.hdf5")));
@@ -137,11 +148,16 @@ public class DownloadTests
     {
         using var tmp = new TempDir();
         using var srv = new LocalHttpServer { ServedPath = "/elsewhere.hdf5" };
-        var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("walker2d-medium-replay-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
-        AssertOneLine.Message(e, "HTTP 404", "walker2d_medium_replay-v2.hdf5", "by hand", "o2o data collect");
+        var e = Assert.Throws<UserError>(
+            () => D4rlDownload.Fetch("walker2d-medium-replay-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
+        AssertOneLine.Message(
+            e, "HTTP 404", "walker2d_medium_replay-v2.hdf5", "by hand", "collect one by running a policy");
         srv.ServedPath = "/walker2d_medium_replay-v2.hdf5";
         srv.Status = 403;
-        AssertOneLine.Message(Assert.Throws<UserError>(() => D4rlDownload.Fetch("walker2d-medium-replay-v2", tmp.Path, srv.BaseUrl, timeout: Quick)), "HTTP 403");
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(
+                () => D4rlDownload.Fetch("walker2d-medium-replay-v2", tmp.Path, srv.BaseUrl, timeout: Quick)),
+            "HTTP 403");
         Assert.Empty(Directory.GetFiles(tmp.Path));
     }
 
@@ -152,7 +168,8 @@ public class DownloadTests
         using var srv = new LocalHttpServer();
         srv.Body = Hdf5Bytes(tmp);
         srv.CutAfter = _ => 1000; // every answer stops after 1000 bytes
-        var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
+        var e = Assert.Throws<UserError>(
+            () => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
         AssertOneLine.Message(e, "of", "resume");
         Assert.False(File.Exists(tmp.File("hopper-medium-v2.hdf5")));
         Assert.Equal(1000, new FileInfo(tmp.File("hopper-medium-v2.hdf5.part")).Length);
@@ -163,7 +180,8 @@ public class DownloadTests
     {
         using var tmp = new TempDir();
         using var srv = new LocalHttpServer { Body = Encoding.ASCII.GetBytes("<html>moved</html>") };
-        var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
+        var e = Assert.Throws<UserError>(
+            () => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
         AssertOneLine.Message(e, "not a D4RL dataset");
         Assert.Empty(Directory.GetFiles(tmp.Path));
     }
@@ -176,8 +194,9 @@ public class DownloadTests
         l.Start();
         var port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop(); // nothing listens there now: connection refused
-        var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, $"http://127.0.0.1:{port}", timeout: Quick));
-        AssertOneLine.Message(e, "cannot reach", $"127.0.0.1:{port}", "by hand", "o2o data collect");
+        var e = Assert.Throws<UserError>(
+            () => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, $"http://127.0.0.1:{port}", timeout: Quick));
+        AssertOneLine.Message(e, "cannot reach", $"127.0.0.1:{port}", "by hand", "collect one by running a policy");
         Assert.Empty(Directory.GetFiles(tmp.Path));
     }
 
@@ -190,8 +209,9 @@ public class DownloadTests
         try
         {
             var port = ((IPEndPoint)l.LocalEndpoint).Port;
-            var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, $"http://127.0.0.1:{port}", timeout: TimeSpan.FromSeconds(1)));
-            AssertOneLine.Message(e, "no answer", "--timeout");
+            var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path,
+                $"http://127.0.0.1:{port}", timeout: TimeSpan.FromSeconds(1)));
+            AssertOneLine.Message(e, "no answer", "raise the timeout");
         }
         finally { l.Stop(); }
     }
@@ -199,8 +219,13 @@ public class DownloadTests
     [Fact]
     public void Bad_task_and_unwritable_dir_fail_before_any_request()
     {
-        AssertOneLine.Message(Assert.Throws<UserError>(() => D4rlDownload.Fetch("ant-medium-v2", "/tmp", "http://127.0.0.1:1")), "ant-medium-v2", "hopper");
-        AssertOneLine.Message(Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", "/proc/o2o-nope", "http://127.0.0.1:1")), "/proc/o2o-nope", "writable");
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(() => D4rlDownload.Fetch("ant-medium-v2", "/tmp", "http://127.0.0.1:1")),
+            "ant-medium-v2", "hopper");
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(
+                () => D4rlDownload.Fetch("hopper-medium-v2", "/proc/o2o-nope", "http://127.0.0.1:1")),
+            "/proc/o2o-nope", "writable");
     }
 
     sealed class ListProgress(List<DownloadProgress> list) : IProgress<DownloadProgress>

@@ -53,12 +53,7 @@ public class Hdf5Tests
         DatasetIO.SaveHdf5(tmp.File("d.hdf5"), ds, new Hdf5WriteOptions(gzip, chunkRows));
         var back = DatasetIO.Load(tmp.File("d.hdf5"));
         Assert.Equal((ds.Count, ds.ObsDim, ds.ActDim), (back.Count, back.ObsDim, back.ActDim));
-        Assert.Equal(ds.Observations, back.Observations);
-        Assert.Equal(ds.Actions, back.Actions);
-        Assert.Equal(ds.Rewards, back.Rewards);
-        Assert.Equal(ds.NextObservations, back.NextObservations);
-        Assert.Equal(ds.Terminals, back.Terminals);
-        Assert.Equal(ds.Timeouts, back.Timeouts);
+        Fixtures.AssertSameTransitions(ds, back);
         Assert.Equal(ds.InfosQpos, back.InfosQpos);
         Assert.Equal(ds.InfosQvel, back.InfosQvel);
         Assert.Equal(ds.InfosQposWidth, back.InfosQposWidth);
@@ -66,7 +61,8 @@ public class Hdf5Tests
         Assert.Equal(ds.Metadata.OrderBy(k => k.Key), back.Metadata.OrderBy(k => k.Key));
         Assert.Single(Directory.GetFiles(tmp.Path));
         using var f = H5File.OpenRead(tmp.File("d.hdf5"));
-        Assert.Equal([(ulong)Math.Min(chunkRows, 1000), 11UL], f.Dataset("observations").Layout.Chunks.Take(2).Select(c => (ulong)c));
+        Assert.Equal([(ulong)Math.Min(chunkRows, 1000), 11UL],
+            f.Dataset("observations").Layout.Chunks.Take(2).Select(c => (ulong)c));
     }
 
     [Fact]
@@ -92,11 +88,13 @@ public class Hdf5Tests
         var (code, stdout, stderr) = Python.Run("""
             import sys, h5py, numpy as np
             with h5py.File(sys.argv[1], 'r') as f:
-                for k in ['observations', 'actions', 'rewards', 'next_observations', 'terminals', 'timeouts', 'infos/qpos', 'infos/qvel', 'infos/action_log_probs']:
+                for k in ['observations', 'actions', 'rewards', 'next_observations', 'terminals', 'timeouts',
+                          'infos/qpos', 'infos/qvel', 'infos/action_log_probs']:
                     d = f[k]
                     print(k, d.dtype, d.shape, d.chunks, d.compression)
                 print('sum', repr(float(f['observations'][:].astype(np.float64).sum())), int(f['terminals'][:].sum()))
-                print('meta', f['metadata/env_id'][()].decode(), f['metadata/generated_by'][()].decode(), f['metadata/seed'][()].decode())
+                print('meta', f['metadata/env_id'][()].decode(), f['metadata/generated_by'][()].decode(),
+                      f['metadata/seed'][()].decode())
             with h5py.File(sys.argv[2], 'r') as f:
                 d = f['observations']
                 print('plain', d.dtype, d.shape, d.chunks, d.compression, int(f['timeouts'][:].sum()))
@@ -112,10 +110,13 @@ public class Hdf5Tests
         Assert.Equal("infos/qpos float64 (5000, 6) (4096, 6) gzip", lines[6]);
         Assert.Equal("infos/action_log_probs float64 (5000,) (4096,) gzip", lines[8]);
         var parts = lines[9].Split(' ');
-        Assert.Equal(ds.Observations.Sum(x => (double)x), double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), 6);
-        Assert.Equal(ds.Terminals!.Count(t => t), int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(ds.Observations.Sum(x => (double)x),
+            double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), 6);
+        Assert.Equal(
+            ds.Terminals!.Count(t => t), int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal("meta Hopper-v4 o2o tests 1", lines[10]);
-        Assert.Equal($"plain float32 (5000, 11) (5000, 11) None {ds.Timeouts!.Count(t => t)}", lines[11]); // defaults: one row-shaped chunk here, no gzip
+        // defaults: one row-shaped chunk here, no gzip
+        Assert.Equal($"plain float32 (5000, 11) (5000, 11) None {ds.Timeouts!.Count(t => t)}", lines[11]);
     }
 
     [Fact]
@@ -140,11 +141,13 @@ public class Hdf5Tests
     public void Missing_file_empty_file_folder_and_foreign_file_are_one_line_errors()
     {
         using var tmp = new TempDir();
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("nope.hdf5"))), "nope.hdf5", "does not exist");
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("nope.hdf5"))), "nope.hdf5", "does not exist");
         File.WriteAllBytes(tmp.File("empty.hdf5"), []);
         AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("empty.hdf5"))), "empty");
         File.WriteAllText(tmp.File("text.hdf5"), "observations,actions\n1,2\n");
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("text.hdf5"))), "neither an HDF5 nor an NPZ");
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("text.hdf5"))), "neither an HDF5 nor an NPZ");
         AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.Path)), "folder");
     }
 
@@ -153,8 +156,10 @@ public class Hdf5Tests
     {
         using var tmp = new TempDir();
         new H5File { ["actions"] = new float[] { 1, 2 } }.Write(tmp.File("noobs.h5"));
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("noobs.h5"))), "no 'observations'", "actions");
-        new H5File { ["observations"] = new H5Dataset<float[]>(new float[4], fileDims: [2, 2]) }.Write(tmp.File("noact.h5"));
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("noobs.h5"))), "no 'observations'", "actions");
+        new H5File { ["observations"] = new H5Dataset<float[]>(new float[4], fileDims: [2, 2]) }
+            .Write(tmp.File("noact.h5"));
         AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("noact.h5"))), "no 'actions'");
         new H5File
         {
@@ -168,9 +173,11 @@ public class Hdf5Tests
             ["actions"] = new H5Dataset<float[]>(new float[10], fileDims: [10, 1]),
             ["terminals"] = new byte[11],
         }.Write(tmp.File("flags.h5"));
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("flags.h5"))), "terminals", "11 rows");
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("flags.h5"))), "terminals", "11 rows");
         new H5File { ["observations"] = new float[10], ["actions"] = new float[10] }.Write(tmp.File("rank.h5"));
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("rank.h5"))), "observations", "shape (10)");
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("rank.h5"))), "observations", "shape (10)");
     }
 
     [Fact]
@@ -182,7 +189,8 @@ public class Hdf5Tests
         ds.Observations[10 * 11 + 0] = float.PositiveInfinity;
         DatasetIO.SaveHdf5(tmp.File("nan.hdf5"), ds);
         var e = Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("nan.hdf5")));
-        AssertOneLine.Message(e, "'observations' has 2 NaN/Inf values, first at row 3, column 2", "--allow_nonfinite");
+        AssertOneLine.Message(
+            e, "'observations' has 2 NaN/Inf values, first at row 3, column 2", "allow non-finite values");
         var ok = DatasetIO.Load(tmp.File("nan.hdf5"), allowNonFinite: true);
         Assert.True(float.IsNaN(ok.Observations[35]));
         var stats = DatasetStats.Compute(ok);

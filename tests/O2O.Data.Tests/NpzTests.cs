@@ -54,8 +54,17 @@ public class NpzTests
         var i8 = new[] { long.MinValue, 1L, long.MaxValue };
         foreach (var compress in new[] { true, false })
         {
-            Npz.Write(p, [new("f4", NpyArray.FromFloat32(f4, 3, 4)), new("f8", NpyArray.FromFloat64(f8)), new("b", NpyArray.FromBool(b)),
-                new("i4", NpyArray.FromInt32(i4)), new("i8", NpyArray.FromInt64(i8)), new("u1", NpyArray.FromUInt8([0, 255])), new("zeros", NpyArray.FromFloat32(new float[10000]))], compress);
+            Npz.Write(p,
+                [
+                    new("f4", NpyArray.FromFloat32(f4, 3, 4)),
+                    new("f8", NpyArray.FromFloat64(f8)),
+                    new("b", NpyArray.FromBool(b)),
+                    new("i4", NpyArray.FromInt32(i4)),
+                    new("i8", NpyArray.FromInt64(i8)),
+                    new("u1", NpyArray.FromUInt8([0, 255])),
+                    new("zeros", NpyArray.FromFloat32(new float[10000])),
+                ],
+                compress);
             var r = Npz.Read(p);
             Assert.Equal([3, 4], r["f4"].Shape);
             Assert.Equal(f4, r["f4"].ToFloat32());
@@ -66,7 +75,8 @@ public class NpzTests
             Assert.Equal([0.0, 255.0], r["u1"].ToFloat64());
             using var zip = ZipFile.OpenRead(p);
             var zeros = zip.GetEntry("zeros.npy")!;
-            Assert.Equal(compress, zeros.CompressedLength < zeros.Length / 10); // deflated like savez_compressed, else stored like savez
+            // deflated like savez_compressed, else stored like savez
+            Assert.Equal(compress, zeros.CompressedLength < zeros.Length / 10);
         }
     }
 
@@ -77,12 +87,7 @@ public class NpzTests
         var ds = Make.Dataset();
         DatasetIO.SaveNpz(tmp.File("d.npz"), ds);
         var back = DatasetIO.Load(tmp.File("d.npz"));
-        Assert.Equal(ds.Observations, back.Observations);
-        Assert.Equal(ds.Actions, back.Actions);
-        Assert.Equal(ds.Rewards, back.Rewards);
-        Assert.Equal(ds.NextObservations, back.NextObservations);
-        Assert.Equal(ds.Terminals, back.Terminals);
-        Assert.Equal(ds.Timeouts, back.Timeouts);
+        Fixtures.AssertSameTransitions(ds, back);
         Assert.Single(Directory.GetFiles(tmp.Path)); // no temp file left beside it
     }
 
@@ -110,7 +115,8 @@ public class NpzTests
         var sum = ds.Observations.Sum(x => (double)x);
         var parts = lines[6].Split(' ');
         Assert.Equal(sum, double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), 6);
-        Assert.Equal(ds.Terminals!.Count(t => t), int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(
+            ds.Terminals!.Count(t => t), int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     static byte[] NpyBytes(string dict, byte[] data, int major)
@@ -132,20 +138,25 @@ public class NpzTests
     public void Reads_version_2_header_and_big_endian_data()
     {
         var be = new byte[] { 0x3F, 0x80, 0, 0, 0xC0, 0, 0, 0 }; // 1.0f, -2.0f big-endian
-        var a = Npy.Read(new MemoryStream(NpyBytes("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", be, 2)), "test");
+        var a = Npy.Read(
+            new MemoryStream(NpyBytes("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", be, 2)), "test");
         Assert.Equal(new[] { 1f, -2f }, a.ToFloat32());
     }
 
     [Fact]
     public void Refuses_unsupported_dtypes_truncated_data_and_bad_magic_with_one_line()
     {
-        var e1 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': '<U3', 'fortran_order': False, 'shape': (1,), }", new byte[12], 1)), "x"));
+        var e1 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': '<U3', " +
+            "'fortran_order': False, 'shape': (1,), }", new byte[12], 1)), "x"));
         AssertOneLine.Message(e1, "<U3", "not supported");
-        var e2 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", new byte[12], 1)), "x"));
+        var e2 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': '<f4', " +
+            "'fortran_order': False, 'shape': (5,), }", new byte[12], 1)), "x"));
         AssertOneLine.Message(e2, "truncated");
-        var e3 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(Encoding.ASCII.GetBytes("hello world, not npy")), "x"));
+        var e3 = Assert.Throws<UserError>(
+            () => Npy.Read(new MemoryStream(Encoding.ASCII.GetBytes("hello world, not npy")), "x"));
         AssertOneLine.Message(e3, "not a NumPy");
-        var e4 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", new byte[4], 1)), "x"));
+        var e4 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': [('a', '<f4')], " +
+            "'fortran_order': False, 'shape': (1,), }", new byte[4], 1)), "x"));
         AssertOneLine.Message(e4, "structured");
     }
 
@@ -164,12 +175,18 @@ public class NpzTests
     {
         using var tmp = new TempDir();
         Npz.Write(tmp.File("a.npz"), [new("actions", NpyArray.FromFloat32(new float[6], 2, 3))]);
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("a.npz"))), "no 'states'", "actions");
+        AssertOneLine.Message(
+            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("a.npz"))), "no 'states'", "actions");
         Npz.Write(tmp.File("b.npz"), [new("states", NpyArray.FromFloat32(new float[4], 2, 2))]);
         AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("b.npz"))), "no 'actions'");
-        Npz.Write(tmp.File("c.npz"), [new("states", NpyArray.FromFloat32(new float[4], 2, 2)), new("actions", NpyArray.FromFloat32(new float[3], 3, 1))]);
+        Npz.Write(tmp.File("c.npz"),
+            [new("states", NpyArray.FromFloat32(new float[4], 2, 2)),
+                new("actions", NpyArray.FromFloat32(new float[3], 3, 1))]);
         AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("c.npz"))), "3 rows", "2");
-        Npz.Write(tmp.File("d.npz"), [new("states", NpyArray.FromFloat32(new float[4], 2, 2)), new("actions", NpyArray.FromFloat32(new float[2], 2, 1)), new("rewards", NpyArray.FromFloat32(new float[3]))]);
+        Npz.Write(tmp.File("d.npz"),
+            [new("states", NpyArray.FromFloat32(new float[4], 2, 2)),
+                new("actions", NpyArray.FromFloat32(new float[2], 2, 1)),
+                new("rewards", NpyArray.FromFloat32(new float[3]))]);
         AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("d.npz"))), "rewards", "(3)");
     }
 }

@@ -20,51 +20,56 @@ public class BcTests
         var act = new float[rows * actDim];
         for (var i = 0; i < obs.Length; i++) obs[i] = (float)rng.NextGaussian();
         for (var r = 0; r < rows; r++)
-            for (var j = 0; j < actDim; j++) act[r * actDim + j] = Math.Clamp(0.4f * obs[r * obsDim + j] - 0.2f * obs[r * obsDim + j + 1], -1f, 1f);
+            for (var j = 0; j < actDim; j++)
+                act[r * actDim + j] = Math.Clamp(0.4f * obs[r * obsDim + j] - 0.2f * obs[r * obsDim + j + 1], -1f, 1f);
         return new OfflineDataset(rows, obsDim, actDim, obs, act);
     }
 
-    static BcOptions Small => new() { EnvId = "Hopper-v4", Epochs = 2, BatchSize = 256, Hidden = [32, 32], EvalEpisodes = 0 };
+    static BcOptions Small =>
+        new() { EnvId = "Hopper-v4", Epochs = 2, BatchSize = 256, Hidden = [32, 32], EvalEpisodes = 0 };
 
     [Fact]
     public void Same_seed_gives_identical_weights_and_curve()
     {
         var data = Linear(2000);
-        using var a = BehaviorCloning.Train(Small, data).Actor;
-        using var b = BehaviorCloning.Train(Small, data).Actor;
-        using var c = BehaviorCloning.Train(Small with { Seed = 2 }, data).Actor;
+        using var a = BehaviourCloning.Train(Small, data).Actor;
+        using var b = BehaviourCloning.Train(Small, data).Actor;
+        using var c = BehaviourCloning.Train(Small with { Seed = 2 }, data).Actor;
         Assert.Equal(Weights(a), Weights(b));
         Assert.NotEqual(Weights(a), Weights(c));
     }
 
     static float[] Weights(O2O.Learning.Checkpoints.ActorBundle b) =>
-        b.Actor.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal).SelectMany(kv => kv.Value.detach().data<float>().ToArray()).ToArray();
+        b.Actor.state_dict().OrderBy(kv => kv.Key,
+            StringComparer.Ordinal).SelectMany(kv => kv.Value.detach().data<float>().ToArray()).ToArray();
 
     [Fact]
     public void Fits_a_deterministic_linear_behaviour()
     {
         var data = Linear(4000);
-        var r = BehaviorCloning.Train(Small with { Epochs = 15, Lr = 3e-3 }, data);
+        var r = BehaviourCloning.Train(Small with { Epochs = 15, Lr = 3e-3 }, data);
         using var actor = r.Actor;
         Assert.True(r.Curve[^1].HoldoutMse < 0.01, $"holdout mse {r.Curve[^1].HoldoutMse}");
         Assert.True(r.Curve[^1].TrainNll < r.Curve[0].TrainNll);
     }
 
     [Theory]
-    [InlineData(0, 256, "--epochs must be > 0")]
-    [InlineData(1, 0, "--batch_size must be > 0")]
-    [InlineData(1, 5000, "only 1900 training rows for --batch_size 5000")]
+    [InlineData(0, 256, "Epochs must be ≥ 1")]
+    [InlineData(1, 0, "BatchSize must be ≥ 1")]
+    [InlineData(1, 5000, "only 1900 training rows for BatchSize 5000")]
     public void Bad_settings_are_one_line_user_errors(int epochs, int batch, string message)
     {
-        var e = Assert.Throws<UserError>(() => BehaviorCloning.Train(Small with { Epochs = epochs, BatchSize = batch }, Linear(2000)));
+        var e = Assert.Throws<OptionError>(
+            () => BehaviourCloning.Train(Small with { Epochs = epochs, BatchSize = batch }, Linear(2000)));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+        Assert.Single(e.Options, o => message.Contains(o, StringComparison.Ordinal));
     }
 
     [Fact]
     public void Data_of_another_environment_is_refused()
     {
-        var e = Assert.Throws<UserError>(() => BehaviorCloning.Train(Small, Linear(2000, obsDim: 17, actDim: 6)));
+        var e = Assert.Throws<UserError>(() => BehaviourCloning.Train(Small, Linear(2000, obsDim: 17, actDim: 6)));
         Assert.Contains("17 dims but Hopper-v4 has 11", e.Message, StringComparison.Ordinal);
     }
 
@@ -75,7 +80,7 @@ public class BcTests
         long Leak(int epochs)
         {
             var before = LearningTestSupport.LiveTensors();
-            BehaviorCloning.Train(Small with { Epochs = epochs }, data).Actor.Dispose();
+            BehaviourCloning.Train(Small with { Epochs = epochs }, data).Actor.Dispose();
             return LearningTestSupport.LiveTensors() - before;
         }
         Leak(1);

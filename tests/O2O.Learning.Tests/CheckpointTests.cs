@@ -25,7 +25,8 @@ public sealed class CheckpointTests : IDisposable
         var actor = new GaussianActor(11, 3, [32, 16]);
         using (no_grad()) actor.LogStd.fill_(-0.7);
         var norm = new RunningNorm(11);
-        norm.Set(Enumerable.Range(0, 11).Select(i => i * 0.1).ToArray(), Enumerable.Range(0, 11).Select(i => 1.0 + i).ToArray(), 1234);
+        norm.Set(Enumerable.Range(0, 11).Select(i => i * 0.1).ToArray(),
+            Enumerable.Range(0, 11).Select(i => 1.0 + i).ToArray(), 1234);
         return new ActorBundle("Hopper-v4", actor, norm, "bc");
     }
 
@@ -78,9 +79,10 @@ public sealed class CheckpointTests : IDisposable
     {
         var path = Path.Combine(dir, "plain.pt");
         using var w = tensor(new float[] { 1, 2 });
-        StateDictFile.Save(path, new Dictionary<string, Tensor> { ["w"] = w }, new System.Text.Json.Nodes.JsonObject { ["format"] = "something-else" });
+        StateDictFile.Save(path, new Dictionary<string, Tensor> { ["w"] = w },
+            new System.Text.Json.Nodes.JsonObject { ["format"] = "something-else" });
         var e = Assert.Throws<UserError>(() => ActorBundle.Load(path));
-        Assert.Contains("not an o2o actor checkpoint", e.Message);
+        Assert.Contains("not an O2O actor checkpoint", e.Message);
     }
 
     [SkippableFact]
@@ -107,7 +109,8 @@ for name in layers:
         x = torch.tanh(x)
 print(','.join(repr(float(v)) for v in x))
 """);
-        var (code, stdout, stderr) = PythonTorch.Run(script, path, string.Join(',', obs.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+        var (code, stdout, stderr) = PythonTorch.Run(
+            script, path, string.Join(',', obs.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
         Assert.True(code == 0, stderr);
         var theirs = stdout.Trim().Split(',').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         for (var i = 0; i < 3; i++) Assert.Equal(ours[i], theirs[i], 4);

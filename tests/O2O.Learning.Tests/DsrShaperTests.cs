@@ -8,11 +8,13 @@ public class DsrShaperTests
     [InlineData(1.0, 0.9, 0.5, 0.1, 2.0)]
     [InlineData(3.2, 0.5, 0.2, 0.0, 1.5)]
     [InlineData(-0.4, 0.02, 1.0, 0.3, 3.0)]
-    public void Shaped_reward_is_r_minus_beta_c_p_plus_eta_c_b(double r, double sigma, double beta, double eta, double c)
+    public void Shaped_reward_is_r_minus_beta_c_p_plus_eta_c_b(
+        double r, double sigma, double beta, double eta, double c)
     {
         var p = 1 - sigma;
         var b = 4 * sigma * (1 - sigma);
-        Assert.Equal(r - beta * c * p + eta * c * b, DsrShaper.ShapedReward(r, sigma, beta, eta, c, penaltyInReward: true), 12);
+        Assert.Equal(
+            r - beta * c * p + eta * c * b, DsrShaper.ShapedReward(r, sigma, beta, eta, c, penaltyInReward: true), 12);
         // With the pessimism in the critic, only the bonus reaches the reward.
         Assert.Equal(r + eta * c * b, DsrShaper.ShapedReward(r, sigma, beta, eta, c, penaltyInReward: false), 12);
     }

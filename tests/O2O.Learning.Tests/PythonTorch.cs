@@ -2,11 +2,14 @@ using System.Diagnostics;
 
 namespace O2O.Learning.Tests;
 
-/// <summary>Debian's python3 with python3-torch (./test.sh installs it): runs a check script against our files.</summary>
+/// <summary>
+/// Debian's python3 with python3-torch (./test.sh installs it): runs a check script against our files.
+/// </summary>
 internal static class PythonTorch
 {
     public const string Python = "/usr/bin/python3";
-    public const string SkipReason = "python3-torch is not installed (./test.sh installs it: apt-get install python3-torch)";
+    public const string SkipReason = "python3-torch is not installed (./test.sh installs it: " +
+        "apt-get install python3-torch)";
 
     /// <summary>True when python3 can import torch.</summary>
     public static bool Available => File.Exists(Python) && Run("-c", "import torch").Code == 0;

@@ -16,10 +16,17 @@ public class TemporaryScalarTests(ITestOutputHelper output)
 {
     static readonly Assembly Torch = typeof(TorchSharp.Scalar).Assembly;
 
+    /// <summary>Every method and constructor declared by <paramref name="t"/>, whatever its visibility.</summary>
+    static IEnumerable<MethodBase> MethodsOf(Type t)
+    {
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance
+            | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        return t.GetMethods(all).Cast<MethodBase>().Concat(t.GetConstructors(all));
+    }
+
     static IEnumerable<(MethodBase Caller, MethodBase Callee)> Calls(Type t)
     {
-        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
-        foreach (var m in t.GetMethods(all).Cast<MethodBase>().Concat(t.GetConstructors(all)))
+        foreach (var m in MethodsOf(t))
         {
             byte[]? il;
             try { il = m.GetMethodBody()?.GetILAsByteArray(); }
@@ -29,18 +36,24 @@ public class TemporaryScalarTests(ITestOutputHelper output)
             {
                 if (il[i] is not (0x28 or 0x6F or 0x73)) continue; // call, callvirt, newobj
                 MethodBase? callee = null;
-                try { callee = m.Module.ResolveMethod(BitConverter.ToInt32(il, i + 1), t.IsGenericType ? t.GetGenericArguments() : null, m.IsGenericMethod ? m.GetGenericArguments() : null); }
-                catch (Exception e) when (e is ArgumentException or BadImageFormatException or TypeLoadException or MissingMethodException) { }
+                var typeArguments = t.IsGenericType ? t.GetGenericArguments() : null;
+                var methodArguments = m.IsGenericMethod ? m.GetGenericArguments() : null;
+                var token = BitConverter.ToInt32(il, i + 1);
+                try { callee = m.Module.ResolveMethod(token, typeArguments, methodArguments); }
+                catch (Exception e) when (IsResolveFailure(e)) { }
                 if (callee is not null) yield return (m, callee);
             }
         }
     }
 
+    static bool IsResolveFailure(Exception e) =>
+        e is ArgumentException or BadImageFormatException or TypeLoadException or MissingMethodException;
+
     /// <summary>call Scalar.op_Implicit not followed by a store (stloc*, stfld, stsfld).</summary>
-    static IEnumerable<(MethodBase Method, int Offset)> ImplicitScalarTemporaries(Type t, HashSet<MethodInfo> implicitScalar)
+    static IEnumerable<(MethodBase Method, int Offset)> ImplicitScalarTemporaries(
+        Type t, HashSet<MethodInfo> implicitScalar)
     {
-        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
-        foreach (var m in t.GetMethods(all).Cast<MethodBase>().Concat(t.GetConstructors(all)))
+        foreach (var m in MethodsOf(t))
         {
             var il = m.GetMethodBody()?.GetILAsByteArray();
             if (il is null) continue;
@@ -49,10 +62,11 @@ public class TemporaryScalarTests(ITestOutputHelper output)
                 if (il[i] != 0x28) continue;
                 MethodBase? callee = null;
                 try { callee = m.Module.ResolveMethod(BitConverter.ToInt32(il, i + 1)); }
-                catch (Exception e) when (e is ArgumentException or BadImageFormatException or TypeLoadException or MissingMethodException) { }
+                catch (Exception e) when (IsResolveFailure(e)) { }
                 if (callee is not MethodInfo mi || !implicitScalar.Contains(mi)) continue;
                 var next = il[i + 5];
-                var stored = next is >= 0x0A and <= 0x0D or 0x13 or 0x7D or 0x80 || (next == 0xFE && i + 6 < il.Length && il[i + 6] == 0x0E);
+                var stored = next is >= 0x0A and <= 0x0D or 0x13 or 0x7D or 0x80
+                    || (next == 0xFE && i + 6 < il.Length && il[i + 6] == 0x0E);
                 if (!stored) yield return (m, i);
             }
         }
@@ -67,10 +81,14 @@ public class TemporaryScalarTests(ITestOutputHelper output)
     [Fact]
     public void Training_and_scoring_code_never_calls_a_TorchSharp_method_that_makes_a_temporary_scalar()
     {
-        var implicitScalar = typeof(TorchSharp.Scalar).GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.Name == "op_Implicit").ToHashSet();
+        var implicitScalar = typeof(TorchSharp.Scalar).GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Where(m => m.Name == "op_Implicit").ToHashSet();
         // Tensor methods and operators (and torch.* functions) that build a Scalar internally.
         var hazardous = new HashSet<MethodBase>();
-        foreach (var t in TypesOf(Torch).Where(t => t.FullName is "TorchSharp.torch+Tensor" or "TorchSharp.torch" or "TorchSharp.torch+nn+functional"))
+        var scalarMakers = TypesOf(Torch)
+            .Where(t => t.FullName is "TorchSharp.torch+Tensor" or "TorchSharp.torch"
+                or "TorchSharp.torch+nn+functional");
+        foreach (var t in scalarMakers)
             foreach (var (caller, callee) in Calls(t))
                 if (callee is MethodInfo mi && implicitScalar.Contains(mi)) hazardous.Add(caller);
         // …and those that reach such a method in one more step (e.g. operator + → add(Tensor) → alpha = 1).
@@ -84,13 +102,18 @@ public class TemporaryScalarTests(ITestOutputHelper output)
         foreach (var t in TypesOf(ours))
             foreach (var (caller, callee) in Calls(t))
                 if (hazardous.Contains(callee))
-                    found.Add($"{t.FullName}.{caller.Name} calls {callee.DeclaringType?.Name}.{callee.Name}({string.Join(", ", callee.GetParameters().Select(p => p.ParameterType.Name))})");
+                {
+                    var parameters = string.Join(", ", callee.GetParameters().Select(p => p.ParameterType.Name));
+                    found.Add(
+                        $"{t.FullName}.{caller.Name} calls {callee.DeclaringType?.Name}.{callee.Name}({parameters})");
+                }
         // Our own implicit conversions: a Scalar made by op_Implicit and passed straight on (not stored in a
         // local or field that outlives the call) has the same hazard.
         foreach (var t in TypesOf(ours))
             foreach (var (m, offset) in ImplicitScalarTemporaries(t, implicitScalar))
                 found.Add($"{t.FullName}.{m.Name} passes a temporary Scalar (IL offset {offset})");
         foreach (var f in found.Distinct()) output.WriteLine(f);
-        Assert.True(found.Count == 0, $"{found.Distinct().Count()} calls make temporary scalars:\n{string.Join("\n", found.Distinct())}");
+        Assert.True(found.Count == 0, $"{found.Distinct().Count()} calls make temporary " +
+            $"scalars:\n{string.Join("\n", found.Distinct())}");
     }
 }

@@ -21,7 +21,9 @@ public class TorchRuntimeTests
         TorchRuntime.EnsureLoaded();
         // After start-up, applying again must change nothing.
         var second = LibTorchSharpFix.Apply();
-        Assert.Contains(second, new[] { LibTorchSharpFix.Outcome.AlreadyPatched, LibTorchSharpFix.Outcome.NotNeeded, LibTorchSharpFix.Outcome.VersionNotReferenced });
+        Assert.Contains(second,
+            new[] { LibTorchSharpFix.Outcome.AlreadyPatched, LibTorchSharpFix.Outcome.NotNeeded,
+                LibTorchSharpFix.Outcome.VersionNotReferenced });
     }
 
     [Fact]
@@ -50,7 +52,7 @@ public class TorchRuntimeTests
     public void Cuda_device_on_a_cpu_build_is_a_clear_error()
     {
         var e = Assert.Throws<O2O.Core.UserError>(() => TorchRuntime.ResolveDevice("cuda"));
-        Assert.Contains("--device cpu", e.Message);
+        Assert.Contains("choose device cpu or auto", e.Message);
         Assert.Equal(torch.CPU.type, TorchRuntime.ResolveDevice("auto").type);
     }
 }

@@ -19,7 +19,8 @@ public class BenchHarnessTests
             Assert.True(runCode == 0, $"harness failed: {runErr}");
             Assert.StartsWith("c_env_steps_per_s=", stdout);
             Assert.Contains(" steps=500 ", stdout);
-            var episodes = int.Parse(stdout.Trim().Split("episodes=")[1], System.Globalization.CultureInfo.InvariantCulture);
+            var episodes = int.Parse(
+                stdout.Trim().Split("episodes=")[1], System.Globalization.CultureInfo.InvariantCulture);
             Assert.InRange(episodes, 5, 100);  // random hoppers fall after about 20 steps, as in the C# env
         }
         finally

@@ -10,7 +10,8 @@ public class EnvTests
     [InlineData("Hopper-v4", 11, 3, 6, 6, 0.008, 4)]
     [InlineData("Walker2d-v4", 17, 6, 9, 9, 0.008, 4)]
     [InlineData("HalfCheetah-v4", 17, 6, 9, 9, 0.05, 5)]
-    public void Spec_and_buffers_have_the_gymnasium_dimensions(string id, int obs, int act, int nq, int nv, double dt, int frameSkip)
+    public void Spec_and_buffers_have_the_gymnasium_dimensions(
+        string id, int obs, int act, int nq, int nv, double dt, int frameSkip)
     {
         using var env = EnvRegistry.Make(id);
         Assert.Equal(new EnvSpec(id, obs, act, dt, frameSkip, 1000, nq, nv), env.Spec);

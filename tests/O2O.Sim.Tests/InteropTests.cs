@@ -37,7 +37,8 @@ public class InteropTests
     [Fact]
     public void Missing_library_maps_to_a_one_line_error_naming_the_package()
     {
-        var e = MuJoCo.TranslateLoadError(new DllNotFoundException("Unable to load shared library 'libmujoco.so.2.2.2'\nmore text"));
+        var e = MuJoCo.TranslateLoadError(
+            new DllNotFoundException("Unable to load shared library 'libmujoco.so.2.2.2'\nmore text"));
         var user = Assert.IsType<UserError>(e);
         Assert.Contains("apt-get install libmujoco2.2.2", user.Message);
         Assert.DoesNotContain('\n', user.Message);
@@ -47,7 +48,8 @@ public class InteropTests
     [Fact]
     public void Missing_entry_point_maps_to_a_reinstall_hint()
     {
-        var e = Assert.IsType<UserError>(MuJoCo.TranslateLoadError(new EntryPointNotFoundException("Unable to find an entry point named 'mj_step'\nx")));
+        var e = Assert.IsType<UserError>(MuJoCo.TranslateLoadError(new EntryPointNotFoundException("Unable to find " +
+            "an entry point named 'mj_step'\nx")));
         Assert.Contains("mj_step", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
@@ -64,7 +66,8 @@ public class InteropTests
     [Fact]
     public void Bad_MJCF_reports_MuJoCos_parser_message()
     {
-        var e = Assert.Throws<UserError>(() => MjSimulation.FromXml("<mujoco><worldbody><geom type='nonsense'/></worldbody></mujoco>", "bad.xml"));
+        var e = Assert.Throws<UserError>(
+            () => MjSimulation.FromXml("<mujoco><worldbody><geom type='nonsense'/></worldbody></mujoco>", "bad.xml"));
         Assert.Contains("bad.xml", e.Message);
         Assert.Contains("nonsense", e.Message);
         Assert.DoesNotContain('\n', e.Message);
@@ -74,7 +77,8 @@ public class InteropTests
     [InlineData("hopper.xml", 1, 0.002, 6, 6, 3)]
     [InlineData("walker2d.xml", 1, 0.002, 9, 9, 6)]
     [InlineData("half_cheetah.xml", 0, 0.01, 9, 9, 6)]
-    public void Models_compile_with_the_published_integrator_timestep_and_sizes(string asset, int integrator, double timestep, int nq, int nv, int nu)
+    public void Models_compile_with_the_published_integrator_timestep_and_sizes(
+        string asset, int integrator, double timestep, int nq, int nv, int nu)
     {
         using var sim = MjSimulation.FromEmbeddedAsset(asset);
         Assert.Equal(integrator, sim.Integrator);  // mjINT_EULER = 0, mjINT_RK4 = 1

@@ -44,7 +44,8 @@ public class RandomRolloutTests
     [InlineData("Hopper-v4", 6000, 10.0, 30.0, 12.0, 40.0)]
     [InlineData("Walker2d-v4", 6000, -5.0, 15.0, 10.0, 40.0)]
     [InlineData("HalfCheetah-v4", 3000, -450.0, -200.0, 1000.0, 1000.0)]
-    public void Uniform_random_policy_lands_at_the_known_random_level(string id, int steps, double minReturn, double maxReturn, double minLength, double maxLength)
+    public void Uniform_random_policy_lands_at_the_known_random_level(
+        string id, int steps, double minReturn, double maxReturn, double minLength, double maxLength)
     {
         var result = RandomRollout.Run(id, steps, seed: 0);
         Assert.NotEmpty(result.Episodes);

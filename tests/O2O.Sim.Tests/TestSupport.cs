@@ -24,7 +24,8 @@ internal static class TestSupport
     /// <summary>Run a process to completion; returns exit code, stdout and stderr.</summary>
     public static (int Code, string Out, string Err) Run(string exe, params string[] args)
     {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(
+            exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
@@ -45,7 +46,9 @@ public sealed class GccFactAttribute : FactAttribute
 {
     public GccFactAttribute()
     {
-        if (TestSupport.OnPath("gcc") is null) Skip = "gcc is not on PATH (apt-get install gcc) — cannot compile the offsets generator";
-        else if (!File.Exists("/usr/include/mujoco/mujoco.h")) Skip = "MuJoCo headers missing (apt-get install libmujoco-dev) — cannot compile the offsets generator";
+        if (TestSupport.OnPath("gcc") is null)
+            Skip = "gcc is not on PATH (apt-get install gcc) — cannot compile the offsets generator";
+        else if (!File.Exists("/usr/include/mujoco/mujoco.h"))
+            Skip = "MuJoCo headers missing (apt-get install libmujoco-dev) — cannot compile the offsets generator";
     }
 }

@@ -36,7 +36,7 @@ public static class PretrainBcCommand
         var data = DatasetIO.Load(a.RequiredString("offline_path"));
         if (data.Count == 0) throw new UserError("the dataset has no rows");
         ctx.Log($"pretrain-bc: {data.Count} transitions, obs {data.ObsDim}, act {data.ActDim}, env {options.EnvId}");
-        var result = BehaviorCloning.Train(options, data, ctx.Log);
+        var result = BehaviourCloning.Train(options, data, ctx.Log);
         using var actor = result.Actor;
         actor.Save(outPath);
         ctx.Log($"bc: {result.SamplesPerSecond:F0} samples/s");

@@ -63,14 +63,19 @@ public sealed class ActorBundle : IDisposable
         try
         {
             if (meta is null || (string?)meta["format"] != Format)
-                throw new UserError($"'{path}' is not an o2o actor checkpoint (format {(string?)meta?["format"] ?? "none"}); use a *_actor.pt from 'o2o pretrain-bc' or 'o2o train-online'");
+                throw new UserError($"'{path}' is not an O2O actor checkpoint (format " +
+                    $"{(string?)meta?["format"] ?? "none"}); pass an actor checkpoint (a *_actor.pt written by " +
+                    $"behaviour cloning or online training)");
             var env = (string)meta["env_id"]!;
             var od = (int)meta["obs_dim"]!;
             var ad = (int)meta["act_dim"]!;
             if (expectedEnvId is not null && !string.Equals(env, expectedEnvId, StringComparison.Ordinal))
-                throw new UserError($"actor '{path}' was trained for {env}, not {expectedEnvId}; use an actor trained on {expectedEnvId}");
-            if (obsDim is not null && od != obsDim) throw new UserError($"actor '{path}' expects {od}-dim observations, the environment gives {obsDim}");
-            if (actDim is not null && ad != actDim) throw new UserError($"actor '{path}' outputs {ad}-dim actions, the environment needs {actDim}");
+                throw new UserError($"actor '{path}' was trained for {env}, not {expectedEnvId}; " +
+                    $"use an actor trained on {expectedEnvId}");
+            if (obsDim is not null && od != obsDim)
+                throw new UserError($"actor '{path}' expects {od}-dim observations, the environment gives {obsDim}");
+            if (actDim is not null && ad != actDim)
+                throw new UserError($"actor '{path}' outputs {ad}-dim actions, the environment needs {actDim}");
             var hidden = meta["hidden"]!.AsArray().Select(n => (int)n!).ToArray();
             var act = Enum.Parse<Activation>((string)meta["activation"]!, ignoreCase: true);
             var actor = new GaussianActor(od, ad, hidden, act);
@@ -78,20 +83,26 @@ public sealed class ActorBundle : IDisposable
             using (no_grad())
                 foreach (var (k, v) in sd)
                 {
-                    if (!tensors.TryGetValue(k, out var t)) throw new UserError($"actor '{path}' lacks '{k}'; the file is damaged, train it again");
-                    if (!t.shape.SequenceEqual(v.shape)) throw new UserError($"actor '{path}': '{k}' has shape [{string.Join(",", t.shape)}], expected [{string.Join(",", v.shape)}]");
+                    if (!tensors.TryGetValue(k, out var t))
+                        throw new UserError($"actor '{path}' lacks '{k}'; the file is damaged, train it again");
+                    if (!t.shape.SequenceEqual(v.shape))
+                        throw new UserError($"actor '{path}': '{k}' has shape [{string.Join(",", t.shape)}], " +
+                            $"expected [{string.Join(",", v.shape)}]");
                     v.copy_(t);
                 }
             var norm = new RunningNorm(od);
-            norm.Set(tensors["obs_rms.mean"].data<double>().ToArray(), tensors["obs_rms.var"].data<double>().ToArray(), tensors["obs_rms.count"].data<double>()[0]);
+            norm.Set(tensors["obs_rms.mean"].data<double>().ToArray(), tensors["obs_rms.var"].data<double>().ToArray(),
+                tensors["obs_rms.count"].data<double>()[0]);
             return new ActorBundle(env, actor, norm, (string?)meta["source"] ?? "unknown")
             {
                 Extra = meta["extra"]?.DeepClone().AsObject() ?? new JsonObject(),
             };
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or KeyNotFoundException or FormatException or ArgumentException)
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or KeyNotFoundException
+                                   or FormatException or ArgumentException)
         {
-            throw new UserError($"actor checkpoint '{path}' has incomplete metadata ({e.Message}); write it again with o2o");
+            throw new UserError(
+                $"actor checkpoint '{path}' has incomplete metadata ({e.Message}); save the actor again");
         }
         finally
         {

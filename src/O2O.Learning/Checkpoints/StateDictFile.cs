@@ -55,7 +55,8 @@ public static class StateDictFile
         }
         catch (Exception e) when (e is not UserError)
         {
-            throw new UserError($"{what} '{path}' is not a readable PyTorch state dict ({e.GetType().Name}); point to a .pt file written by o2o");
+            throw new UserError($"{what} '{path}' is not a readable PyTorch state dict ({e.GetType().Name}); " +
+                $"point to a .pt file written by this toolkit");
         }
         var tensors = new Dictionary<string, Tensor>();
         JsonObject? meta = null;
@@ -65,7 +66,7 @@ public static class StateDictFile
             if (key == MetaKey)
             {
                 try { meta = JsonNode.Parse(t.data<byte>().ToArray())?.AsObject(); }
-                catch (JsonException) { throw new UserError($"{what} '{path}' has corrupt metadata; write it again with o2o"); }
+                catch (JsonException) { throw new UserError($"{what} '{path}' has corrupt metadata; save it again"); }
                 t.Dispose();
             }
             else tensors[key] = t;

@@ -14,19 +14,27 @@ namespace O2O.Learning.Nn;
 /// </summary>
 public sealed class AdamOptimizer : IDisposable
 {
+    /// <summary>Added to the norm before dividing, as in torch.nn.utils.clip_grad_norm_.</summary>
+    const double ClipEpsilon = 1e-6;
+
     readonly Parameter[] parameters;
-    readonly Tensor[] m, v;
+    readonly Tensor[] firstMoments, secondMoments;
     readonly double beta1, beta2, eps;
 
-    public AdamOptimizer(IEnumerable<Parameter> parameters, double lr, double eps = 1e-8, double beta1 = 0.9, double beta2 = 0.999)
+    public AdamOptimizer(
+        IEnumerable<Parameter> parameters,
+        double lr,
+        double eps = 1e-8,
+        double beta1 = 0.9,
+        double beta2 = 0.999)
     {
         this.parameters = parameters.ToArray();
         LearningRate = lr;
         this.eps = eps;
         this.beta1 = beta1;
         this.beta2 = beta2;
-        m = this.parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
-        v = this.parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        firstMoments = this.parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        secondMoments = this.parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
     }
 
     public double LearningRate { get; set; }
@@ -35,8 +43,8 @@ public sealed class AdamOptimizer : IDisposable
     public long Steps { get; private set; }
 
     /// <summary>First and second moments, in parameter order (for checkpoints).</summary>
-    public IReadOnlyList<Tensor> FirstMoments => m;
-    public IReadOnlyList<Tensor> SecondMoments => v;
+    public IReadOnlyList<Tensor> FirstMoments => firstMoments;
+    public IReadOnlyList<Tensor> SecondMoments => secondMoments;
 
     public void ZeroGrad()
     {
@@ -56,23 +64,30 @@ public sealed class AdamOptimizer : IDisposable
         {
             var g = parameters[i].grad;
             if (g is null) continue;
-            m[i].mul_(b1).add_(g, oneMinusB1);
-            v[i].mul_(b2).addcmul_(g, g, oneMinusB2);
-            var denom = v[i].sqrt().mul_(invSqrtBc2).PlusInPlace(epsS);
-            parameters[i].addcdiv_(m[i], denom, negStep);
+            firstMoments[i].mul_(b1).add_(g, oneMinusB1);
+            secondMoments[i].mul_(b2).addcmul_(g, g, oneMinusB2);
+            var denom = secondMoments[i].sqrt().mul_(invSqrtBc2).PlusInPlace(epsS);
+            parameters[i].addcdiv_(firstMoments[i], denom, negStep);
         }
     }
 
     /// <summary>Restore moments and step count saved from an optimiser over the same parameters.</summary>
     public void Load(IReadOnlyList<Tensor> first, IReadOnlyList<Tensor> second, long steps)
     {
-        if (first.Count != m.Length || second.Count != v.Length) throw new ArgumentException($"optimiser state has {first.Count} tensors, expected {m.Length}");
+        if (first.Count != firstMoments.Length || second.Count != secondMoments.Length)
+            throw new ArgumentException($"optimiser state has {first.Count} tensors, expected {firstMoments.Length}");
         using var _ = no_grad();
-        for (var i = 0; i < m.Length; i++) { m[i].copy_(first[i]); v[i].copy_(second[i]); }
+        for (var i = 0; i < firstMoments.Length; i++)
+        {
+            firstMoments[i].copy_(first[i]);
+            secondMoments[i].copy_(second[i]);
+        }
         Steps = steps;
     }
 
-    /// <summary>Scale gradients so their global L2 norm is at most <paramref name="maxNorm"/>; returns the norm before.</summary>
+    /// <summary>
+    /// Scale gradients so their global L2 norm is at most <paramref name="maxNorm"/>; returns the norm before.
+    /// </summary>
     public static double ClipGradNorm(IEnumerable<Parameter> parameters, double maxNorm)
     {
         using var _ = no_grad();
@@ -80,7 +95,7 @@ public sealed class AdamOptimizer : IDisposable
         var grads = parameters.Select(p => p.grad).Where(g => g is not null).Cast<Tensor>().ToArray();
         if (grads.Length == 0) return 0;
         var total = Math.Sqrt(stack(grads.Select(g => (g * g).sum()).ToArray()).sum().item<float>());
-        var coef = maxNorm / (total + 1e-6);
+        var coef = maxNorm / (total + ClipEpsilon);
         if (coef < 1)
         {
             using Scalar c = coef;
@@ -91,7 +106,7 @@ public sealed class AdamOptimizer : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in m) t.Dispose();
-        foreach (var t in v) t.Dispose();
+        foreach (var t in firstMoments) t.Dispose();
+        foreach (var t in secondMoments) t.Dispose();
     }
 }

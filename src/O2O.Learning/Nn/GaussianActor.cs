@@ -12,10 +12,17 @@ namespace O2O.Learning.Nn;
 /// </summary>
 public sealed class GaussianActor : nn.Module<Tensor, Tensor>
 {
+    // RegisterComponents names state-dict entries after these fields (mu.*, log_std), as PyTorch's
+    // checkpoints spell them: renaming a field would change the checkpoint format.
     readonly Mlp mu;
     readonly Parameter log_std;
 
-    public GaussianActor(int obsDim, int actDim, IReadOnlyList<int> hidden, Activation activation = Activation.Tanh, double initLogStd = 0.0)
+    public GaussianActor(
+        int obsDim,
+        int actDim,
+        IReadOnlyList<int> hidden,
+        Activation activation = Activation.Tanh,
+        double initLogStd = 0.0)
         : base("actor")
     {
         mu = new Mlp("mu", obsDim, hidden, actDim, activation, outputGain: 0.01);

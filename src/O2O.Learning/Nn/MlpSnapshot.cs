@@ -9,25 +9,25 @@ namespace O2O.Learning.Nn;
 /// </summary>
 public sealed class MlpSnapshot
 {
-    readonly float[][] w;   // [layer][out*in]
-    readonly float[][] b;   // [layer][out]
+    readonly float[][] weights; // [layer][out*in]
+    readonly float[][] biases; // [layer][out]
     readonly int[] sizes;
     readonly float[] bufA, bufB;
-    readonly Activation act;
+    readonly Activation activation;
 
     public MlpSnapshot(Mlp net)
     {
-        act = net.Act;
+        activation = net.Act;
         var layers = net.Layers;
-        w = new float[layers.Count][];
-        b = new float[layers.Count][];
+        weights = new float[layers.Count][];
+        biases = new float[layers.Count][];
         sizes = new int[layers.Count + 1];
         sizes[0] = net.Input;
         for (var i = 0; i < layers.Count; i++)
         {
             sizes[i + 1] = (int)layers[i].weight!.shape[0];
-            w[i] = new float[sizes[i + 1] * sizes[i]];
-            b[i] = new float[sizes[i + 1]];
+            weights[i] = new float[sizes[i + 1] * sizes[i]];
+            biases[i] = new float[sizes[i + 1]];
         }
         var widest = sizes.Max();
         bufA = new float[widest];
@@ -50,8 +50,8 @@ public sealed class MlpSnapshot
         {
             using var wc = layers[i].weight!.detach().cpu().contiguous();
             using var bc = layers[i].bias!.detach().cpu().contiguous();
-            wc.data<float>().CopyTo(w[i]);
-            bc.data<float>().CopyTo(b[i]);
+            wc.data<float>().CopyTo(weights[i]);
+            bc.data<float>().CopyTo(biases[i]);
         }
     }
 
@@ -61,17 +61,17 @@ public sealed class MlpSnapshot
         x[..sizes[0]].CopyTo(bufA);
         var cur = bufA;
         var nxt = bufB;
-        var last = w.Length - 1;
+        var last = weights.Length - 1;
         for (var l = 0; l <= last; l++)
         {
             int nin = sizes[l], nout = sizes[l + 1];
-            var wl = w[l];
-            var bl = b[l];
+            var wl = weights[l];
+            var bl = biases[l];
             for (var o = 0; o < nout; o++)
             {
                 var row = wl.AsSpan(o * nin, nin);
                 var s = bl[o] + Dot(row, cur.AsSpan(0, nin));
-                nxt[o] = l == last ? s : act == Activation.Tanh ? MathF.Tanh(s) : MathF.Max(0, s);
+                nxt[o] = l == last ? s : activation == Activation.Tanh ? MathF.Tanh(s) : MathF.Max(0, s);
             }
             (cur, nxt) = (nxt, cur);
         }

@@ -52,7 +52,7 @@ public sealed class Rng
     /// <summary>Fisher–Yates shuffle in place (the same draws for any element type).</summary>
     public void Shuffle<T>(Span<T> a)
     {
-        for (var i = a.Length - 1; i > 0; i--) { var j = NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
+        for (var i = a.Length - 1; i > 0; i -= 1) { var j = NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
     }
 
     /// <summary>The full generator state (for checkpoints).</summary>
@@ -61,6 +61,8 @@ public sealed class Rng
     /// <summary>Restore a state from <see cref="GetState"/>.</summary>
     public void SetState(ReadOnlySpan<ulong> st)
     {
-        s0 = st[0]; s1 = st[1]; s2 = st[2]; s3 = st[3]; hasSpare = st[4] != 0; spare = BitConverter.UInt64BitsToDouble(st[5]);
+        s0 = st[0]; s1 = st[1]; s2 = st[2]; s3 = st[3];
+        hasSpare = st[4] != 0;
+        spare = BitConverter.UInt64BitsToDouble(st[5]);
     }
 }

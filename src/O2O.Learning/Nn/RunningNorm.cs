@@ -23,7 +23,9 @@ public sealed class RunningNorm
     public double Count { get; private set; }
     public double Epsilon { get; }
     public double Clip { get; }
-    /// <summary>When true, <see cref="Update"/> does nothing (statistics frozen, e.g. from an offline dataset).</summary>
+    /// <summary>
+    /// When true, <see cref="Update"/> does nothing (statistics frozen, e.g. from an offline dataset).
+    /// </summary>
     public bool Frozen { get; set; }
 
     /// <summary>Fold a batch of <paramref name="n"/> rows (row-major, width Dim) into the statistics.</summary>
@@ -68,7 +70,8 @@ public sealed class RunningNorm
     /// <summary>Replace the statistics (e.g. from a checkpoint or a dataset).</summary>
     public void Set(ReadOnlySpan<double> mean, ReadOnlySpan<double> var, double count)
     {
-        if (mean.Length != Dim || var.Length != Dim) throw new ArgumentException($"normaliser has {Dim} dims, got {mean.Length}/{var.Length}");
+        if (mean.Length != Dim || var.Length != Dim)
+            throw new ArgumentException($"normaliser has {Dim} dims, got {mean.Length}/{var.Length}");
         mean.CopyTo(Mean);
         var.CopyTo(Var);
         Count = count;
@@ -81,29 +84,31 @@ public sealed class RunningNorm
 /// </summary>
 public sealed class RewardScaler(int numEnvs, double gamma, double epsilon = 1e-8, double clip = 10.0)
 {
-    readonly double[] ret = new double[numEnvs];
+    readonly double[] discountedReturns = new double[numEnvs];
     readonly RunningNorm stats = new(1);
 
     /// <summary>Running variance of the discounted return.</summary>
     public RunningNorm Stats => stats;
     /// <summary>Per-env discounted return accumulators.</summary>
-    public double[] Returns => ret;
+    public double[] Returns => discountedReturns;
 
-    /// <summary>Scale rewards in place for one vector step; <paramref name="done"/> resets accumulators after use.</summary>
+    /// <summary>
+    /// Scale rewards in place for one vector step; <paramref name="done"/> resets accumulators after use.
+    /// </summary>
     public void Scale(Span<float> rewards, ReadOnlySpan<bool> done)
     {
         Span<float> r = stackalloc float[rewards.Length];
         for (var i = 0; i < rewards.Length; i++)
         {
-            ret[i] = ret[i] * gamma + rewards[i];
-            r[i] = (float)ret[i];
+            discountedReturns[i] = discountedReturns[i] * gamma + rewards[i];
+            r[i] = (float)discountedReturns[i];
         }
         stats.Update(r, rewards.Length);
         var std = Math.Sqrt(stats.Var[0] + epsilon);
         for (var i = 0; i < rewards.Length; i++)
         {
             rewards[i] = (float)Math.Clamp(rewards[i] / std, -clip, clip);
-            if (done[i]) ret[i] = 0;
+            if (done[i]) discountedReturns[i] = 0;
         }
     }
 }

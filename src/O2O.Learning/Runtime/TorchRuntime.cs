@@ -7,14 +7,14 @@ namespace O2O.Learning.Runtime;
 public static partial class TorchRuntime
 {
     static readonly Lock Gate = new();
-    static bool _ready;
+    static bool ready;
 
     /// <summary>Patch the native glue if this platform needs it, then load libtorch once.</summary>
     public static void EnsureLoaded()
     {
         lock (Gate)
         {
-            if (_ready) return;
+            if (ready) return;
             try
             {
                 LibTorchSharpFix.Apply();
@@ -22,7 +22,8 @@ public static partial class TorchRuntime
             catch (UnauthorizedAccessException e)
             {
                 throw new O2OTorchLoadException(
-                    $"cannot patch libLibTorchSharp.so for this libstdc++ ({e.Message}); make the build output folder writable or run './o2o' once as its owner");
+                    $"cannot patch libLibTorchSharp.so for this libstdc++ ({e.Message}); " +
+                    $"make the build output folder writable or build once as its owner");
             }
             // MKL picks its GEMM kernel by the operands' memory alignment, so two runs with the same seed
             // differed in the 8th digit (tensors over managed arrays land at varying alignments). Strict
@@ -37,13 +38,14 @@ public static partial class TorchRuntime
             catch (Exception e) when (e is not O2OTorchLoadException)
             {
                 throw new O2OTorchLoadException(
-                    $"libtorch failed to load ({FirstLine(e.Message)}); rebuild with './o2o' (it restores TorchSharp's linux-x64 natives) and see README 'Platform notes'");
+                    $"libtorch failed to load ({FirstLine(e.Message)}); rebuild (the build restores TorchSharp's " +
+                    $"linux-x64 natives) and see README 'Platform notes'");
             }
-            _ready = true;
+            ready = true;
         }
     }
 
-    /// <summary>Resolve a --device value: cpu, cuda or auto (auto falls back to cpu).</summary>
+    /// <summary>Resolve a device name: cpu, cuda or auto (auto falls back to cpu).</summary>
     public static torch.Device ResolveDevice(string device)
     {
         EnsureLoaded();
@@ -55,10 +57,11 @@ public static partial class TorchRuntime
                 return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
             case "cuda":
                 if (!torch.cuda.is_available())
-                    throw new O2O.Core.UserError("--device cuda: this build has no CUDA (TorchSharp is linked to the CPU libtorch); use --device cpu or --device auto");
+                    throw new O2O.Core.UserError("device cuda: this build has no CUDA (TorchSharp is linked to the " +
+                        "CPU libtorch); choose device cpu or auto");
                 return torch.CUDA;
             default:
-                throw new O2O.Core.UserError($"--device '{device}': expected cpu, cuda or auto");
+                throw new O2O.Core.UserError($"device '{device}': expected cpu, cuda or auto");
         }
     }
 

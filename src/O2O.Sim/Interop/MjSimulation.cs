@@ -26,11 +26,11 @@ internal sealed class MjDataHandle() : SafeHandle(0, ownsHandle: true)
 /// </summary>
 internal sealed unsafe class MjSimulation : IDisposable
 {
-    readonly MjModelHandle _modelHandle;
-    readonly MjDataHandle _dataHandle;
-    readonly nint _m, _d;
-    readonly double* _qpos, _qvel, _ctrl, _qpos0, _time, _qaccWarmstart;
-    bool _disposed;
+    readonly MjModelHandle modelHandle;
+    readonly MjDataHandle dataHandle;
+    readonly nint modelPtr, dataPtr;
+    readonly double* qpos, qvel, ctrl, qpos0, time, qaccWarmstart;
+    bool disposed;
 
     /// <summary>mj_loadXML keeps the last parsed model in a process-wide slot, so loads are serialised.</summary>
     static readonly Lock LoadLock = new();
@@ -45,10 +45,10 @@ internal sealed unsafe class MjSimulation : IDisposable
 
     MjSimulation(nint model, nint data)
     {
-        _modelHandle = new MjModelHandle(model);
-        _dataHandle = new MjDataHandle(data);
-        _m = model;
-        _d = data;
+        modelHandle = new MjModelHandle(model);
+        dataHandle = new MjDataHandle(data);
+        modelPtr = model;
+        dataPtr = data;
         var mb = (byte*)model;
         var db = (byte*)data;
         Nq = *(int*)(mb + MuJoCoOffsets.ModelNq);
@@ -57,28 +57,33 @@ internal sealed unsafe class MjSimulation : IDisposable
         Nbody = *(int*)(mb + MuJoCoOffsets.ModelNbody);
         Timestep = *(double*)(mb + MuJoCoOffsets.ModelOptTimestep);
         Integrator = *(int*)(mb + MuJoCoOffsets.ModelOptIntegrator);
-        _qpos0 = *(double**)(mb + MuJoCoOffsets.ModelQpos0);
-        _qpos = *(double**)(db + MuJoCoOffsets.DataQpos);
-        _qvel = *(double**)(db + MuJoCoOffsets.DataQvel);
-        _ctrl = *(double**)(db + MuJoCoOffsets.DataCtrl);
-        _time = (double*)(db + MuJoCoOffsets.DataTime);
-        _qaccWarmstart = *(double**)(db + MuJoCoOffsets.DataQaccWarmstart);
+        qpos0 = *(double**)(mb + MuJoCoOffsets.ModelQpos0);
+        qpos = *(double**)(db + MuJoCoOffsets.DataQpos);
+        qvel = *(double**)(db + MuJoCoOffsets.DataQvel);
+        ctrl = *(double**)(db + MuJoCoOffsets.DataCtrl);
+        time = (double*)(db + MuJoCoOffsets.DataTime);
+        qaccWarmstart = *(double**)(db + MuJoCoOffsets.DataQaccWarmstart);
         BodyMass = new ReadOnlySpan<double>(*(double**)(mb + MuJoCoOffsets.ModelBodyMass), Nbody).ToArray();
     }
 
     /// <summary>Compile the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/>.</summary>
     public static MjSimulation FromEmbeddedAsset(string assetName) => FromXml(EmbeddedXml(assetName), assetName);
 
-    /// <summary>The text of the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/> (e.g. "hopper.xml").</summary>
+    /// <summary>
+    /// The text of the MJCF file embedded as O2O.Sim.Assets.<paramref name="assetName"/> (e.g. "hopper.xml").
+    /// </summary>
     public static string EmbeddedXml(string assetName)
     {
         using var stream = typeof(MjSimulation).Assembly.GetManifestResourceStream("O2O.Sim.Assets." + assetName)
-            ?? throw new InvalidOperationException($"MJCF asset '{assetName}' is not embedded in {typeof(MjSimulation).Assembly.GetName().Name}");
+            ?? throw new InvalidOperationException(
+                $"MJCF asset '{assetName}' is not embedded in {typeof(MjSimulation).Assembly.GetName().Name}");
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return reader.ReadToEnd();
     }
 
-    /// <summary>Compile MJCF text: MuJoCo 2.2.2 loads from files, so the text goes through a private temp file.</summary>
+    /// <summary>
+    /// Compile MJCF text: MuJoCo 2.2.2 loads from files, so the text goes through a private temp file.
+    /// </summary>
     public static MjSimulation FromXml(string xml, string name)
     {
         MuJoCo.EnsureLoaded();
@@ -91,7 +96,8 @@ internal sealed unsafe class MjSimulation : IDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new UserError($"cannot write the MJCF model to the temp folder {Path.GetTempPath()} ({e.Message}); point TMPDIR at a writable folder", e);
+                throw new UserError($"cannot write the MJCF model to the temp folder {Path.GetTempPath()} " +
+                    $"({e.Message}); point TMPDIR at a writable folder", e);
             }
             const int errSize = 1000;
             var err = stackalloc byte[errSize];
@@ -101,7 +107,8 @@ internal sealed unsafe class MjSimulation : IDisposable
             if (model == 0)
             {
                 var msg = Marshal.PtrToStringUTF8((nint)err)?.Trim() ?? "";
-                throw new UserError($"MuJoCo could not compile model '{name}': {string.Join(' ', msg.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}");
+                var lines = msg.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                throw new UserError($"MuJoCo could not compile model '{name}': {string.Join(' ', lines)}");
             }
             var data = NativeMethods.mj_makeData(model);
             if (data == 0)
@@ -118,37 +125,39 @@ internal sealed unsafe class MjSimulation : IDisposable
     }
 
     /// <summary>Generalised positions, length <see cref="Nq"/>.</summary>
-    public Span<double> QPos { get { ThrowIfDisposed(); return new(_qpos, Nq); } }
+    public Span<double> QPos { get { ThrowIfDisposed(); return new(qpos, Nq); } }
     /// <summary>Generalised velocities, length <see cref="Nv"/>.</summary>
-    public Span<double> QVel { get { ThrowIfDisposed(); return new(_qvel, Nv); } }
+    public Span<double> QVel { get { ThrowIfDisposed(); return new(qvel, Nv); } }
     /// <summary>Actuator controls, length <see cref="Nu"/>.</summary>
-    public Span<double> Ctrl { get { ThrowIfDisposed(); return new(_ctrl, Nu); } }
+    public Span<double> Ctrl { get { ThrowIfDisposed(); return new(ctrl, Nu); } }
     /// <summary>The model's default pose (qpos0), length <see cref="Nq"/>.</summary>
-    public ReadOnlySpan<double> QPos0 { get { ThrowIfDisposed(); return new(_qpos0, Nq); } }
+    public ReadOnlySpan<double> QPos0 { get { ThrowIfDisposed(); return new(qpos0, Nq); } }
     /// <summary>Simulated time in seconds.</summary>
-    public double Time { get { ThrowIfDisposed(); return *_time; } set { ThrowIfDisposed(); *_time = value; } }
-    /// <summary>The solver's warm start (qacc of the previous step): part of the state that decides the next step.</summary>
-    public Span<double> QaccWarmstart { get { ThrowIfDisposed(); return new(_qaccWarmstart, Nv); } }
+    public double Time { get { ThrowIfDisposed(); return *time; } set { ThrowIfDisposed(); *time = value; } }
+    /// <summary>
+    /// The solver's warm start (qacc of the previous step): part of the state that decides the next step.
+    /// </summary>
+    public Span<double> QaccWarmstart { get { ThrowIfDisposed(); return new(qaccWarmstart, Nv); } }
     /// <summary>Body masses as compiled (index 0 is the world).</summary>
     public IReadOnlyList<double> BodyMass { get; }
 
-    public void ResetData() { ThrowIfDisposed(); NativeMethods.mj_resetData(_m, _d); }
-    public void Forward() { ThrowIfDisposed(); NativeMethods.mj_forward(_m, _d); }
+    public void ResetData() { ThrowIfDisposed(); NativeMethods.mj_resetData(modelPtr, dataPtr); }
+    public void Forward() { ThrowIfDisposed(); NativeMethods.mj_forward(modelPtr, dataPtr); }
 
     /// <summary><paramref name="n"/> physics steps.</summary>
     public void Step(int n)
     {
         ThrowIfDisposed();
-        for (var i = 0; i < n; i++) NativeMethods.mj_step(_m, _d);
+        for (var i = 0; i < n; i++) NativeMethods.mj_step(modelPtr, dataPtr);
     }
 
-    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _dataHandle.Dispose();
-        _modelHandle.Dispose();
+        if (disposed) return;
+        disposed = true;
+        dataHandle.Dispose();
+        modelHandle.Dispose();
     }
 }

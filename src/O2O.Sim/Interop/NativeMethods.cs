@@ -18,7 +18,9 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
     public static partial int mj_version();
 
-    /// <summary>Parse an MJCF file and compile it; null with a message in <paramref name="error"/> on failure.</summary>
+    /// <summary>
+    /// Parse an MJCF file and compile it; null with a message in <paramref name="error"/> on failure.
+    /// </summary>
     [LibraryImport(Lib, EntryPoint = "mj_loadXML", StringMarshalling = StringMarshalling.Utf8)]
     [UnmanagedCallConv(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
     public static partial nint mj_loadXML(string filename, nint vfs, byte* error, int errorSize);

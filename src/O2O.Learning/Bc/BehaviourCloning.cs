@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace O2O.Learning.Bc;
 
-/// <summary>Settings of behaviour cloning (the notebook's pretrain_bc flags plus a few).</summary>
+/// <summary>Settings of behaviour cloning (the notebook's pretrain_bc settings plus a few).</summary>
 public sealed record BcOptions
 {
     public required string EnvId { get; init; }
@@ -27,11 +27,13 @@ public sealed record BcOptions
 
     public void Validate()
     {
-        if (Epochs <= 0) throw new UserError($"--epochs must be > 0, got {Epochs}");
-        if (BatchSize <= 0) throw new UserError($"--batch_size must be > 0, got {BatchSize}");
-        if (Lr <= 0) throw new UserError($"--lr must be > 0, got {Lr}");
-        if (Holdout is < 0 or >= 0.5) throw new UserError($"--holdout must be in [0, 0.5), got {Holdout}");
-        if (Hidden.Length == 0 || Hidden.Any(h => h <= 0)) throw new UserError("--hidden must list positive widths, e.g. 256,256");
+        if (Epochs <= 0) throw new OptionError($"Epochs must be ≥ 1, got {Epochs}", nameof(Epochs));
+        if (BatchSize <= 0) throw new OptionError($"BatchSize must be ≥ 1, got {BatchSize}", nameof(BatchSize));
+        if (Lr <= 0) throw new OptionError($"Lr must be > 0, got {Lr}", nameof(Lr));
+        if (Holdout is < 0 or >= 0.5)
+            throw new OptionError($"Holdout must be in [0, 0.5), got {Holdout}", nameof(Holdout));
+        if (Hidden.Length == 0 || Hidden.Any(h => h <= 0))
+            throw new OptionError("Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
     }
 }
 
@@ -39,7 +41,11 @@ public sealed record BcOptions
 public sealed record BcEpoch(int Epoch, double TrainNll, double HoldoutNll, double HoldoutMse, double Seconds);
 
 /// <summary>The fitted actor, its learning curve, and (optionally) its return in the environment.</summary>
-public sealed record BcResult(ActorBundle Actor, IReadOnlyList<BcEpoch> Curve, EvalResult? Eval, double SamplesPerSecond);
+public sealed record BcResult(
+    ActorBundle Actor,
+    IReadOnlyList<BcEpoch> Curve,
+    EvalResult? Eval,
+    double SamplesPerSecond);
 
 /// <summary>
 /// Behaviour cloning by maximum likelihood of a diagonal Gaussian with state-independent log-std.
@@ -48,22 +54,35 @@ public sealed record BcResult(ActorBundle Actor, IReadOnlyList<BcEpoch> Curve, E
 /// sensible starting exploration noise for PPO (floored there). Observations are z-scored with the
 /// dataset's statistics, which the actor carries.
 /// </summary>
-public static class BehaviorCloning
+public static class BehaviourCloning
 {
+    // BC's shuffling stream is seeded with Seed · 31 + 7: a fixed mix; changing it changes every BC result.
+    const ulong ShuffleSeedMultiplier = 31;
+    const ulong ShuffleSeedOffset = 7;
+    /// <summary>The final evaluation's episodes start from seed 10 000 + Seed (a fixed offset).</summary>
+    const int EvalSeedOffset = 10_000;
+    /// <summary>Variance floor of the observation normaliser: std ≥ 1e-3, so constant columns stay finite.</summary>
+    const double MinObsVariance = 1e-6;
+    /// <summary>With fewer episodes than this the holdout is drawn by row, not by episode.</summary>
+    const int MinEpisodesForEpisodeHoldout = 10;
+
     public static BcResult Train(BcOptions o, OfflineDataset data, Action<string>? log = null)
     {
         o.Validate();
         log ??= _ => { };
         var spec = EnvRegistry.Get(o.EnvId);
         if (data.ObsDim != spec.ObsDim)
-            throw new UserError($"dataset observations have {data.ObsDim} dims but {o.EnvId} has {spec.ObsDim}; use a dataset of {o.EnvId}");
+            throw new UserError($"dataset observations have {data.ObsDim} dims but {o.EnvId} has {spec.ObsDim}; " +
+                $"use a dataset of {o.EnvId}");
         if (data.ActDim != spec.ActDim)
-            throw new UserError($"dataset actions have {data.ActDim} dims but {o.EnvId} has {spec.ActDim}; use a dataset of {o.EnvId}");
+            throw new UserError(
+                $"dataset actions have {data.ActDim} dims but {o.EnvId} has {spec.ActDim}; use a dataset of {o.EnvId}");
         TorchRuntime.Configure(o.Seed, o.TorchThreads);
-        var rng = new Rng((ulong)o.Seed * 31 + 7);
+        var rng = new Rng((ulong)o.Seed * ShuffleSeedMultiplier + ShuffleSeedOffset);
         var (train, hold) = Split(data, o.Holdout, rng);
         if (train.Length < o.BatchSize)
-            throw new UserError($"only {train.Length} training rows for --batch_size {o.BatchSize}; lower --batch_size or use more data");
+            throw new OptionError($"only {train.Length} training rows for BatchSize {o.BatchSize}; " +
+                $"lower BatchSize or use more data", nameof(BcOptions.BatchSize));
 
         var norm = DatasetNorm(data);
         var od = data.ObsDim;
@@ -111,7 +130,8 @@ public static class BehaviorCloning
                 }
             var ep = new BcEpoch(e, sum / batches, hNll, hMse, clock.Elapsed.TotalSeconds - t0);
             curve.Add(ep);
-            log($"bc epoch {e}/{o.Epochs}  train nll {ep.TrainNll:F4}  holdout nll {ep.HoldoutNll:F4}  holdout mse {ep.HoldoutMse:F4}  ({ep.Seconds:F1}s)");
+            log($"bc epoch {e}/{o.Epochs}  train nll {ep.TrainNll:F4}  holdout nll {ep.HoldoutNll:F4}  holdout mse " +
+                $"{ep.HoldoutMse:F4}  ({ep.Seconds:F1}s)");
         }
         var sps = samples / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
         var bundle = new ActorBundle(o.EnvId, actor, norm, "bc");
@@ -120,7 +140,8 @@ public static class BehaviorCloning
         EvalResult? eval = null;
         if (o.EvalEpisodes > 0)
         {
-            eval = Evaluation.Run(o.EnvId, () => new PolicyRunner(bundle), o.EvalEpisodes, seed: 10_000 + o.Seed, deterministic: true);
+            eval = Evaluation.Run(o.EnvId, () => new PolicyRunner(bundle), o.EvalEpisodes,
+                seed: EvalSeedOffset + o.Seed, deterministic: true);
             bundle.Extra["eval_return_mean"] = eval.Mean;
         }
         return new BcResult(bundle, curve, eval, sps);
@@ -137,7 +158,7 @@ public static class BehaviorCloning
         for (var j = 0; j < od; j++) mean[j] /= data.Count;
         for (var r = 0; r < data.Count; r++)
             for (var j = 0; j < od; j++) { var d = data.Observations[r * od + j] - mean[j]; var[j] += d * d; }
-        for (var j = 0; j < od; j++) var[j] = Math.Max(var[j] / data.Count, 1e-6);
+        for (var j = 0; j < od; j++) var[j] = Math.Max(var[j] / data.Count, MinObsVariance);
         var norm = new RunningNorm(od, epsilon: 0) { Frozen = true };
         norm.Set(mean, var, data.Count);
         return norm;
@@ -150,7 +171,7 @@ public static class BehaviorCloning
         var starts = data.EpisodeStarts();
         var hold = new List<int>();
         var train = new List<int>();
-        if (starts.Length >= 10)
+        if (starts.Length >= MinEpisodesForEpisodeHoldout)
         {
             var order = Enumerable.Range(0, starts.Length).ToArray();
             rng.Shuffle(order);
