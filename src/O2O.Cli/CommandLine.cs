@@ -84,8 +84,16 @@ public sealed record CommandSpec(
     }
 
     /// <summary>The `--flag` that sets <paramref name="property"/> in this command, or null when none does.</summary>
+    /// A flag of the command line only (no property) answers for the property of its name in PascalCase, e.g.
+    /// --device for Device, the run parameter the library calls Resume for --resume.
     public string? FlagFor(string property) =>
-        Options.FirstOrDefault(o => o.Property?.Name == property) is { } o ? "--" + o.Name : null;
+        (Options.FirstOrDefault(o => o.Property?.Name == property)
+            ?? Options.FirstOrDefault(o => o.Property is null && Pascal(o.Name) == property)) is { } o
+            ? "--" + o.Name
+            : null;
+
+    static string Pascal(string flag) =>
+        string.Concat(flag.Split('_').Select(w => w.Length == 0 ? w : char.ToUpperInvariant(w[0]) + w[1..]));
 
     /// <summary>The library's message in this command's words: each property it names becomes its `--flag`.</summary>
     public string Reword(OptionError e) => e.Reword(FlagFor);

@@ -39,6 +39,9 @@ public static class D4rlDownload
     const long ProgressIntervalMs = 1000;
 
     /// <summary>The URL of a task's file.</summary>
+    /// <summary>The end of every failure's advice; a front end may replace it with its own command.</summary>
+    public const string CollectHint = "or collect one by running a policy in the environment";
+
     public static string UrlFor(string task, string? baseUrl = null)
     {
         var root = string.IsNullOrWhiteSpace(baseUrl) ? DefaultBaseUrl : baseUrl.TrimEnd('/');
@@ -71,13 +74,13 @@ public static class D4rlDownload
         var t = D4rlTask.Parse(task);
         var url = UrlFor(task, baseUrl);
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            throw new UserError($"base URL '{baseUrl}' is not an http(s) URL; give one such as {DefaultBaseUrl}");
+            throw new OptionError($"BaseUrl '{baseUrl}' is not an http(s) URL; give one such as {DefaultBaseUrl}",
+                "BaseUrl");
         var final = Path.Combine(dir, t.LocalFileName);
         var part = final + ".part";
         var limit = timeout ?? DefaultTimeout;
-        if (limit <= TimeSpan.Zero) throw new UserError($"timeout must be positive, got {limit.TotalSeconds} s");
-        var byHand = $"or place {t.LocalFileName} (from {url}) in '{dir}' by hand, " +
-            $"or collect one by running a policy in the environment";
+        if (limit <= TimeSpan.Zero) throw new OptionError($"Timeout must be positive, got {limit.TotalSeconds} s", "Timeout");
+        var byHand = $"or place {t.LocalFileName} (from {url}) in '{dir}' by hand, {CollectHint}";
         if (File.Exists(final))
         {
             progress?.Report(
@@ -108,12 +111,13 @@ public static class D4rlDownload
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new UserError($"no answer from {url} within {limit.TotalSeconds:0} s; " +
-                    $"check the network or raise the timeout, {byHand}");
+                throw new OptionError($"no answer from {url} within {limit.TotalSeconds:0} s; "
+                    + $"check the network or raise Timeout, {byHand}", "Timeout");
             }
             catch (HttpRequestException e)
             {
-                throw new UserError($"cannot reach {url} ({Inner(e)}); check the network or the base URL, {byHand}");
+                throw new OptionError($"cannot reach {url} ({Inner(e)}); check the network or BaseUrl, {byHand}",
+                    "BaseUrl");
             }
             using (resp)
             {
@@ -145,8 +149,9 @@ public static class D4rlDownload
                 }
                 else
                 {
-                    throw new UserError($"{url} answered HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}; " +
-                        $"the D4RL server is often down or moved — retry later or give another base URL, {byHand}");
+                    throw new OptionError($"{url} answered HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}; "
+                        + $"the D4RL server is often down or moved — retry later or give another BaseUrl, {byHand}",
+                        "BaseUrl");
                 }
 
                 progress?.Report(new DownloadProgress("start", offset, total,
@@ -225,8 +230,9 @@ public static class D4rlDownload
         catch (Exception e) when (e is not OutOfMemoryException) { why = $"it does not open as HDF5: {e.Message}"; }
         if (why is null) return;
         try { File.Delete(part); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        throw new UserError(
-            $"the file downloaded from {url} is not a D4RL dataset ({why.TrimEnd('.')}); check the base URL, {byHand}");
+        throw new OptionError(
+            $"the file downloaded from {url} is not a D4RL dataset ({why.TrimEnd('.')}); check BaseUrl, {byHand}",
+            "BaseUrl");
     }
 
     static string Inner(Exception e)

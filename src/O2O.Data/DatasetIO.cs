@@ -24,8 +24,9 @@ public static class DatasetIO
         {
             var bad = ds.FindNonFinite();
             if (bad.Count > 0)
-                throw new UserError(
-                    $"'{path}': {string.Join("; ", bad)}; clean the data, or allow non-finite values to accept it");
+                throw new OptionError(
+                    $"'{path}': {string.Join("; ", bad)}; clean the data, or set AllowNonFinite to accept it",
+                    "AllowNonFinite");
         }
         return ds;
     }

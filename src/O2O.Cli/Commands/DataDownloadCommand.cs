@@ -1,3 +1,4 @@
+using O2O.Core;
 using O2O.Data;
 
 namespace O2O.Cli.Commands;
@@ -38,7 +39,18 @@ public static class DataDownloadCommand
         });
         var task = a.RequiredString("task");
         var dir = a.RequiredString("dir");
-        var path = D4rlDownload.Fetch(task, dir, a.String("base_url"), progress, ctx.Cancel, timeout);
+        string path;
+        try
+        {
+            path = D4rlDownload.Fetch(task, dir, a.String("base_url"), progress, ctx.Cancel, timeout);
+        }
+        catch (UserError e) when (e.Message.Contains(D4rlDownload.CollectHint, StringComparison.Ordinal))
+        {
+            var t = D4rlTask.Parse(task);
+            var message = e is OptionError o ? Spec.Reword(o) : e.Message;
+            throw new UserError(message.Replace(D4rlDownload.CollectHint,
+                $"or make one here with 'o2o data collect --env_id {t.Env.EnvId} --quality {t.Quality} --out FILE'"));
+        }
         w.WriteLine(path);
         return 0;
     }

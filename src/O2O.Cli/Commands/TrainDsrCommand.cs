@@ -80,6 +80,8 @@ public static class TrainDsrCommand
         using var model = DsrTrainer.Train(options, data.Observations, data.Actions, data.ObsDim, data.ActDim, starts,
             env.Id, ctx.Log, ood, data.Rewards);
         model.Save(outPath);
+        if (model.RewardAbsMean is null)
+            ctx.Log("the data has no rewards: give train-online --reward_scale C, C the offline data's mean |r|");
         var folder = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
         var prefix = Path.Combine(folder, Path.GetFileNameWithoutExtension(outPath));
         var plots = DsrPlots.WriteAll(model.Diagnostics!, prefix);

@@ -108,7 +108,7 @@ public sealed class PpoLearner : ILearner
         var clock = Stopwatch.StartNew();
         var shaping = shaper?.Shape(rollout.ObsRaw, rollout.ActionsExecuted, rollout.Rewards, rollout.Count,
             envStepsDone, options.TotalSteps);
-        var shapeSec = clock.Elapsed.TotalSeconds;
+        var shapeSec = shaping is null ? 0 : clock.Elapsed.TotalSeconds;
         ComputeTargets();
         var stats = Update(lr, actorFrozen: epoch < options.CriticWarmup, shaping);
 

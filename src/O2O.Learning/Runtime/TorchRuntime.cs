@@ -57,11 +57,11 @@ public static partial class TorchRuntime
                 return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
             case "cuda":
                 if (!torch.cuda.is_available())
-                    throw new O2O.Core.UserError("device cuda: this build has no CUDA (TorchSharp is linked to the " +
-                        "CPU libtorch); choose device cpu or auto");
+                    throw new O2O.Core.OptionError("Device cuda: this build has no CUDA (TorchSharp is linked to "
+                        + "the CPU libtorch); choose Device cpu or auto", "Device");
                 return torch.CUDA;
             default:
-                throw new O2O.Core.UserError($"device '{device}': expected cpu, cuda or auto");
+                throw new O2O.Core.OptionError($"Device '{device}': expected cpu, cuda or auto", "Device");
         }
     }
 

@@ -129,7 +129,7 @@ public static class RunHarness
         ILearner learner, RunSettings s, RunCheckpoint checkpoint, string[] columns, Action<string> log)
     {
         var progress = checkpoint.Load(learner, s.Options, s.ResumeKeys)
-            ?? throw new UserError($"no checkpoint at '{s.CheckpointPath}' to resume from; start a new run instead");
+            ?? throw new OptionError($"Resume: no checkpoint at '{s.CheckpointPath}'; start without Resume", "Resume");
         var csv = CsvLog.Resume(s.CsvPath, columns, progress.Epoch);
         log($"resumed {s.RunName} at epoch {progress.Epoch}/{s.Epochs} ({progress.EnvSteps} env steps)");
         return (progress, csv);
