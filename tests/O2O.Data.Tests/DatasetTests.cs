@@ -65,10 +65,10 @@ public class DatasetTests
     [Fact]
     public void Constructor_refuses_mismatched_shapes_with_one_line()
     {
-        var e = Assert.Throws<UserError>(
+        var e = Assert.ThrowsAny<UserError>(
             () => new OfflineDataset(3, 2, 1, new float[6], new float[3], rewards: new float[4]));
         AssertOneLine.Message(e, "rewards", "4 entries", "3 rows");
-        var e2 = Assert.Throws<UserError>(() => new OfflineDataset(3, 2, 1, new float[5], new float[3]));
+        var e2 = Assert.ThrowsAny<UserError>(() => new OfflineDataset(3, 2, 1, new float[5], new float[3]));
         AssertOneLine.Message(e2, "observations", "3 rows × 2");
     }
 
@@ -135,7 +135,7 @@ public class DatasetTests
             D4rlScores.Normalize("halfcheetah-medium-expert-v2", 4000), 9);
         Assert.False(D4rlScores.TryGetReference("Ant-v4", out _, out _));
         Assert.False(D4rlScores.TryGetReference("hopperx", out _, out _));
-        var e = Assert.Throws<UserError>(() => D4rlScores.Normalize("Ant-v4", 1));
+        var e = Assert.ThrowsAny<UserError>(() => D4rlScores.Normalize("Ant-v4", 1));
         AssertOneLine.Message(e, "Ant-v4", "Hopper-v4", "Walker2d-v4", "HalfCheetah-v4");
     }
 
@@ -150,6 +150,6 @@ public class DatasetTests
         Assert.Equal("http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/hopper_medium-v2.hdf5",
             D4rlDownload.UrlFor("hopper-medium-v2"));
         AssertOneLine.Message(
-            Assert.Throws<UserError>(() => D4rlTask.Parse("hopper-great-v2")), "hopper-great-v2", "medium-replay");
+            Assert.ThrowsAny<UserError>(() => D4rlTask.Parse("hopper-great-v2")), "hopper-great-v2", "medium-replay");
     }
 }

@@ -130,7 +130,7 @@ public class DownloadTests
         var half = srv.Body.Length / 2;
         srv.CutAfter = req => req == 0 ? half : null;
         var dir = tmp.File("data");
-        var e = Assert.Throws<UserError>(
+        var e = Assert.ThrowsAny<UserError>(
             () => D4rlDownload.Fetch("hopper-medium-v2", dir, srv.BaseUrl, timeout: Quick));
         AssertOneLine.Message(
             e, "download again to resume", "place hopper-medium-v2.hdf5", "collect one by running a policy");
@@ -148,14 +148,14 @@ public class DownloadTests
     {
         using var tmp = new TempDir();
         using var srv = new LocalHttpServer { ServedPath = "/elsewhere.hdf5" };
-        var e = Assert.Throws<UserError>(
+        var e = Assert.ThrowsAny<UserError>(
             () => D4rlDownload.Fetch("walker2d-medium-replay-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
         AssertOneLine.Message(
             e, "HTTP 404", "walker2d_medium_replay-v2.hdf5", "by hand", "collect one by running a policy");
         srv.ServedPath = "/walker2d_medium_replay-v2.hdf5";
         srv.Status = 403;
         AssertOneLine.Message(
-            Assert.Throws<UserError>(
+            Assert.ThrowsAny<UserError>(
                 () => D4rlDownload.Fetch("walker2d-medium-replay-v2", tmp.Path, srv.BaseUrl, timeout: Quick)),
             "HTTP 403");
         Assert.Empty(Directory.GetFiles(tmp.Path));
@@ -168,7 +168,7 @@ public class DownloadTests
         using var srv = new LocalHttpServer();
         srv.Body = Hdf5Bytes(tmp);
         srv.CutAfter = _ => 1000; // every answer stops after 1000 bytes
-        var e = Assert.Throws<UserError>(
+        var e = Assert.ThrowsAny<UserError>(
             () => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
         AssertOneLine.Message(e, "of", "resume");
         Assert.False(File.Exists(tmp.File("hopper-medium-v2.hdf5")));
@@ -180,7 +180,7 @@ public class DownloadTests
     {
         using var tmp = new TempDir();
         using var srv = new LocalHttpServer { Body = Encoding.ASCII.GetBytes("<html>moved</html>") };
-        var e = Assert.Throws<UserError>(
+        var e = Assert.ThrowsAny<UserError>(
             () => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, srv.BaseUrl, timeout: Quick));
         AssertOneLine.Message(e, "not a D4RL dataset");
         Assert.Empty(Directory.GetFiles(tmp.Path));
@@ -194,7 +194,7 @@ public class DownloadTests
         l.Start();
         var port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop(); // nothing listens there now: connection refused
-        var e = Assert.Throws<UserError>(
+        var e = Assert.ThrowsAny<UserError>(
             () => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path, $"http://127.0.0.1:{port}", timeout: Quick));
         AssertOneLine.Message(e, "cannot reach", $"127.0.0.1:{port}", "by hand", "collect one by running a policy");
         Assert.Empty(Directory.GetFiles(tmp.Path));
@@ -209,9 +209,9 @@ public class DownloadTests
         try
         {
             var port = ((IPEndPoint)l.LocalEndpoint).Port;
-            var e = Assert.Throws<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path,
+            var e = Assert.ThrowsAny<UserError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.Path,
                 $"http://127.0.0.1:{port}", timeout: TimeSpan.FromSeconds(1)));
-            AssertOneLine.Message(e, "no answer", "raise the timeout");
+            AssertOneLine.Message(e, "no answer", "raise Timeout");
         }
         finally { l.Stop(); }
     }
@@ -220,10 +220,10 @@ public class DownloadTests
     public void Bad_task_and_unwritable_dir_fail_before_any_request()
     {
         AssertOneLine.Message(
-            Assert.Throws<UserError>(() => D4rlDownload.Fetch("ant-medium-v2", "/tmp", "http://127.0.0.1:1")),
+            Assert.ThrowsAny<UserError>(() => D4rlDownload.Fetch("ant-medium-v2", "/tmp", "http://127.0.0.1:1")),
             "ant-medium-v2", "hopper");
         AssertOneLine.Message(
-            Assert.Throws<UserError>(
+            Assert.ThrowsAny<UserError>(
                 () => D4rlDownload.Fetch("hopper-medium-v2", "/proc/o2o-nope", "http://127.0.0.1:1")),
             "/proc/o2o-nope", "writable");
     }

@@ -128,13 +128,13 @@ public class Hdf5Tests
         foreach (var keep in new[] { bytes.Length - 1, bytes.Length / 2, 100 })
         {
             File.WriteAllBytes(tmp.File("cut.hdf5"), bytes[..keep]);
-            var e = Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("cut.hdf5")));
+            var e = Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("cut.hdf5")));
             AssertOneLine.Message(e, "cut.hdf5", "truncated");
         }
         // h5py's own file, cut: also caught.
         var h5py = File.ReadAllBytes(Fixtures.Path("d4rl_tiny_h5py.hdf5"));
         File.WriteAllBytes(tmp.File("cut2.hdf5"), h5py[..(h5py.Length * 2 / 3)]);
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("cut2.hdf5"))), "truncated");
+        AssertOneLine.Message(Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("cut2.hdf5"))), "truncated");
     }
 
     [Fact]
@@ -142,13 +142,13 @@ public class Hdf5Tests
     {
         using var tmp = new TempDir();
         AssertOneLine.Message(
-            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("nope.hdf5"))), "nope.hdf5", "does not exist");
+            Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("nope.hdf5"))), "nope.hdf5", "does not exist");
         File.WriteAllBytes(tmp.File("empty.hdf5"), []);
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("empty.hdf5"))), "empty");
+        AssertOneLine.Message(Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("empty.hdf5"))), "empty");
         File.WriteAllText(tmp.File("text.hdf5"), "observations,actions\n1,2\n");
         AssertOneLine.Message(
-            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("text.hdf5"))), "neither an HDF5 nor an NPZ");
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.Path)), "folder");
+            Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("text.hdf5"))), "neither an HDF5 nor an NPZ");
+        AssertOneLine.Message(Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.Path)), "folder");
     }
 
     [Fact]
@@ -157,16 +157,16 @@ public class Hdf5Tests
         using var tmp = new TempDir();
         new H5File { ["actions"] = new float[] { 1, 2 } }.Write(tmp.File("noobs.h5"));
         AssertOneLine.Message(
-            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("noobs.h5"))), "no 'observations'", "actions");
+            Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("noobs.h5"))), "no 'observations'", "actions");
         new H5File { ["observations"] = new H5Dataset<float[]>(new float[4], fileDims: [2, 2]) }
             .Write(tmp.File("noact.h5"));
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("noact.h5"))), "no 'actions'");
+        AssertOneLine.Message(Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("noact.h5"))), "no 'actions'");
         new H5File
         {
             ["observations"] = new H5Dataset<float[]>(new float[20], fileDims: [10, 2]),
             ["actions"] = new H5Dataset<float[]>(new float[9], fileDims: [9, 1]),
         }.Write(tmp.File("rows.h5"));
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("rows.h5"))), "9 rows", "10");
+        AssertOneLine.Message(Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("rows.h5"))), "9 rows", "10");
         new H5File
         {
             ["observations"] = new H5Dataset<float[]>(new float[20], fileDims: [10, 2]),
@@ -174,10 +174,10 @@ public class Hdf5Tests
             ["terminals"] = new byte[11],
         }.Write(tmp.File("flags.h5"));
         AssertOneLine.Message(
-            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("flags.h5"))), "terminals", "11 rows");
+            Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("flags.h5"))), "terminals", "11 rows");
         new H5File { ["observations"] = new float[10], ["actions"] = new float[10] }.Write(tmp.File("rank.h5"));
         AssertOneLine.Message(
-            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("rank.h5"))), "observations", "shape (10)");
+            Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("rank.h5"))), "observations", "shape (10)");
     }
 
     [Fact]
@@ -188,9 +188,9 @@ public class Hdf5Tests
         ds.Observations[3 * 11 + 2] = float.NaN;
         ds.Observations[10 * 11 + 0] = float.PositiveInfinity;
         DatasetIO.SaveHdf5(tmp.File("nan.hdf5"), ds);
-        var e = Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("nan.hdf5")));
+        var e = Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("nan.hdf5")));
         AssertOneLine.Message(
-            e, "'observations' has 2 NaN/Inf values, first at row 3, column 2", "allow non-finite values");
+            e, "'observations' has 2 NaN/Inf values, first at row 3, column 2", "set AllowNonFinite");
         var ok = DatasetIO.Load(tmp.File("nan.hdf5"), allowNonFinite: true);
         Assert.True(float.IsNaN(ok.Observations[35]));
         var stats = DatasetStats.Compute(ok);
@@ -202,9 +202,9 @@ public class Hdf5Tests
     public void Unwritable_output_is_a_one_line_error_and_leaves_nothing()
     {
         var ds = Make.Dataset(n: 10);
-        var e = Assert.Throws<UserError>(() => DatasetIO.SaveHdf5("/proc/o2o-no-such-dir/d.hdf5", ds));
+        var e = Assert.ThrowsAny<UserError>(() => DatasetIO.SaveHdf5("/proc/o2o-no-such-dir/d.hdf5", ds));
         AssertOneLine.Message(e, "/proc/o2o-no-such-dir", "writable location");
-        var e2 = Assert.Throws<UserError>(() => DatasetIO.SaveNpz("/proc/self/d.npz", ds));
+        var e2 = Assert.ThrowsAny<UserError>(() => DatasetIO.SaveNpz("/proc/self/d.npz", ds));
         AssertOneLine.Message(e2, "d.npz");
         Assert.False(File.Exists("/proc/self/d.npz"));
     }

@@ -38,7 +38,7 @@ public class NpzTests
     [Fact]
     public void Refuses_pickled_object_arrays()
     {
-        var e = Assert.Throws<UserError>(() => DatasetIO.Load(Fixtures.Path("pickled_object.npz")));
+        var e = Assert.ThrowsAny<UserError>(() => DatasetIO.Load(Fixtures.Path("pickled_object.npz")));
         AssertOneLine.Message(e, "pickled", "|O");
     }
 
@@ -146,16 +146,16 @@ public class NpzTests
     [Fact]
     public void Refuses_unsupported_dtypes_truncated_data_and_bad_magic_with_one_line()
     {
-        var e1 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': '<U3', " +
+        var e1 = Assert.ThrowsAny<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': '<U3', " +
             "'fortran_order': False, 'shape': (1,), }", new byte[12], 1)), "x"));
         AssertOneLine.Message(e1, "<U3", "not supported");
-        var e2 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': '<f4', " +
+        var e2 = Assert.ThrowsAny<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': '<f4', " +
             "'fortran_order': False, 'shape': (5,), }", new byte[12], 1)), "x"));
         AssertOneLine.Message(e2, "truncated");
-        var e3 = Assert.Throws<UserError>(
+        var e3 = Assert.ThrowsAny<UserError>(
             () => Npy.Read(new MemoryStream(Encoding.ASCII.GetBytes("hello world, not npy")), "x"));
         AssertOneLine.Message(e3, "not a NumPy");
-        var e4 = Assert.Throws<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': [('a', '<f4')], " +
+        var e4 = Assert.ThrowsAny<UserError>(() => Npy.Read(new MemoryStream(NpyBytes("{'descr': [('a', '<f4')], " +
             "'fortran_order': False, 'shape': (1,), }", new byte[4], 1)), "x"));
         AssertOneLine.Message(e4, "structured");
     }
@@ -166,7 +166,7 @@ public class NpzTests
         using var tmp = new TempDir();
         var bytes = File.ReadAllBytes(Fixtures.Path("tiny_numpy_compressed.npz"));
         File.WriteAllBytes(tmp.File("cut.npz"), bytes[..(bytes.Length / 2)]);
-        var e = Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("cut.npz")));
+        var e = Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("cut.npz")));
         AssertOneLine.Message(e, "cut.npz", "truncated");
     }
 
@@ -176,17 +176,17 @@ public class NpzTests
         using var tmp = new TempDir();
         Npz.Write(tmp.File("a.npz"), [new("actions", NpyArray.FromFloat32(new float[6], 2, 3))]);
         AssertOneLine.Message(
-            Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("a.npz"))), "no 'states'", "actions");
+            Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("a.npz"))), "no 'states'", "actions");
         Npz.Write(tmp.File("b.npz"), [new("states", NpyArray.FromFloat32(new float[4], 2, 2))]);
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("b.npz"))), "no 'actions'");
+        AssertOneLine.Message(Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("b.npz"))), "no 'actions'");
         Npz.Write(tmp.File("c.npz"),
             [new("states", NpyArray.FromFloat32(new float[4], 2, 2)),
                 new("actions", NpyArray.FromFloat32(new float[3], 3, 1))]);
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("c.npz"))), "3 rows", "2");
+        AssertOneLine.Message(Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("c.npz"))), "3 rows", "2");
         Npz.Write(tmp.File("d.npz"),
             [new("states", NpyArray.FromFloat32(new float[4], 2, 2)),
                 new("actions", NpyArray.FromFloat32(new float[2], 2, 1)),
                 new("rewards", NpyArray.FromFloat32(new float[3]))]);
-        AssertOneLine.Message(Assert.Throws<UserError>(() => DatasetIO.Load(tmp.File("d.npz"))), "rewards", "(3)");
+        AssertOneLine.Message(Assert.ThrowsAny<UserError>(() => DatasetIO.Load(tmp.File("d.npz"))), "rewards", "(3)");
     }
 }

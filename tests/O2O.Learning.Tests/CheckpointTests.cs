@@ -61,15 +61,15 @@ public sealed class CheckpointTests : IDisposable
         using var b = MakeBundle();
         var path = Path.Combine(dir, "x_actor.pt");
         b.Save(path);
-        var e1 = Assert.Throws<UserError>(() => ActorBundle.Load(path, "Walker2d-v4"));
+        var e1 = Assert.ThrowsAny<UserError>(() => ActorBundle.Load(path, "Walker2d-v4"));
         Assert.Contains("trained for Hopper-v4, not Walker2d-v4", e1.Message);
-        var e2 = Assert.Throws<UserError>(() => ActorBundle.Load(path, null, obsDim: 17));
+        var e2 = Assert.ThrowsAny<UserError>(() => ActorBundle.Load(path, null, obsDim: 17));
         Assert.Contains("expects 11-dim observations", e2.Message);
-        var e3 = Assert.Throws<UserError>(() => ActorBundle.Load(Path.Combine(dir, "missing.pt")));
+        var e3 = Assert.ThrowsAny<UserError>(() => ActorBundle.Load(Path.Combine(dir, "missing.pt")));
         Assert.Contains("does not exist", e3.Message);
         var junk = Path.Combine(dir, "junk.pt");
         File.WriteAllText(junk, "not a pickle");
-        var e4 = Assert.Throws<UserError>(() => ActorBundle.Load(junk));
+        var e4 = Assert.ThrowsAny<UserError>(() => ActorBundle.Load(junk));
         Assert.Contains("not a readable PyTorch state dict", e4.Message);
         Assert.DoesNotContain('\n', e4.Message);
     }
@@ -81,7 +81,7 @@ public sealed class CheckpointTests : IDisposable
         using var w = tensor(new float[] { 1, 2 });
         StateDictFile.Save(path, new Dictionary<string, Tensor> { ["w"] = w },
             new System.Text.Json.Nodes.JsonObject { ["format"] = "something-else" });
-        var e = Assert.Throws<UserError>(() => ActorBundle.Load(path));
+        var e = Assert.ThrowsAny<UserError>(() => ActorBundle.Load(path));
         Assert.Contains("not an O2O actor checkpoint", e.Message);
     }
 

@@ -160,10 +160,10 @@ public class ReplayBufferTests
         Assert.Equal(["MixingRatio"], Named(() => new ReplayBuffer(ObsDim, ActDim, 10, Offline(5), 1.5)));
         Assert.Equal(["MixingRatio"], Named(() => new ReplayBuffer(ObsDim, ActDim, 10, null, 0.5)));
         Assert.Equal(["BufferSize"], Named(() => new ReplayBuffer(ObsDim, ActDim, 0)));
-        var e = Assert.Throws<UserError>(() => new ReplayBuffer(3, ActDim, 10, Offline(5)));
+        var e = Assert.ThrowsAny<UserError>(() => new ReplayBuffer(3, ActDim, 10, Offline(5)));
         Assert.Contains("2 observation and 1 action dims", e.Message, StringComparison.Ordinal);
         var noNext = new OfflineDataset(3, ObsDim, ActDim, new float[6], new float[3], new float[3]);
-        var lacks = Assert.Throws<UserError>(() => new ReplayBuffer(ObsDim, ActDim, 10, noNext));
+        var lacks = Assert.ThrowsAny<UserError>(() => new ReplayBuffer(ObsDim, ActDim, 10, noNext));
         Assert.Contains("next observations", lacks.Message, StringComparison.Ordinal);
         var empty = new ReplayBuffer(ObsDim, ActDim, 10);
         Assert.Throws<InvalidOperationException>(() => empty.Sample(new ReplayBatch(4, ObsDim, ActDim), new Rng(1)));

@@ -51,8 +51,8 @@ public class TorchRuntimeTests
     [Fact]
     public void Cuda_device_on_a_cpu_build_is_a_clear_error()
     {
-        var e = Assert.Throws<O2O.Core.UserError>(() => TorchRuntime.ResolveDevice("cuda"));
-        Assert.Contains("choose device cpu or auto", e.Message);
+        var e = Assert.ThrowsAny<O2O.Core.UserError>(() => TorchRuntime.ResolveDevice("cuda"));
+        Assert.Contains("choose Device cpu or auto", e.Message);
         Assert.Equal(torch.CPU.type, TorchRuntime.ResolveDevice("auto").type);
     }
 }

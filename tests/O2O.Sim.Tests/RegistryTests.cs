@@ -16,9 +16,9 @@ public class RegistryTests
     [Fact]
     public void Unknown_id_lists_the_known_ones()
     {
-        var e = Assert.Throws<UserError>(() => EnvRegistry.Make("Hoper-v4"));
+        var e = Assert.ThrowsAny<UserError>(() => EnvRegistry.Make("Hoper-v4"));
         Assert.Equal("unknown env id 'Hoper-v4'; known: Hopper-v4, Walker2d-v4, HalfCheetah-v4", e.Message);
-        Assert.Throws<UserError>(() => EnvRegistry.Get("Ant-v4"));
+        Assert.ThrowsAny<UserError>(() => EnvRegistry.Get("Ant-v4"));
     }
 
     [Theory]
@@ -31,7 +31,7 @@ public class RegistryTests
     [Fact]
     public void Unknown_task_prefix_is_a_user_error()
     {
-        var e = Assert.Throws<UserError>(() => EnvRegistry.ForTask("ant-medium-v2"));
+        var e = Assert.ThrowsAny<UserError>(() => EnvRegistry.ForTask("ant-medium-v2"));
         Assert.Contains("hopper, walker2d, halfcheetah", e.Message);
     }
 }

@@ -27,7 +27,7 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         var joint = model.Diagnostics!.Modes.Single(m => m.Mode == "joint");
         Assert.True(joint.AurocUniformActions > 0.9, $"energy AUROC vs uniform {joint.AurocUniformActions:F3}");
         Assert.Null(model.Diagnostics.HeldOutLogLikJoint);
-        Assert.Throws<UserError>(() => model.Support(s, a, 1, SupportMode.Joint, new float[1], DsrScore.Radius));
+        Assert.ThrowsAny<UserError>(() => model.Support(s, a, 1, SupportMode.Joint, new float[1], DsrScore.Radius));
 
         var dir = DsrTestData.TempDir();
         try
@@ -61,7 +61,7 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         Assert.True(st.AurocOod > 0.95, $"state AUROC vs shifted states {st.AurocOod:F3}");
 
         var wrongDims = new DsrOodSet(new float[40 * 4], oa, 4, A, "random");
-        var e = Assert.Throws<UserError>(() =>
+        var e = Assert.ThrowsAny<UserError>(() =>
             DsrTrainer.Train(options, s, a, D, A, starts, "Synthetic-v0", null, wrongDims));
         Assert.Contains("obs dim 4", e.Message);
         Assert.Contains($"obs dim {D}", e.Message);
@@ -82,11 +82,11 @@ public class EnergyAndInputTests(ITestOutputHelper output)
 
         var bad = (float[])s.Clone();
         bad[7] = float.NaN;
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, bad, a, D, A, starts, "X")),
+        OneLine(Assert.ThrowsAny<UserError>(() => DsrTrainer.Train(o, bad, a, D, A, starts, "X")),
             "NaN at row 2, column 1");
         var badA = (float[])a.Clone();
         badA[3] = float.PositiveInfinity;
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, badA, D, A, starts, "X")), "actions contain");
+        OneLine(Assert.ThrowsAny<UserError>(() => DsrTrainer.Train(o, s, badA, D, A, starts, "X")), "actions contain");
 
         // Option errors name the options record's properties; a front end rewords them (the CLI into its flags).
         var kind = Assert.Throws<OptionError>(() => DsrKind.Parse("gan"));
@@ -114,11 +114,11 @@ public class EnergyAndInputTests(ITestOutputHelper output)
         Assert.Equal(new[] { "Score", "Kind" }, radius.Options);
 
         // 400 pairs at 5 %: one 20-step episode held out, below the minimum of 40
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o with { Holdout = 0.05 }, s, a, D, A, starts, "X")),
+        OneLine(Assert.ThrowsAny<UserError>(() => DsrTrainer.Train(o with { Holdout = 0.05 }, s, a, D, A, starts, "X")),
             "dataset too small");
         // a single episode cannot be split by episode
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, a, D, A, [0], "X")), "dataset too small");
-        OneLine(Assert.Throws<UserError>(() => DsrTrainer.Train(o, s, a[..^2], D, A, starts, "X")), "same pairs");
+        OneLine(Assert.ThrowsAny<UserError>(() => DsrTrainer.Train(o, s, a, D, A, [0], "X")), "dataset too small");
+        OneLine(Assert.ThrowsAny<UserError>(() => DsrTrainer.Train(o, s, a[..^2], D, A, starts, "X")), "same pairs");
     }
 
     [Fact]

@@ -86,13 +86,13 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
         foreach (var mode in new[] { SupportMode.Joint, SupportMode.Conditional, SupportMode.State })
             old.SetCalibration(mode, false, fx.Model.Calibration(mode, DsrScore.LogP));
         var n = 4;
-        var e = Assert.Throws<UserError>(() =>
+        var e = Assert.ThrowsAny<UserError>(() =>
             old.Support(fx.States.AsSpan(0, n * D), fx.Actions.AsSpan(0, n * A), n, SupportMode.Gated, new float[n]));
         Assert.DoesNotContain('\n', e.Message);
         Assert.Contains("no calibration for support mode gated", e.Message);
         Assert.Contains("train it again", e.Message);
         var gatedShaping = new O2O.Learning.Ppo.DsrShapingOptions { Support = SupportMode.Gated };
-        Assert.Throws<UserError>(() => new O2O.Learning.Ppo.DsrShaper(old, gatedShaping, 1.0));
+        Assert.ThrowsAny<UserError>(() => new O2O.Learning.Ppo.DsrShaper(old, gatedShaping, 1.0));
         old.Support(fx.States.AsSpan(0, n * D), fx.Actions.AsSpan(0, n * A), n, SupportMode.Conditional, new float[n]);
     }
 
@@ -209,20 +209,20 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
                         CalibrationComparer.Instance);
                 }
 
-            var e1 = Assert.Throws<UserError>(() => SupportModel.Load(path, "Hopper-v4"));
+            var e1 = Assert.ThrowsAny<UserError>(() => SupportModel.Load(path, "Hopper-v4"));
             Assert.Contains("Synthetic-v0", e1.Message);
             Assert.Contains("Hopper-v4", e1.Message);
-            var e2 = Assert.Throws<UserError>(() => SupportModel.Load(path, obsDim: 11));
+            var e2 = Assert.ThrowsAny<UserError>(() => SupportModel.Load(path, obsDim: 11));
             Assert.Contains("11", e2.Message);
             Assert.Contains($"obs dim {D}", e2.Message);
-            var e3 = Assert.Throws<UserError>(() => SupportModel.Load(path, actDim: 3));
+            var e3 = Assert.ThrowsAny<UserError>(() => SupportModel.Load(path, actDim: 3));
             Assert.Contains($"action dim {A}", e3.Message);
-            var e4 = Assert.Throws<UserError>(() => SupportModel.Load(Path.Combine(dir, "missing.pt")));
+            var e4 = Assert.ThrowsAny<UserError>(() => SupportModel.Load(Path.Combine(dir, "missing.pt")));
             Assert.Contains("not found", e4.Message);
 
             var text = Path.Combine(dir, "notes_dsr.pt");
             File.WriteAllText(text, "hello");
-            var e5 = Assert.Throws<UserError>(() => SupportModel.Load(text));
+            var e5 = Assert.ThrowsAny<UserError>(() => SupportModel.Load(text));
             Assert.Equal(
                 $"'{text}' is not a DSR checkpoint (no dsr metadata); give the path of a trained DSR checkpoint",
                 e5.Message);
@@ -232,7 +232,7 @@ public partial class TrainedFlowTests(TrainedFlowFixture fx, ITestOutputHelper o
             using (var t = TorchSharp.torch.ones(3))
                 TorchSharp.PyBridge.PyTorchPickler.PickleStateDict(other,
                     new Dictionary<string, TorchSharp.torch.Tensor> { ["mu.weight"] = t });
-            var e6 = Assert.Throws<UserError>(() => SupportModel.Load(other));
+            var e6 = Assert.ThrowsAny<UserError>(() => SupportModel.Load(other));
             Assert.Contains("is not a DSR checkpoint (no dsr metadata)", e6.Message);
             Assert.DoesNotContain('\n', e6.Message);
         }
