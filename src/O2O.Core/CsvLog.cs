@@ -30,12 +30,15 @@ public sealed class CsvLog : IDisposable
     /// <summary>Continue an existing log after its first <paramref name="keepRows"/> data rows.</summary>
     public static CsvLog Resume(string path, IReadOnlyList<string> columns, int keepRows)
     {
-        if (!File.Exists(path)) throw new UserError($"cannot resume: log '{path}' is missing; start a new run without --resume");
+        if (!File.Exists(path))
+            throw new OptionError($"cannot Resume: log '{path}' is missing; start a new run without Resume", "Resume");
         var lines = File.ReadAllLines(path);
         if (lines.Length == 0 || lines[0] != string.Join(',', columns))
-            throw new UserError($"cannot resume: log '{path}' has other columns than this run; start a new run without --resume");
+            throw new OptionError($"cannot Resume: log '{path}' has other columns than this run; "
+                + "start a new run without Resume", "Resume");
         if (lines.Length - 1 < keepRows)
-            throw new UserError($"cannot resume: log '{path}' has {lines.Length - 1} rows but the checkpoint is at row {keepRows}");
+            throw new UserError(
+                $"cannot resume: log '{path}' has {lines.Length - 1} rows but the checkpoint is at row {keepRows}");
         AtomicFile.WriteText(path, string.Join('\n', lines.Take(keepRows + 1)) + "\n");
         return Open(path, columns);
     }
@@ -61,7 +64,9 @@ public sealed class CsvLog : IDisposable
 
     /// <summary>Shortest round-trippable invariant form; integers without a decimal point.</summary>
     public static string Format(double v) =>
-        double.IsNaN(v) ? "nan" : v == Math.Floor(v) && Math.Abs(v) < 1e15 ? ((long)v).ToString(CultureInfo.InvariantCulture) : v.ToString("R", CultureInfo.InvariantCulture);
+        double.IsNaN(v) ? "nan"
+        : v == Math.Floor(v) && Math.Abs(v) < 1e15 ? ((long)v).ToString(CultureInfo.InvariantCulture)
+        : v.ToString("R", CultureInfo.InvariantCulture);
 
     public void Dispose() => writer.Dispose();
 }

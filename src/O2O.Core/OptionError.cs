@@ -11,7 +11,7 @@ public sealed class OptionError(string message, params string[] options) : UserE
     /// <summary>Property names that the message mentions, as written in it.</summary>
     public IReadOnlyList<string> Options { get; } = options;
 
-    /// <summary>The message with each property name that <paramref name="rename"/> knows replaced by its new name.</summary>
+    /// <summary>The message with each property that <paramref name="rename"/> knows replaced by its new name.</summary>
     public string Reword(Func<string, string?> rename)
     {
         var text = Message;

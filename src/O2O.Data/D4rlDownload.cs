@@ -79,7 +79,8 @@ public static class D4rlDownload
         var final = Path.Combine(dir, t.LocalFileName);
         var part = final + ".part";
         var limit = timeout ?? DefaultTimeout;
-        if (limit <= TimeSpan.Zero) throw new OptionError($"Timeout must be positive, got {limit.TotalSeconds} s", "Timeout");
+        if (limit <= TimeSpan.Zero)
+            throw new OptionError($"Timeout must be positive, got {limit.TotalSeconds} s", "Timeout");
         var byHand = $"or place {t.LocalFileName} (from {url}) in '{dir}' by hand, {CollectHint}";
         if (File.Exists(final))
         {

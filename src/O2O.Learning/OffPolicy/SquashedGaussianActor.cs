@@ -15,7 +15,7 @@ public sealed class SquashedGaussianActor : nn.Module<Tensor, Tensor>
     /// <summary>Bounds of the log-std (CleanRL's sac_continuous_action.py).</summary>
     public const double LogStdMin = -5, LogStdMax = 2;
 
-    /// <summary>ε inside the log of the tanh correction, as CleanRL and SB3 use, so that a saturated action is finite.</summary>
+    /// <summary>ε inside the log of the tanh correction (CleanRL's, SB3's): a saturated action stays finite.</summary>
     public const double TanhEpsilon = 1e-6;
 
     static readonly Scalar One = 1.0, HalfRange = 0.5 * (LogStdMax - LogStdMin), Min = LogStdMin, Eps = TanhEpsilon;

@@ -29,7 +29,7 @@ public interface ILearner : IDisposable
     /// </summary>
     bool TrainEpoch(int epoch, long envStepsDone, IDictionary<string, double> row);
 
-    /// <summary>A fresh deterministic-capable policy on the current weights, for evaluation (one per worker thread).</summary>
+    /// <summary>A fresh policy on the current weights, for evaluation (one per worker thread).</summary>
     IPolicy CreatePolicy();
 
     /// <summary>All an exact resume needs: networks, optimiser moments, normalisers, RNGs, environments.</summary>
