@@ -8,6 +8,12 @@ namespace O2O.Core;
 /// </summary>
 public sealed class OptionError(string message, params string[] options) : UserError(message)
 {
+    /// <summary>Throw an OptionError with <paramref name="message"/> unless <paramref name="ok"/>.</summary>
+    public static void Require(bool ok, string message, params string[] options)
+    {
+        if (!ok) throw new OptionError(message, options);
+    }
+
     /// <summary>Property names that the message mentions, as written in it.</summary>
     public IReadOnlyList<string> Options { get; } = options;
 

@@ -55,24 +55,22 @@ public sealed record SacOptions
     /// <summary>One-line errors for settings out of range, naming the properties.</summary>
     public void Validate()
     {
-        static void Check(bool ok, string message, params string[] names)
-        {
-            if (!ok) throw new OptionError(message, names);
-        }
-        Check(StepsPerEpoch > 0, $"StepsPerEpoch must be > 0, got {StepsPerEpoch}", nameof(StepsPerEpoch));
-        Check(TotalSteps >= StepsPerEpoch,
+        OptionError.Require(StepsPerEpoch > 0,
+            $"StepsPerEpoch must be > 0, got {StepsPerEpoch}", nameof(StepsPerEpoch));
+        OptionError.Require(TotalSteps >= StepsPerEpoch,
             $"TotalSteps {TotalSteps} is smaller than StepsPerEpoch {StepsPerEpoch}: not one epoch would run",
             nameof(TotalSteps), nameof(StepsPerEpoch));
-        Check(BatchSize > 0, $"BatchSize must be > 0, got {BatchSize}", nameof(BatchSize));
-        Check(Lr > 0, $"Lr must be > 0, got {Lr}", nameof(Lr));
-        Check(Gamma is > 0 and <= 1, $"Gamma must be in (0, 1], got {Gamma}", nameof(Gamma));
-        Check(Tau is > 0 and <= 1, $"Tau must be in (0, 1], got {Tau}", nameof(Tau));
-        Check(LearningStarts >= 0, $"LearningStarts must be ≥ 0, got {LearningStarts}", nameof(LearningStarts));
-        Check(BufferSize > 0, $"BufferSize must be > 0, got {BufferSize}", nameof(BufferSize));
-        Check(Alpha is null or >= 0, $"Alpha must be ≥ 0 or automatic, got {Alpha}", nameof(Alpha));
-        Check(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
-        Check(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
-        Check(Hidden.Length > 0 && Hidden.All(h => h > 0),
+        OptionError.Require(BatchSize > 0, $"BatchSize must be > 0, got {BatchSize}", nameof(BatchSize));
+        OptionError.Require(Lr > 0, $"Lr must be > 0, got {Lr}", nameof(Lr));
+        OptionError.Require(Gamma is > 0 and <= 1, $"Gamma must be in (0, 1], got {Gamma}", nameof(Gamma));
+        OptionError.Require(Tau is > 0 and <= 1, $"Tau must be in (0, 1], got {Tau}", nameof(Tau));
+        OptionError.Require(LearningStarts >= 0,
+            $"LearningStarts must be ≥ 0, got {LearningStarts}", nameof(LearningStarts));
+        OptionError.Require(BufferSize > 0, $"BufferSize must be > 0, got {BufferSize}", nameof(BufferSize));
+        OptionError.Require(Alpha is null or >= 0, $"Alpha must be ≥ 0 or automatic, got {Alpha}", nameof(Alpha));
+        OptionError.Require(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
+        OptionError.Require(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
+        OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
     }
 }

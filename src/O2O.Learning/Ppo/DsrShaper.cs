@@ -30,17 +30,17 @@ public sealed record DsrShapingOptions
     /// <summary>One-line errors for settings out of range, naming the properties.</summary>
     public void Validate()
     {
-        static void Check(bool ok, string message, string name)
-        {
-            if (!ok) throw new OptionError(message, name);
-        }
-        Check(Beta is null or >= 0, $"Beta must be auto (null) or ≥ 0, got {Beta}", nameof(Beta));
-        Check(BetaFrac is >= 0 and <= 10, $"BetaFrac must be in [0, 10], got {BetaFrac}", nameof(BetaFrac));
-        Check(Eta >= 0, $"Eta must be ≥ 0, got {Eta}", nameof(Eta));
-        Check(Pessimism is "reward" or "value", $"Pessimism '{Pessimism}' must be reward or value", nameof(Pessimism));
-        Check(Anneal is "linear" or "none", $"Anneal '{Anneal}' must be linear or none", nameof(Anneal));
-        Check(AnnealFrac is > 0 and <= 1, $"AnnealFrac must be in (0, 1], got {AnnealFrac}", nameof(AnnealFrac));
-        Check(RewardScale is null or > 0, $"RewardScale must be > 0, got {RewardScale}", nameof(RewardScale));
+        OptionError.Require(Beta is null or >= 0, $"Beta must be auto (null) or ≥ 0, got {Beta}", nameof(Beta));
+        OptionError.Require(BetaFrac is >= 0 and <= 10,
+            $"BetaFrac must be in [0, 10], got {BetaFrac}", nameof(BetaFrac));
+        OptionError.Require(Eta >= 0, $"Eta must be ≥ 0, got {Eta}", nameof(Eta));
+        OptionError.Require(Pessimism is "reward" or "value",
+            $"Pessimism '{Pessimism}' must be reward or value", nameof(Pessimism));
+        OptionError.Require(Anneal is "linear" or "none", $"Anneal '{Anneal}' must be linear or none", nameof(Anneal));
+        OptionError.Require(AnnealFrac is > 0 and <= 1,
+            $"AnnealFrac must be in (0, 1], got {AnnealFrac}", nameof(AnnealFrac));
+        OptionError.Require(RewardScale is null or > 0,
+            $"RewardScale must be > 0, got {RewardScale}", nameof(RewardScale));
     }
 }
 

@@ -78,33 +78,32 @@ public sealed record PpoOptions
     /// <summary>One-line errors for inconsistent settings, naming the properties.</summary>
     public void Validate()
     {
-        static void Check(bool ok, string message, params string[] names)
-        {
-            if (!ok) throw new OptionError(message, names);
-        }
-        Check(TotalSteps > 0, $"TotalSteps must be > 0, got {TotalSteps}", nameof(TotalSteps));
-        Check(StepsPerEpoch > 0, $"StepsPerEpoch must be > 0, got {StepsPerEpoch}", nameof(StepsPerEpoch));
-        Check(NumEnvs > 0, $"NumEnvs must be > 0, got {NumEnvs}", nameof(NumEnvs));
-        Check(StepsPerEpoch % NumEnvs == 0,
+        OptionError.Require(TotalSteps > 0, $"TotalSteps must be > 0, got {TotalSteps}", nameof(TotalSteps));
+        OptionError.Require(StepsPerEpoch > 0,
+            $"StepsPerEpoch must be > 0, got {StepsPerEpoch}", nameof(StepsPerEpoch));
+        OptionError.Require(NumEnvs > 0, $"NumEnvs must be > 0, got {NumEnvs}", nameof(NumEnvs));
+        OptionError.Require(StepsPerEpoch % NumEnvs == 0,
             $"StepsPerEpoch {StepsPerEpoch} is not divisible by NumEnvs {NumEnvs}; choose a multiple of {NumEnvs}",
             nameof(StepsPerEpoch), nameof(NumEnvs));
-        Check(MinibatchSize > 0, $"MinibatchSize must be > 0, got {MinibatchSize}", nameof(MinibatchSize));
-        Check(StepsPerEpoch >= MinibatchSize,
+        OptionError.Require(MinibatchSize > 0,
+            $"MinibatchSize must be > 0, got {MinibatchSize}", nameof(MinibatchSize));
+        OptionError.Require(StepsPerEpoch >= MinibatchSize,
             $"StepsPerEpoch {StepsPerEpoch} is smaller than MinibatchSize {MinibatchSize}; "
             + "raise the first or lower the second", nameof(StepsPerEpoch), nameof(MinibatchSize));
-        Check(TotalSteps >= StepsPerEpoch,
+        OptionError.Require(TotalSteps >= StepsPerEpoch,
             $"TotalSteps {TotalSteps} is smaller than StepsPerEpoch {StepsPerEpoch}: not one epoch would run",
             nameof(TotalSteps), nameof(StepsPerEpoch));
-        Check(TrainIters > 0, $"TrainIters must be > 0, got {TrainIters}", nameof(TrainIters));
-        Check(Gamma is > 0 and <= 1, $"Gamma must be in (0, 1], got {Gamma}", nameof(Gamma));
-        Check(GaeLambda is >= 0 and <= 1, $"GaeLambda must be in [0, 1], got {GaeLambda}", nameof(GaeLambda));
-        Check(Clip > 0, $"Clip must be > 0, got {Clip}", nameof(Clip));
-        Check(Lr > 0, $"Lr must be > 0, got {Lr}", nameof(Lr));
-        Check(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
-        Check(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
-        Check(ObsNorm is null or "running" or "frozen",
+        OptionError.Require(TrainIters > 0, $"TrainIters must be > 0, got {TrainIters}", nameof(TrainIters));
+        OptionError.Require(Gamma is > 0 and <= 1, $"Gamma must be in (0, 1], got {Gamma}", nameof(Gamma));
+        OptionError.Require(GaeLambda is >= 0 and <= 1,
+            $"GaeLambda must be in [0, 1], got {GaeLambda}", nameof(GaeLambda));
+        OptionError.Require(Clip > 0, $"Clip must be > 0, got {Clip}", nameof(Clip));
+        OptionError.Require(Lr > 0, $"Lr must be > 0, got {Lr}", nameof(Lr));
+        OptionError.Require(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
+        OptionError.Require(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
+        OptionError.Require(ObsNorm is null or "running" or "frozen",
             $"ObsNorm '{ObsNorm}' must be running or frozen", nameof(ObsNorm));
-        Check(Hidden.Length > 0 && Hidden.All(h => h > 0),
+        OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 64,64", nameof(Hidden));
     }
 }

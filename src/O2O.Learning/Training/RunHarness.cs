@@ -50,7 +50,7 @@ public sealed record RunResult(
 
 /// <summary>
 /// The epoch loop every learner shares: train an epoch, evaluate on a schedule, write one CSV row (schema in
-/// docs/architecture.md, "Logs"), TensorBoard scalars and an atomic checkpoint, roll back an epoch whose update
+/// docs/architecture.md, "Formats"), TensorBoard scalars and an atomic checkpoint, roll back an epoch whose update
 /// went non-finite, stop early on request, print progress. A killed run resumes exactly from its checkpoint.
 /// </summary>
 public static class RunHarness
