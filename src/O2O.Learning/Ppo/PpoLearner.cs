@@ -343,14 +343,14 @@ public sealed class PpoLearner : ILearner
         state.Add("envs.reals", reals);
         state.Add("envs.ints", ints);
         state.Add("shaper.state", shaper?.SaveState() ?? []);
-        OptimizerState.Write(state, optimizer);
+        AdamState.Write(state, optimizer);
     }
 
     public void ReadState(TrainingState state, bool modelOnly)
     {
         state.CopyInto("actor.", actor);
         state.CopyInto("critic.", critic);
-        OptimizerState.Read(state, optimizer);
+        AdamState.Read(state, optimizer);
         if (modelOnly) return;
         obsNorm.Set(state.Doubles("obs_rms.mean"), state.Doubles("obs_rms.var"), state.Doubles("obs_rms.count")[0]);
         rewardScaler.Stats.Set(

@@ -4,7 +4,7 @@ using O2O.Learning.Nn;
 namespace O2O.Learning.Training;
 
 /// <summary>Adam's moments and step count in a checkpoint, under adam.m.i, adam.v.i and adam.steps.</summary>
-public static class OptimizerState
+public static class AdamState
 {
     public static void Write(TrainingState state, AdamOptimizer optimizer, string prefix = "adam.")
     {

@@ -1,0 +1,39 @@
+using System.Text.Json;
+using O2O.Learning.Training;
+
+namespace O2O.Learning.OffPolicy;
+
+/// <summary>SAC through the run harness: a <see cref="SacLearner"/> built from options, run to the budget.</summary>
+public sealed class SacTrainer(SacOptions options, Action<string>? log = null) : IDisposable
+{
+    /// <summary>Options a resumed run must share with its checkpoint.</summary>
+    static readonly string[] ResumeKeys =
+        [nameof(SacOptions.StepsPerEpoch), nameof(SacOptions.BatchSize), nameof(SacOptions.Seed)];
+
+    readonly SacLearner learner = new(options);
+
+    public RunResult Run(
+        bool resume = false, CancellationToken ct = default, Func<EpochReport, bool>? stopWhen = null) =>
+        RunHarness.Run(learner, Settings(options), resume, log ?? (_ => { }), ct, stopWhen);
+
+    /// <summary>The harness's view of a SAC run.</summary>
+    public static RunSettings Settings(SacOptions o) => new()
+    {
+        EnvId = o.EnvId,
+        Epochs = o.Epochs,
+        StepsPerEpoch = o.StepsPerEpoch,
+        Seed = o.Seed,
+        EvalEveryEpochs = (int)Math.Max(1, (o.EvalEvery + o.StepsPerEpoch - 1) / o.StepsPerEpoch),
+        EvalEpisodes = o.EvalEpisodes,
+        RunName = o.RunName,
+        CsvPath = o.Csv,
+        CheckpointPath = o.CheckpointPath,
+        FinalActorPath = o.FinalActorPath,
+        TensorboardDir = o.TensorboardDir,
+        Options = JsonSerializer.SerializeToNode(o)!,
+        ResumeKeys = ResumeKeys,
+        Verbose = o.Verbose,
+    };
+
+    public void Dispose() => learner.Dispose();
+}
