@@ -21,6 +21,9 @@ public static class Program
         ("dsr-probes",
             "the measurements behind the DSR's one-thread, 1024-row-chunk scoring (docs/benchmarks.md, DSR)",
             DsrProbeBenchmark.Run),
+        ("sac",
+            "SAC updates/s and achieved GFLOP/s next to libtorch's GEMM rate at the same shapes (the roofline)",
+            OffPolicyBenchmark.Run),
     ];
 
     public static int Main(string[] args)

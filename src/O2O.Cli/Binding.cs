@@ -6,6 +6,7 @@ global using DsrFlags = O2O.Cli.Binder<O2O.Learning.Dsr.DsrOptions>;
 global using PpoFlags = O2O.Cli.Binder<O2O.Learning.Ppo.PpoOptions>;
 global using QualityFlags = O2O.Cli.Binder<O2O.Experiments.QualityOptions>;
 global using RunFlags = O2O.Cli.Binder<O2O.Experiments.PipelineOptions>;
+global using SacFlags = O2O.Cli.Binder<O2O.Learning.OffPolicy.SacOptions>;
 global using ShapingFlags = O2O.Cli.Binder<O2O.Learning.Ppo.DsrShapingOptions>;
 
 using System.Globalization;
@@ -15,6 +16,7 @@ using O2O.Data;
 using O2O.Experiments;
 using O2O.Learning.Bc;
 using O2O.Learning.Dsr;
+using O2O.Learning.OffPolicy;
 using O2O.Learning.Ppo;
 
 namespace O2O.Cli;
@@ -35,6 +37,7 @@ public static class RecordDefaults
         [typeof(QualityOptions)] = new QualityOptions("", "", 0, 0, ""),
         [typeof(CollectOptions)] = new CollectOptions("", new BehaviourPolicy.Random()),
         [typeof(ConvertOptions)] = new ConvertOptions("", ""),
+        [typeof(SacOptions)] = new SacOptions(),
     };
 
     /// <summary>The default-constructed record of type <paramref name="record"/>.</summary>

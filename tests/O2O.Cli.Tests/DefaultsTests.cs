@@ -13,6 +13,7 @@ public class DefaultsTests
     {
         ["--device"] = "the libtorch device of this process; no options record carries it",
         ["train-online --resume"] = "an argument of PpoTrainer.Run, not a setting of the run",
+        ["train-online --algo"] = "chooses the learner (PpoTrainer or SacTrainer), not a setting of either",
         ["train-dsr --threads"] = "an argument of TorchRuntime.Configure",
         ["data collect --policy"] = "chooses the BehaviourPolicy case: random, or an actor file",
         ["data collect --deterministic"] = "a field of BehaviourPolicy.Actor, which the command builds",

@@ -1,19 +1,25 @@
 using System.Globalization;
 using O2O.Core;
 using O2O.Learning.Dsr;
+using O2O.Learning.OffPolicy;
 using O2O.Learning.Ppo;
 using O2O.Sim;
 
 namespace O2O.Cli.Commands;
 
-/// <summary>`o2o train-online`: the notebook's train_online.py — PPO in the environment.</summary>
+/// <summary>
+/// `o2o train-online`: the notebook's train_online.py — PPO in the environment (`--algo ppo`, the default), or
+/// SAC (`--algo sac`). Flags shared by both (budget, seed, learning rate, widths, logs) keep each algorithm's
+/// own default unless given; the SAC-only flags are bound to <see cref="SacOptions"/>.
+/// </summary>
 public static class TrainOnlineCommand
 {
     public static readonly CommandSpec Spec = new(
         "train-online",
-        "online PPO in the environment, optionally warm-started from a BC actor",
+        "online PPO (or SAC) in the environment, optionally warm-started from a BC actor",
         [
             PpoFlags.Flag(nameof(PpoOptions.EnvId), "environment, e.g. Hopper-v4", required: true, manual: true),
+            new("algo", "learner: ppo (the notebook's) or sac", "ppo"),
             new("dsr_path", "frozen DSR checkpoint that shapes rewards (pessimism + frontier bonus)"),
             PpoFlags.Flag(nameof(PpoOptions.TotalSteps), "environment steps in all", min: 1),
             PpoFlags.Flag(nameof(PpoOptions.StepsPerEpoch), "environment steps per PPO epoch (rollout)", min: 1),
@@ -74,6 +80,15 @@ public static class TrainOnlineCommand
                 "plain PPO: the DSR (if given) only measures support, it shapes nothing", "no_dsr"),
             PpoFlags.Flag(nameof(PpoOptions.TorchThreads), "libtorch threads (1 = reproducible)", min: 1, max: 256),
             PpoFlags.Flag(nameof(PpoOptions.EnvThreads), "threads stepping environments (0 = cores)", min: 0, max: 256),
+            SacFlags.Flag(nameof(SacOptions.BatchSize), "SAC: transitions per gradient update", min: 1),
+            SacFlags.Flag(nameof(SacOptions.Tau), "SAC: Polyak factor of the target critics", min: 1e-9, max: 1),
+            SacFlags.Flag(nameof(SacOptions.LearningStarts),
+                "SAC: uniformly random steps before the policy acts and updates start", min: 0),
+            SacFlags.Flag(nameof(SacOptions.BufferSize), "SAC: online transitions the replay buffer keeps", min: 1),
+            SacFlags.Flag(nameof(SacOptions.Alpha), "SAC: entropy temperature α, or auto", min: 0, max: 1e6,
+                nullWord: "auto"),
+            SacFlags.Flag(nameof(SacOptions.TargetEntropy), "SAC: target entropy of the automatic α",
+                min: -1e6, max: 1e6, note: "−|A|"),
         ],
         Execute) { StopsOnCancel = true };
 
@@ -117,9 +132,74 @@ public static class TrainOnlineCommand
         return SupportModel.Load(path, spec.Id, spec.ObsDim, spec.ActDim);
     }
 
+    /// <summary>Flags of PPO or of the DSR that SAC does not take.</summary>
+    static readonly string[] PpoOnly =
+    [
+        "dsr_path", "minibatch_size", "train_iters", "init_actor", "num_envs", "anneal_lr", "gae_lambda", "clip",
+        "ent_coef", "vf_coef", "max_grad_norm", "target_kl", "obs_norm", "critic_warmup", "ckpt_dir", "support",
+        "beta", "beta_frac", "eta", "pessimism", "anneal", "anneal_frac", "reward_scale", "no_dsr", "env_threads",
+    ];
+
+    /// <summary>Flags of SAC that PPO does not take.</summary>
+    static readonly string[] SacOnly =
+        ["batch_size", "tau", "learning_starts", "buffer_size", "alpha", "target_entropy"];
+
+    /// <summary>SAC options: SacOptions' defaults, the SAC flags, and the shared flags that were given.</summary>
+    internal static SacOptions SacOptionsFrom(ParsedArgs a)
+    {
+        if (PpoOnly.FirstOrDefault(a.Has) is { } ppoFlag)
+            throw new UsageError($"--{ppoFlag} is not a SAC setting; drop it or use --algo ppo");
+        var env = EnvRegistry.Get(a.RequiredString("env_id")).Id;
+        var o = SacFlags.Apply(a, new SacOptions { EnvId = env });
+        var ppo = PpoFlags.Apply(a, new PpoOptions { EnvId = env });
+        var logDir = a.RequiredString("log_csv");
+        if (logDir.EndsWith(".csv", StringComparison.OrdinalIgnoreCase))
+            throw new UsageError("--log_csv must be a folder with --algo sac; name the run with --run_name");
+        o = o with
+        {
+            TotalSteps = a.Has("total_steps") ? ppo.TotalSteps : o.TotalSteps,
+            StepsPerEpoch = a.Has("steps_per_epoch") ? ppo.StepsPerEpoch : o.StepsPerEpoch,
+            Seed = a.Has("seed") ? ppo.Seed : o.Seed,
+            Lr = a.Has("lr") ? ppo.Lr : o.Lr,
+            Gamma = a.Has("gamma") ? ppo.Gamma : o.Gamma,
+            Hidden = a.Has("hidden") ? ppo.Hidden : o.Hidden,
+            EvalEpisodes = a.Has("eval_episodes") ? ppo.EvalEpisodes : o.EvalEpisodes,
+            TorchThreads = a.Has("torch_threads") ? ppo.TorchThreads : o.TorchThreads,
+            TensorboardDir = ppo.TensorboardDir,
+            LogDir = logDir,
+        };
+        o = o with
+        {
+            EvalEvery = a.Has("eval_every") ? a.Long("eval_every", 1) : o.StepsPerEpoch,
+            RunName = a.String("run_name") ?? $"{env}_sac_s{o.Seed}",
+        };
+        o.Validate();
+        return o;
+    }
+
+    static int RunSac(CommandContext ctx)
+    {
+        var o = SacOptionsFrom(ctx.Args);
+        CommonOptions.UseDevice(ctx.Args);
+        using var trainer = new SacTrainer(o, ctx.Log);
+        return Report(ctx, trainer.Run(ctx.Args.Bool("resume"), ctx.Cancel));
+    }
+
+    static int Report(CommandContext ctx, O2O.Learning.Training.RunResult r)
+    {
+        ctx.Log($"done: {r.Epochs} epochs, {r.EnvSteps} env steps in {r.WallSeconds:F0}s; "
+            + $"last eval {r.LastEvalMean:F1}, best {r.BestEvalMean:F1}");
+        ctx.Log($"log: {r.CsvPath}");
+        ctx.Log($"actor: {r.FinalActorPath}");
+        return 0;
+    }
+
     static int Execute(CommandContext ctx)
     {
         var a = ctx.Args;
+        if (a.Choice("algo", "ppo", "sac") == "sac") return RunSac(ctx);
+        if (SacOnly.FirstOrDefault(a.Has) is { } sacFlag)
+            throw new UsageError($"--{sacFlag} is a SAC setting; add --algo sac or drop it");
         var o = Options(a);
         CommonOptions.UseDevice(a);
         var shaping = ShapingOptions(a);
@@ -139,11 +219,6 @@ public static class TrainOnlineCommand
         else if (a.Bool("no_dsr") is false && (a.Has("beta") || a.Has("eta") || a.Has("support")))
             throw new UsageError("--beta/--eta/--support need --dsr_path (the DSR checkpoint from 'o2o train-dsr')");
         using var trainer = new PpoTrainer(o, shaper, ctx.Log);
-        var r = trainer.Run(a.Bool("resume"), ctx.Cancel);
-        ctx.Log($"done: {r.Epochs} epochs, {r.EnvSteps} env steps in {r.WallSeconds:F0}s; "
-            + $"last eval {r.LastEvalMean:F1}, best {r.BestEvalMean:F1}");
-        ctx.Log($"log: {r.CsvPath}");
-        ctx.Log($"actor: {r.FinalActorPath}");
-        return 0;
+        return Report(ctx, trainer.Run(a.Bool("resume"), ctx.Cancel));
     }
 }

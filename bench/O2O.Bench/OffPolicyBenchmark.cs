@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Globalization;
+using O2O.Learning.OffPolicy;
+using O2O.Learning.Runtime;
+using O2O.Sim;
+using static TorchSharp.torch;
+
+namespace O2O.Bench;
+
+/// <summary>
+/// SAC's gradient updates per second (batch 256, 256×256 networks, one libtorch thread) and the GFLOP/s they
+/// achieve, next to libtorch's own GEMM rate for the same layer shapes measured in the same run (the roofline).
+/// </summary>
+public static class OffPolicyBenchmark
+{
+    const int Batch = 256, Width = 256;
+
+    public static int Run(string[] args)
+    {
+        var updates = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3000;
+        var inv = CultureInfo.InvariantCulture;
+        TorchRuntime.Configure(1, threads: 1);
+        var spec = EnvRegistry.Get("Hopper-v4");
+        int od = spec.ObsDim, ad = spec.ActDim;
+        Console.WriteLine($"load average {Timing.LoadAverage()}, one libtorch thread, Hopper-v4, batch {Batch}, "
+            + $"{Width}x{Width}");
+
+        // The roofline: forward GEMMs of the critic's and the actor's layers, batch × in → out, as libtorch runs them.
+        (int In, int Out)[] critic = [(od + ad, Width), (Width, Width), (Width, 1)];
+        (int In, int Out)[] actor = [(od, Width), (Width, Width), (Width, 2 * ad)];
+        var gemm = GemmRate([.. critic, .. actor]);
+        Console.WriteLine(string.Create(inv, $"libtorch GEMM at these shapes:   {gemm,8:F1} GFLOP/s"));
+
+        // SAC as train-online would run it, on a budget of random steps to fill the buffer and then `updates` steps.
+        var dir = Path.Combine(Path.GetTempPath(), "o2o-bench-sac-" + Guid.NewGuid().ToString("N"));
+        const int warm = 1000;
+        var o = new SacOptions
+        {
+            EnvId = "Hopper-v4", TotalSteps = warm + updates, StepsPerEpoch = warm + updates, LearningStarts = warm,
+            EvalEpisodes = 0, LogDir = dir, RunName = "bench", Verbose = false,
+        };
+        using (var t = new SacTrainer(o)) t.Run();
+        var rows = File.ReadAllLines(Path.Combine(dir, "bench.csv"));
+        var header = rows[0].Split(',');
+        double Cell(string col) => double.Parse(rows[1].Split(',')[Array.IndexOf(header, col)], inv);
+        var updateRate = Cell("charts/updates") / Cell("time/update_s");
+        var stepRate = (warm + updates) / (Cell("time/env_s") + Cell("time/act_s") + Cell("time/update_s"));
+        var learningStepRate = updates / (Cell("time/update_s") + (Cell("time/env_s") + Cell("time/act_s"))
+            * updates / (warm + updates));
+        Directory.Delete(dir, true);
+
+        // FLOPs of one update: forward 2·B·Σ in·out per network; backward about twice the forward.
+        double Forward((int In, int Out)[] net) => 2.0 * Batch * net.Sum(l => (double)l.In * l.Out);
+        double fq = Forward(critic), fa = Forward(actor);
+        // target: actor + 2 target critics (forward); critic step: 2 critics × 3; actor step: actor × 3 + 2 critics × 3.
+        var flops = fa + 2 * fq + 6 * fq + 3 * fa + 6 * fq;
+        var achieved = flops * updateRate / 1e9;
+        Console.WriteLine(string.Create(inv, $"SAC updates:                     {updateRate,8:F1} updates/s"));
+        Console.WriteLine(string.Create(inv,
+            $"SAC achieved:                    {achieved,8:F1} GFLOP/s = {100 * achieved / gemm:F0} % of the GEMM rate "
+            + $"({flops / 1e6:F1} MFLOP per update)"));
+        Console.WriteLine(string.Create(inv,
+            $"SAC env steps with updates:      {learningStepRate,8:F1} steps/s ({stepRate:F1} over the whole run)"));
+        return 0;
+    }
+
+    /// <summary>GFLOP/s of libtorch's matmul over the layers' forward shapes (median of 5 timed rounds).</summary>
+    static double GemmRate((int In, int Out)[] layers)
+    {
+        using var scope = NewDisposeScope();
+        var inputs = layers.Select(l => randn(Batch, l.In)).ToArray();
+        var weights = layers.Select(l => randn(l.In, l.Out)).ToArray();
+        var flops = layers.Sum(l => 2.0 * Batch * l.In * l.Out);
+        const int rounds = 200;
+        var (median, _) = Timing.Measure(5, () =>
+        {
+            for (var r = 0; r < rounds; r++)
+                for (var i = 0; i < layers.Length; i++)
+                    using (var y = inputs[i].matmul(weights[i])) { }
+        });
+        return flops * rounds / median / 1e9;
+    }
+}
