@@ -33,7 +33,7 @@ public sealed class SacLearner : ILearner
     readonly EnvSpec spec;
     readonly VecEnv env;
     readonly SquashedGaussianActor actor;
-    readonly Mlp q1, q2, q1Target, q2Target;
+    readonly TwinCritic critics;
     readonly Parameter logAlpha;
     readonly AdamOptimizer actorOptimizer, criticOptimizer, alphaOptimizer;
     readonly ReplayBuffer buffer;
@@ -41,7 +41,7 @@ public sealed class SacLearner : ILearner
     readonly SquashedPolicy policy;
     readonly Rng rng;
     readonly float[] observation, action, noise;
-    readonly Scalar gamma, keep, tau, targetEntropy;
+    readonly Scalar gamma, targetEntropy;
     readonly List<double> finishedReturns = [], finishedLengths = [];
 
     public SacLearner(SacOptions options)
@@ -53,15 +53,10 @@ public sealed class SacLearner : ILearner
         rng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 3);
         int od = spec.ObsDim, ad = spec.ActDim;
         actor = new SquashedGaussianActor(od, ad, options.Hidden);
-        q1 = Critic("q1");
-        q2 = Critic("q2");
-        q1Target = Critic("q1");
-        q2Target = Critic("q2");
-        CopyWeights(q1, q1Target);
-        CopyWeights(q2, q2Target);
+        critics = new TwinCritic(od, ad, options.Hidden, options.Tau);
         using (Scalar start = Math.Log(options.Alpha ?? 1.0)) logAlpha = nn.Parameter(full(1, start));
         actorOptimizer = new AdamOptimizer(actor.parameters(), options.Lr);
-        criticOptimizer = new AdamOptimizer(q1.parameters().Concat(q2.parameters()), options.Lr);
+        criticOptimizer = new AdamOptimizer(critics.Parameters(), options.Lr);
         alphaOptimizer = new AdamOptimizer([logAlpha], options.Lr);
         buffer = new ReplayBuffer(od, ad, options.BufferSize);
         batch = new ReplayBatch(options.BatchSize, od, ad);
@@ -70,21 +65,9 @@ public sealed class SacLearner : ILearner
         action = new float[ad];
         noise = new float[options.BatchSize * ad];
         gamma = options.Gamma;
-        keep = 1 - options.Tau;
-        tau = options.Tau;
         targetEntropy = options.TargetEntropy ?? -ad;
         env = new VecEnv(options.EnvId, 1, options.Seed, threads: 1);
         env.Reset();
-    }
-
-    Mlp Critic(string name) =>
-        new(name, spec.ObsDim + spec.ActDim, options.Hidden, 1, Activation.Relu, outputGain: 1.0);
-
-    static void CopyWeights(nn.Module from, nn.Module to)
-    {
-        using var _ = no_grad();
-        var src = from.state_dict();
-        foreach (var (k, v) in to.state_dict()) v.copy_(src[k]);
     }
 
     public string Name => "sac";
@@ -174,18 +157,17 @@ public sealed class SacLearner : ILearner
         using (no_grad())
         {
             var (nextAction, nextLogProb) = actor.Sample(next, Noise());
-            var nextInput = cat([next, nextAction], 1);
-            target = SacLosses.CriticTarget(tensor(batch.Rewards), tensor(batch.Terminals),
-                q1Target.call(nextInput).view(-1), q2Target.call(nextInput).view(-1), nextLogProb, alpha, gamma);
+            var (nextQ1, nextQ2) = critics.TargetValues(next, nextAction);
+            target = SacLosses.CriticTarget(tensor(batch.Rewards), tensor(batch.Terminals), nextQ1, nextQ2,
+                nextLogProb, alpha, gamma);
         }
-        var input = cat([obs, act], 1);
-        var q1Value = q1.call(input).view(-1);
-        var criticLoss = SacLosses.CriticLoss(q1Value, q2.call(input).view(-1), target);
+        var (q1Value, q2Value) = critics.Values(obs, act);
+        var criticLoss = SacLosses.CriticLoss(q1Value, q2Value, target);
         if (!Step(criticLoss, criticOptimizer)) return false;
 
         var (piAction, logProb) = actor.Sample(obs, Noise());
-        var piInput = cat([obs, piAction], 1);
-        var actorLoss = SacLosses.ActorLoss(logProb, q1.call(piInput).view(-1), q2.call(piInput).view(-1), alpha);
+        var (q1Pi, q2Pi) = critics.Values(obs, piAction);
+        var actorLoss = SacLosses.ActorLoss(logProb, q1Pi, q2Pi, alpha);
         if (!Step(actorLoss, actorOptimizer)) return false;
 
         double temperatureLoss = 0;
@@ -195,8 +177,7 @@ public sealed class SacLearner : ILearner
             if (!Step(loss, alphaOptimizer)) return false;
             temperatureLoss = loss.item<float>();
         }
-        SacLosses.SoftUpdate(q1Target, q1, keep, tau);
-        SacLosses.SoftUpdate(q2Target, q2, keep, tau);
+        critics.UpdateTargets();
         policy.Refresh(actor);
         stats.Add(criticLoss.item<float>(), actorLoss.item<float>(), temperatureLoss, q1Value.mean().item<float>(),
             logProb.mean().item<float>());
@@ -221,7 +202,7 @@ public sealed class SacLearner : ILearner
 
     bool AllFinite()
     {
-        foreach (var p in actor.parameters().Concat(q1.parameters()).Concat(q2.parameters()).Append(logAlpha))
+        foreach (var p in actor.parameters().Concat(critics.Parameters()).Append(logAlpha))
             using (var bad = p.isfinite().logical_not().any())
                 if (bad.item<bool>()) return false;
         return true;
@@ -261,10 +242,7 @@ public sealed class SacLearner : ILearner
     public void WriteState(TrainingState state)
     {
         state.AddModule("actor.", actor);
-        state.AddModule("q1.", q1);
-        state.AddModule("q2.", q2);
-        state.AddModule("q1_target.", q1Target);
-        state.AddModule("q2_target.", q2Target);
+        critics.WriteState(state);
         state.AddTensor("log_alpha", logAlpha);
         AdamState.Write(state, actorOptimizer, "adam_actor.");
         AdamState.Write(state, criticOptimizer, "adam_critic.");
@@ -279,10 +257,7 @@ public sealed class SacLearner : ILearner
     public void ReadState(TrainingState state, bool modelOnly)
     {
         state.CopyInto("actor.", actor);
-        state.CopyInto("q1.", q1);
-        state.CopyInto("q2.", q2);
-        state.CopyInto("q1_target.", q1Target);
-        state.CopyInto("q2_target.", q2Target);
+        critics.ReadState(state);
         using (no_grad()) logAlpha.copy_(state.Get("log_alpha"));
         AdamState.Read(state, actorOptimizer, "adam_actor.");
         AdamState.Read(state, criticOptimizer, "adam_critic.");
@@ -328,11 +303,9 @@ public sealed class SacLearner : ILearner
         criticOptimizer.Dispose();
         alphaOptimizer.Dispose();
         actor.Dispose();
-        q1.Dispose();
-        q2.Dispose();
-        q1Target.Dispose();
-        q2Target.Dispose();
+        critics.Dispose();
         logAlpha.Dispose();
-        foreach (var s in new[] { gamma, keep, tau, targetEntropy }) s.Dispose();
+        gamma.Dispose();
+        targetEntropy.Dispose();
     }
 }
