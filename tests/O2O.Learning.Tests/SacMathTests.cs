@@ -164,3 +164,102 @@ print(json.dumps({'target': y.tolist(), 'critic': [critic.item()], 'actor': [act
                 Assert.Equal(0.995 * before[i][j] + 0.005 * src[i][j], after[i][j], 5);
     }
 }
+
+/// <summary>IQL's losses and gradients against PyTorch, and the expectile's asymmetry by hand.</summary>
+public class IqlLossesTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("o2o-iql-math-").FullName;
+
+    public IqlLossesTests() => TorchRuntime.EnsureLoaded();
+
+    public void Dispose() { try { Directory.Delete(dir, true); } catch (IOException) { } }
+
+    [Fact]
+    public void Expectile_weights_positive_errors_by_tau_and_negative_ones_by_one_minus_tau()
+    {
+        using Scalar tau = 0.7;
+        using var u = tensor(new[] { 2.0, -2.0 });
+        using var loss = IqlLosses.ExpectileLoss(u, tau);
+        Assert.Equal((0.7 * 4 + 0.3 * 4) / 2, loss.item<double>(), 12);
+        using var big = tensor(new[] { 10.0 });
+        using var lp = tensor(new[] { -1.0 });
+        using Scalar beta = 3.0;
+        using var capped = IqlLosses.AwrLoss(big, lp, beta);
+        Assert.Equal(IqlLosses.MaxAdvantageWeight, capped.item<double>(), 9);
+    }
+
+    [SkippableFact]
+    public void Iql_losses_and_gradients_equal_PyTorchs_for_the_same_batch()
+    {
+        Skip.IfNot(PythonTorch.Available, PythonTorch.SkipReason);
+        const int n = 12;
+        const double gamma = 0.99, expectile = 0.7, beta = 3.0;
+        double[] Column(Func<int, double> f) => Enumerable.Range(0, n).Select(f).ToArray();
+        var tq = Column(i => 5 + Math.Sin(1.1 * i));
+        var v = Column(i => 5 + 0.8 * Math.Cos(0.7 * i));
+        var r = Column(i => Math.Cos(i));
+        var done = Column(i => i % 5 == 4 ? 1 : 0);
+        var nv = Column(i => 4.5 + 0.3 * Math.Sin(i));
+        var q1 = Column(i => 5.5 + 0.2 * Math.Sin(2 * i));
+        var q2 = Column(i => 5.2 + 0.3 * Math.Cos(2 * i));
+        var lp = Column(i => -1.5 + 0.4 * Math.Sin(3 * i));
+
+        using var scope = NewDisposeScope();
+        using Scalar g = gamma, t = expectile, b = beta;
+        var vT = tensor(v).requires_grad_();
+        var adv = tensor(tq) - vT;
+        var vLoss = IqlLosses.ExpectileLoss(adv, t);
+        vLoss.backward();
+        var y = IqlLosses.QTarget(tensor(r), tensor(done), tensor(nv), g);
+        var q1T = tensor(q1).requires_grad_();
+        var q2T = tensor(q2).requires_grad_();
+        var qLoss = IqlLosses.QLoss(q1T, q2T, y);
+        qLoss.backward();
+        var lpT = tensor(lp).requires_grad_();
+        var aLoss = IqlLosses.AwrLoss(adv, lpT, b);
+        aLoss.backward();
+        var ours = new Dictionary<string, double[]>
+        {
+            ["v_loss"] = [vLoss.item<double>()], ["grad_v"] = vT.grad!.data<double>().ToArray(),
+            ["target"] = y.data<double>().ToArray(), ["q_loss"] = [qLoss.item<double>()],
+            ["grad_q1"] = q1T.grad!.data<double>().ToArray(), ["actor_loss"] = [aLoss.item<double>()],
+            ["grad_logp"] = lpT.grad!.data<double>().ToArray(),
+        };
+        var input = Path.Combine(dir, "batch.json");
+        File.WriteAllText(input, System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["tq"] = tq, ["v"] = v, ["r"] = r, ["done"] = done, ["nv"] = nv, ["q1"] = q1, ["q2"] = q2, ["lp"] = lp,
+            ["gamma"] = gamma, ["expectile"] = expectile, ["beta"] = beta,
+        }));
+        var script = Path.Combine(dir, "iql_losses.py");
+        // CORL's iql.py formulas, written independently of ours.
+        File.WriteAllText(script, """
+import json, sys, torch
+import torch.nn.functional as F
+d = json.load(open(sys.argv[1]))
+t = lambda k: torch.tensor(d[k], dtype=torch.float64)
+v = t('v').requires_grad_()
+adv = t('tq') - v
+v_loss = torch.mean(torch.abs(d['expectile'] - (adv < 0).float()) * adv ** 2)
+v_loss.backward()
+y = t('r') + (1.0 - t('done')) * d['gamma'] * t('nv')
+q1 = t('q1').requires_grad_(); q2 = t('q2').requires_grad_()
+q_loss = (F.mse_loss(q1, y) + F.mse_loss(q2, y)) / 2
+q_loss.backward()
+lp = t('lp').requires_grad_()
+exp_adv = torch.exp(d['beta'] * adv.detach()).clamp(max=100.0)
+actor_loss = torch.mean(exp_adv * -lp)
+actor_loss.backward()
+print(json.dumps({'v_loss': [v_loss.item()], 'grad_v': v.grad.tolist(), 'target': y.tolist(),
+    'q_loss': [q_loss.item()], 'grad_q1': q1.grad.tolist(), 'actor_loss': [actor_loss.item()],
+    'grad_logp': lp.grad.tolist()}))
+""");
+        var (code, stdout, stderr) = PythonTorch.Run(script, input);
+        Assert.True(code == 0, stderr);
+        var theirs = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double[]>>(stdout)!;
+        foreach (var (name, expected) in theirs)
+            for (var i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(ours[name][i] - expected[i]) <= 1e-5 * Math.Max(1e-3, Math.Abs(expected[i])),
+                    $"{name}[{i}]: ours {ours[name][i]:R}, PyTorch {expected[i]:R}");
+    }
+}
