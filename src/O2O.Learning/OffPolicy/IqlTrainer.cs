@@ -1,0 +1,39 @@
+using System.Text.Json;
+using O2O.Data;
+using O2O.Learning.Training;
+
+namespace O2O.Learning.OffPolicy;
+
+/// <summary>Offline IQL through the run harness: an <see cref="IqlLearner"/> on the data, run to the budget.</summary>
+public sealed class IqlTrainer(IqlOptions options, OfflineDataset data, Action<string>? log = null) : IDisposable
+{
+    static readonly string[] ResumeKeys =
+        [nameof(IqlOptions.StepsPerEpoch), nameof(IqlOptions.BatchSize), nameof(IqlOptions.Seed)];
+
+    readonly IqlLearner learner = new(options, data);
+
+    /// <summary>The factor the data's rewards were multiplied by.</summary>
+    public double RewardScale => learner.RewardScale;
+
+    public RunResult Run(bool resume = false, CancellationToken ct = default) =>
+        RunHarness.Run(learner, Settings(options), resume, log ?? (_ => { }), ct);
+
+    public static RunSettings Settings(IqlOptions o) => new()
+    {
+        EnvId = o.EnvId,
+        Epochs = o.Epochs,
+        StepsPerEpoch = o.StepsPerEpoch,
+        Seed = o.Seed,
+        EvalEveryEpochs = (int)Math.Max(1, (o.EvalEvery + o.StepsPerEpoch - 1) / o.StepsPerEpoch),
+        EvalEpisodes = o.EvalEpisodes,
+        RunName = o.RunName,
+        CsvPath = o.Csv,
+        CheckpointPath = o.CheckpointPath,
+        FinalActorPath = o.FinalAgentPath,
+        Options = JsonSerializer.SerializeToNode(o)!,
+        ResumeKeys = ResumeKeys,
+        Verbose = o.Verbose,
+    };
+
+    public void Dispose() => learner.Dispose();
+}

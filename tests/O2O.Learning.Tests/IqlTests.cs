@@ -1,0 +1,97 @@
+using O2O.Data;
+using O2O.Learning.OffPolicy;
+using O2O.Learning.Runtime;
+using O2O.Sim;
+
+namespace O2O.Learning.Tests;
+
+/// <summary>Offline IQL: reward scaling by hand, a tiny run through the harness, exact resume, bad data.</summary>
+[Collection("Torch training")]
+public class IqlRunTests : IDisposable
+{
+    readonly string tmp = Directory.CreateTempSubdirectory("o2o-iql-").FullName;
+
+    public IqlRunTests() => TorchRuntime.EnsureLoaded();
+
+    public void Dispose() { try { Directory.Delete(tmp, true); } catch (IOException) { } }
+
+    /// <summary>Hopper-v4 under a fixed random policy, with D4RL's terminals and timeouts (episodes cut at 200).</summary>
+    static OfflineDataset RandomHopper(int rows)
+    {
+        using var env = EnvRegistry.Make("Hopper-v4");
+        int od = env.Spec.ObsDim, ad = env.Spec.ActDim;
+        var obs = new float[rows * od];
+        var actions = new float[rows * ad];
+        var rewards = new float[rows];
+        var terminals = new bool[rows];
+        var timeouts = new bool[rows];
+        var rng = new Random(4);
+        var current = new float[od];
+        env.Reset(7, current);
+        var length = 0;
+        for (var i = 0; i < rows; i++)
+        {
+            current.CopyTo(obs, i * od);
+            for (var j = 0; j < ad; j++) actions[i * ad + j] = (float)(2 * rng.NextDouble() - 1);
+            var r = env.Step(actions.AsSpan(i * ad, ad), current);
+            rewards[i] = (float)r.Reward;
+            terminals[i] = r.Terminated;
+            timeouts[i] = !r.Terminated && ++length == 200;
+            if (terminals[i] || timeouts[i]) { env.Reset(null, current); length = 0; }
+        }
+        return new OfflineDataset(rows, od, ad, obs, actions, rewards, null, terminals, timeouts);
+    }
+
+    IqlOptions Tiny(string name, int epochs) => new()
+    {
+        EnvId = "Hopper-v4", Steps = 40L * epochs, StepsPerEpoch = 40, BatchSize = 32, Hidden = [16, 16],
+        EvalEpisodes = 1, EvalEvery = 40, Seed = 3, RunName = name, LogDir = Path.Combine(tmp, name), Verbose = false,
+    };
+
+    [Fact]
+    public void Rewards_are_scaled_so_the_best_and_worst_complete_episodes_are_1000_apart()
+    {
+        float[] r = [1, 2, 3, 10, 0, 5, 5];
+        bool[] terminals = [false, true, false, false, true, false, false];
+        bool[] timeouts = [false, false, false, false, false, false, true];
+        var data = new OfflineDataset(7, 1, 1, new float[7], new float[7], r, null, terminals, timeouts);
+        Assert.Equal([3.0, 13.0, 10.0], IqlLearner.EpisodeReturns(data));
+        Assert.Equal(1000 / 10.0, IqlLearner.ScaleForReturns(IqlLearner.EpisodeReturns(data)), 12);
+        Assert.Equal(1.0, IqlLearner.ScaleForReturns([4.0]));
+        Assert.Equal(3e-4, IqlLearner.CosineLr(3e-4, 0, 100), 15);
+        Assert.Equal(1.5e-4, IqlLearner.CosineLr(3e-4, 50, 100), 15);
+    }
+
+    [Fact]
+    public void A_killed_offline_run_resumes_to_the_same_log_and_saves_the_agent()
+    {
+        var data = RandomHopper(1500);
+        var a = Tiny("whole", epochs: 3);
+        using (var t = new IqlTrainer(a, data)) t.Run();
+        var b = Tiny("parts", epochs: 3) with { Verbose = true };
+        using (var cts = new CancellationTokenSource())
+        using (var t = new IqlTrainer(b, data, line => { if (line.StartsWith("epoch 2/", StringComparison.Ordinal)) cts.Cancel(); }))
+            Assert.Throws<OperationCanceledException>(() => t.Run(ct: cts.Token));
+        using (var t = new IqlTrainer(b with { Verbose = false }, data)) t.Run(resume: true);
+        var rows = LearningTestSupport.WithoutTiming(a.Csv);
+        Assert.Equal(4, rows.Length);
+        Assert.Equal(rows, LearningTestSupport.WithoutTiming(b.Csv));
+        Assert.Contains("losses/value", rows[0], StringComparison.Ordinal);
+        var (tensors, meta) = O2O.Learning.Checkpoints.StateDictFile.Load(a.FinalAgentPath, "agent");
+        Assert.Equal("iql", (string?)meta!["algo"]);
+        foreach (var key in new[] { "actor.log_std", "q1.out.weight", "q2_target.out.weight", "value.out.weight", "obs_rms.mean" })
+            Assert.True(tensors.ContainsKey(key), key);
+        foreach (var t in tensors.Values) t.Dispose();
+    }
+
+    [Fact]
+    public void Data_of_another_env_or_without_rewards_is_a_one_line_error()
+    {
+        var walker = new OfflineDataset(3, 17, 6, new float[51], new float[18], new float[3]);
+        var e = Assert.ThrowsAny<O2O.Core.UserError>(() => new IqlTrainer(Tiny("w", 1), walker));
+        Assert.Contains("17 observation and 6 action dims but Hopper-v4 has 11 and 3", e.Message, StringComparison.Ordinal);
+        var noRewards = new OfflineDataset(3, 11, 3, new float[33], new float[9]);
+        Assert.Contains("no rewards", Assert.ThrowsAny<O2O.Core.UserError>(() => new IqlTrainer(Tiny("n", 1), noRewards)).Message,
+            StringComparison.Ordinal);
+    }
+}
