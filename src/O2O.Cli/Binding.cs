@@ -7,6 +7,7 @@ global using PpoFlags = O2O.Cli.Binder<O2O.Learning.Ppo.PpoOptions>;
 global using QualityFlags = O2O.Cli.Binder<O2O.Experiments.QualityOptions>;
 global using RunFlags = O2O.Cli.Binder<O2O.Experiments.PipelineOptions>;
 global using SacFlags = O2O.Cli.Binder<O2O.Learning.OffPolicy.SacOptions>;
+global using IqlFlags = O2O.Cli.Binder<O2O.Learning.OffPolicy.IqlOptions>;
 global using ShapingFlags = O2O.Cli.Binder<O2O.Learning.Ppo.DsrShapingOptions>;
 
 using System.Globalization;
@@ -38,6 +39,7 @@ public static class RecordDefaults
         [typeof(CollectOptions)] = new CollectOptions("", new BehaviourPolicy.Random()),
         [typeof(ConvertOptions)] = new ConvertOptions("", ""),
         [typeof(SacOptions)] = new SacOptions(),
+        [typeof(IqlOptions)] = new IqlOptions(),
     };
 
     /// <summary>The default-constructed record of type <paramref name="record"/>.</summary>

@@ -11,6 +11,7 @@ public static class CommandTable
         TrainDsrCommand.Spec,
         PretrainBcCommand.Spec,
         TrainOnlineCommand.Spec,
+        TrainOfflineCommand.Spec,
         EvalCommand.Spec,
         DataConvertCommand.Spec,
         DataDownloadCommand.Spec,

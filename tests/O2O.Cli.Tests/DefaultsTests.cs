@@ -14,6 +14,8 @@ public class DefaultsTests
         ["--device"] = "the libtorch device of this process; no options record carries it",
         ["train-online --resume"] = "an argument of PpoTrainer.Run, not a setting of the run",
         ["train-online --algo"] = "chooses the learner (PpoTrainer or SacTrainer), not a setting of either",
+        ["train-offline --algo"] = "chooses the learner (IqlTrainer today), not a setting of it",
+        ["train-offline --resume"] = "an argument of IqlTrainer.Run, not a setting of the run",
         ["train-dsr --threads"] = "an argument of TorchRuntime.Configure",
         ["data collect --policy"] = "chooses the BehaviourPolicy case: random, or an actor file",
         ["data collect --deterministic"] = "a field of BehaviourPolicy.Actor, which the command builds",
@@ -35,6 +37,8 @@ public class DefaultsTests
         ["train-online --eval_every"] =
             "PpoOptions.EvalEvery is a number; the CLI evaluates once per epoch of any size",
         ["train-online --run_name"] = "named after the env and seed; PpoOptions.RunName is a placeholder",
+        ["train-offline --log_csv"] = "the folder of --out; IqlOptions.LogDir is a placeholder",
+        ["train-offline --run_name"] = "the name of --out; IqlOptions.RunName is a placeholder",
     };
 
     static readonly Regex DefaultText = new(@"\(default: (?<d>.*)\)$");
