@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 namespace O2O.Bench;
 
 /// <summary>
-/// SAC's gradient updates per second (batch 256, 256×256 networks, one libtorch thread) and the GFLOP/s they
-/// achieve, next to libtorch's own GEMM rate for the same layer shapes measured in the same run (the roofline).
+/// SAC's and IQL's gradient updates per second (batch 256, 256×256 networks, one libtorch thread) and the GFLOP/s
+/// they achieve, next to libtorch's own GEMM rate for the same layer shapes measured in the same run (the roofline).
 /// </summary>
 public static class OffPolicyBenchmark
 {
@@ -61,7 +61,46 @@ public static class OffPolicyBenchmark
             + $"({flops / 1e6:F1} MFLOP per update)"));
         Console.WriteLine(string.Create(inv,
             $"SAC env steps with updates:      {learningStepRate,8:F1} steps/s ({stepRate:F1} over the whole run)"));
+        Iql(updates, gemm, critic, actor);
         return 0;
+    }
+
+    /// <summary>IQL's updates/s on 20k random Hopper transitions (what the data holds does not change the cost).</summary>
+    static void Iql(int updates, double gemm, (int In, int Out)[] critic, (int In, int Out)[] squashedActor)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var data = RandomData(20_000);
+        var dir = Path.Combine(Path.GetTempPath(), "o2o-bench-iql-" + Guid.NewGuid().ToString("N"));
+        var o = new IqlOptions
+        {
+            EnvId = "Hopper-v4", Steps = updates, StepsPerEpoch = updates, EvalEpisodes = 0, LogDir = dir,
+            RunName = "bench", Verbose = false,
+        };
+        using (var t = new IqlTrainer(o, data)) t.Run();
+        var rows = File.ReadAllLines(Path.Combine(dir, "bench.csv"));
+        var header = rows[0].Split(',');
+        var rate = updates / double.Parse(rows[1].Split(',')[Array.IndexOf(header, "time/update_s")], inv);
+        Directory.Delete(dir, true);
+        double Forward((int In, int Out)[] net) => 2.0 * Batch * net.Sum(l => (double)l.In * l.Out);
+        (int In, int Out)[] value = [(critic[0].In - 3, Width), (Width, Width), (Width, 1)];
+        (int In, int Out)[] actor = [(squashedActor[0].In, Width), (Width, Width), (Width, 3)];
+        // V(s') and the target critics forward; V forward and backward; two critics forward and backward; actor too.
+        var flops = Forward(value) + 2 * Forward(critic) + 3 * Forward(value) + 6 * Forward(critic) + 3 * Forward(actor);
+        var achieved = flops * rate / 1e9;
+        Console.WriteLine(string.Create(inv, $"IQL updates:                     {rate,8:F1} updates/s "
+            + $"(250k updates in {250_000 / rate / 60:F1} min)"));
+        Console.WriteLine(string.Create(inv,
+            $"IQL achieved:                    {achieved,8:F1} GFLOP/s = {100 * achieved / gemm:F0} % of the GEMM rate "
+            + $"({flops / 1e6:F1} MFLOP per update)"));
+    }
+
+    static O2O.Data.OfflineDataset RandomData(int rows)
+    {
+        var rng = new Random(1);
+        float[] Fill(int n) => Enumerable.Range(0, n).Select(_ => (float)(2 * rng.NextDouble() - 1)).ToArray();
+        var timeouts = Enumerable.Range(0, rows).Select(i => i % 1000 == 999).ToArray();
+        return new O2O.Data.OfflineDataset(rows, 11, 3, Fill(rows * 11), Fill(rows * 3), Fill(rows), null,
+            new bool[rows], timeouts);
     }
 
     /// <summary>GFLOP/s of libtorch's matmul over the layers' forward shapes (median of 5 timed rounds).</summary>
