@@ -84,6 +84,61 @@ public class IqlRunTests : IDisposable
         foreach (var t in tensors.Values) t.Dispose();
     }
 
+    /// <summary>A tiny offline agent, then online options that continue it.</summary>
+    (OfflineDataset Data, IqlOptions Online) AgentAndOnline(string name)
+    {
+        var data = RandomHopper(1500);
+        var offline = Tiny(name + "-offline", epochs: 1);
+        using (var t = new IqlTrainer(offline, data)) t.Run();
+        var online = Tiny(name, epochs: 3) with { InitAgent = offline.FinalAgentPath, StepsPerEpoch = 100,
+            Steps = 300, EvalEvery = 100, BufferSize = 1000 };
+        return (data, online);
+    }
+
+    [Theory]
+    [InlineData("keep", null)]
+    [InlineData("keep", 0.5)]
+    [InlineData("drop", null)]
+    public void Online_fine_tuning_resumes_to_the_same_log(string offlineData, double? mixingRatio)
+    {
+        var (data, online) = AgentAndOnline("ft-" + offlineData + mixingRatio);
+        var a = online with { OfflineData = offlineData, MixingRatio = mixingRatio, RunName = "whole" };
+        using (var t = new IqlTrainer(a, data)) t.Run();
+        var b = a with { RunName = "parts", Verbose = true };
+        using (var cts = new CancellationTokenSource())
+        using (var t = new IqlTrainer(b, data, l => { if (l.StartsWith("epoch 2/", StringComparison.Ordinal)) cts.Cancel(); }))
+            Assert.Throws<OperationCanceledException>(() => t.Run(ct: cts.Token));
+        using (var t = new IqlTrainer(b with { Verbose = false }, data)) t.Run(resume: true);
+        var rows = LearningTestSupport.WithoutTiming(a.Csv);
+        Assert.Equal(4, rows.Length);
+        Assert.Equal(rows, LearningTestSupport.WithoutTiming(b.Csv));
+        Assert.StartsWith("epoch,env_steps,wall_s,time/fps,time/env_s,time/update_s", rows[0], StringComparison.Ordinal);
+        // Online the actor learns at the full rate: the offline cosine schedule is not carried over.
+        var header = rows[0].Split(',');
+        Assert.Equal("0.0003", rows[3].Split(',')[Array.IndexOf(header, "charts/actor_lr")]);
+    }
+
+    [Fact]
+    public void Bad_agents_and_settings_for_fine_tuning_are_one_line_errors()
+    {
+        var (data, online) = AgentAndOnline("ft-bad");
+        string[] Named(Action make) => [.. Assert.Throws<O2O.Core.OptionError>(make).Options];
+        Assert.Equal(["OfflineData"], Named(() => new IqlTrainer(online, null)));
+        Assert.Equal(["MixingRatio"], Named(() => new IqlTrainer(online with { OfflineData = "drop", MixingRatio = 0.5 }, null)));
+        Assert.Equal(["MixingRatio"], Named(() => new IqlTrainer(online with { MixingRatio = 1.5 }, data)));
+        var actorPath = Path.Combine(tmp, "ppo_actor.pt");
+        using (var b = new O2O.Learning.Checkpoints.ActorBundle("Hopper-v4", new O2O.Learning.Nn.GaussianActor(11, 3, [8]),
+            new O2O.Learning.Nn.RunningNorm(11), "ppo"))
+            b.Save(actorPath);
+        var e = Assert.Throws<O2O.Core.OptionError>(() => new IqlTrainer(online with { InitAgent = actorPath }, data));
+        Assert.Contains("is an actor checkpoint (from BC or PPO), not an offline agent", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<O2O.Core.OptionError>(() => new IqlTrainer(online with { EnvId = "Walker2d-v4" }, null));
+        Assert.Equal(["OfflineData"], e.Options);
+        e = Assert.Throws<O2O.Core.OptionError>(() =>
+            new IqlTrainer(online with { EnvId = "Walker2d-v4", OfflineData = "drop" }, null));
+        Assert.Contains("was trained for Hopper-v4, not Walker2d-v4", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Data_of_another_env_or_without_rewards_is_a_one_line_error()
     {

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using O2O.Core;
 using O2O.Data;
-using O2O.Learning.Checkpoints;
 using O2O.Learning.Nn;
 using O2O.Learning.Runtime;
 using O2O.Learning.Training;
@@ -14,22 +13,24 @@ using static TorchSharp.torch;
 namespace O2O.Learning.OffPolicy;
 
 /// <summary>
-/// Implicit Q-learning (Kostrikov et al. 2022) on offline data, as CORL's iql.py, one batch at a time: V by
-/// expectile regression onto the target critics at the data's actions → twin Q towards r + γ·V(s') → Polyak
-/// targets → the actor by advantage-weighted regression on the data's actions (its learning rate on a cosine
-/// schedule over the run). Observations are z-scored with the data's statistics, which the agent keeps.
-/// An "epoch" of the <see cref="RunHarness"/> is StepsPerEpoch updates; its env_steps column counts updates.
+/// Implicit Q-learning (Kostrikov et al. 2022) as CORL's iql.py, one batch at a time: V by expectile regression onto
+/// the target critics at the buffer's actions → twin Q towards r + γ·V(s') → Polyak targets → the actor by
+/// advantage-weighted regression on the buffer's actions. Offline (no InitAgent) it learns from the data alone, its
+/// actor's learning rate on a cosine schedule over the run; an "epoch" of the <see cref="RunHarness"/> is then
+/// StepsPerEpoch updates and the env_steps column counts updates. Online (InitAgent) it continues an offline agent
+/// in the environment with one update per env step (CORL's fine-tuning), the offline data kept in the buffer or
+/// dropped; the actor's learning rate is reset to Lr, because the offline cosine schedule ends near zero and would
+/// freeze the actor online. Observations are z-scored with the offline data's statistics, which the agent keeps,
+/// and rewards scaled as offline.
 /// The actor is a Gaussian with a state-independent log-std over an untransformed mean (actions are clipped by the
 /// environment), so it is the same kind of actor as BC's and PPO's; CORL squashes the mean with tanh.
 /// </summary>
 public sealed class IqlLearner : ILearner
 {
-    public static readonly string[] TimeColumnNames = ["time/update_s"];
+    static readonly string[] LossColumns =
+        ["losses/value", "losses/q", "losses/actor", "charts/advantage_mean", "charts/v_mean"];
 
-    public static readonly string[] MetricColumnNames =
-    [
-        "losses/value", "losses/q", "losses/actor", "charts/advantage_mean", "charts/v_mean", "charts/actor_lr",
-    ];
+    static readonly string[] EpisodeColumns = ["train/return_mean", "train/length_mean", "train/episodes"];
 
     /// <summary>CORL scales rewards so that the data's best and worst episode returns are this far apart.</summary>
     public const double RewardSpan = 1000;
@@ -45,25 +46,37 @@ public sealed class IqlLearner : ILearner
     readonly ReplayBatch batch;
     readonly Rng rng;
     readonly Scalar gamma, expectile, beta;
+    readonly VecEnv? env;
+    readonly PolicyRunner? policy;
+    readonly float[] rawObs = [], action = [], normObs = [], normNext = [];
+    readonly List<double> finishedReturns = [], finishedLengths = [];
 
-    /// <summary>Learn from <paramref name="data"/> (D4RL rows; next observations are rebuilt as D4RL does).</summary>
-    public IqlLearner(IqlOptions options, OfflineDataset data)
+    /// <summary>
+    /// Offline: learn from <paramref name="data"/> (D4RL rows; next observations are rebuilt as D4RL does). Online
+    /// (InitAgent set): continue that agent, with <paramref name="data"/> in the buffer when OfflineData is keep.
+    /// </summary>
+    public IqlLearner(IqlOptions options, OfflineDataset? data)
     {
         options.Validate();
         this.options = options;
         spec = EnvRegistry.Get(options.EnvId);
         int od = spec.ObsDim, ad = spec.ActDim;
-        if (data.ObsDim != od || data.ActDim != ad)
-            throw new UserError($"the offline data has {data.ObsDim} observation and {data.ActDim} action dims but "
-                + $"{spec.Id} has {od} and {ad}; use data recorded in {spec.Id}");
-        if (data.Rewards is null) throw new UserError("the offline data has no rewards; IQL learns from rewards");
+        var keep = !options.Online || options.OfflineData == "keep";
+        if (keep) CheckData(data);
+        using var agent = options.Online ? AgentFile.Load(options.InitAgent!, spec.Id, od, ad, Name) : null;
         TorchRuntime.Configure(options.Seed, options.TorchThreads);
         rng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 5);
-        RewardScale = options.NormalizeReward ? ScaleForReturns(EpisodeReturns(data)) : 1.0;
-        (buffer, obsNorm) = Prepare(data.ToQLearningTransitions(), RewardScale);
-        actor = new GaussianActor(od, ad, options.Hidden, Activation.Relu);
-        critics = new TwinCritic(od, ad, options.Hidden, options.Tau);
-        value = new Mlp("v", od, options.Hidden, 1, Activation.Relu, outputGain: 1.0);
+        RewardScale = agent?.RewardScale ?? (options.NormalizeReward ? ScaleForReturns(EpisodeReturns(data!)) : 1.0);
+        obsNorm = agent is null ? DataNorm(data!.Observations, data.Count) : AgentNorm(agent.State, od);
+        var offline = keep ? Prepare(data!.ToQLearningTransitions()) : null;
+        buffer = options.Online
+            ? new ReplayBuffer(od, ad, options.BufferSize, offline, options.MixingRatio)
+            : new ReplayBuffer(od, ad, capacity: 1, offline, mixingRatio: 1.0);
+        var hidden = agent?.Hidden ?? options.Hidden;
+        actor = new GaussianActor(od, ad, hidden, Activation.Relu);
+        critics = new TwinCritic(od, ad, hidden, options.Tau);
+        value = new Mlp("v", od, hidden, 1, Activation.Relu, outputGain: 1.0);
+        if (agent is not null) LoadModel(agent.State);
         actorOptimizer = new AdamOptimizer(actor.parameters(), options.Lr);
         criticOptimizer = new AdamOptimizer(critics.Parameters(), options.Lr);
         valueOptimizer = new AdamOptimizer(value.parameters(), options.Lr);
@@ -71,6 +84,41 @@ public sealed class IqlLearner : ILearner
         gamma = options.Gamma;
         expectile = options.Expectile;
         beta = options.Beta;
+        if (!options.Online) return;
+        rawObs = new float[od];
+        action = new float[ad];
+        normObs = new float[od];
+        normNext = new float[od];
+        policy = new PolicyRunner(actor, obsNorm);
+        env = new VecEnv(options.EnvId, 1, options.Seed, threads: 1);
+        env.Reset();
+    }
+
+    void CheckData(OfflineDataset? data)
+    {
+        if (data is null)
+            throw new OptionError("OfflineData keep needs the offline data; give it, or set OfflineData drop",
+                "OfflineData");
+        if (data.ObsDim != spec.ObsDim || data.ActDim != spec.ActDim)
+            throw new UserError($"the offline data has {data.ObsDim} observation and {data.ActDim} action dims but "
+                + $"{spec.Id} has {spec.ObsDim} and {spec.ActDim}; use data recorded in {spec.Id}");
+        if (data.Rewards is null) throw new UserError("the offline data has no rewards; IQL learns from rewards");
+    }
+
+    static RunningNorm DataNorm(float[] observations, int count)
+    {
+        var norm = new RunningNorm(observations.Length / count);
+        norm.Update(observations, count);
+        norm.Frozen = true;
+        return norm;
+    }
+
+    static RunningNorm AgentNorm(TrainingState state, int obsDim)
+    {
+        var norm = new RunningNorm(obsDim);
+        norm.Set(state.Doubles("obs_rms.mean"), state.Doubles("obs_rms.var"), state.Doubles("obs_rms.count")[0]);
+        norm.Frozen = true;
+        return norm;
     }
 
     /// <summary>The factor rewards were multiplied by.</summary>
@@ -95,39 +143,78 @@ public sealed class IqlLearner : ILearner
     public static double ScaleForReturns(IReadOnlyCollection<double> returns) =>
         returns.Count < 2 || returns.Max() - returns.Min() <= 0 ? 1.0 : RewardSpan / (returns.Max() - returns.Min());
 
-    /// <summary>The transitions with z-scored observations and scaled rewards as the buffer's offline part.</summary>
-    (ReplayBuffer, RunningNorm) Prepare(OfflineDataset t, double rewardScale)
+    /// <summary>The transitions with z-scored observations and scaled rewards, as the buffer's offline part.</summary>
+    OfflineDataset Prepare(OfflineDataset t)
     {
-        var norm = new RunningNorm(t.ObsDim);
-        norm.Update(t.Observations, t.Count);
-        norm.Frozen = true;
         var obs = new float[t.Observations.Length];
         var next = new float[t.Observations.Length];
-        norm.Normalize(t.Observations, obs, t.Count);
-        norm.Normalize(t.NextObservations!, next, t.Count);
-        var rewards = t.Rewards!.Select(r => (float)(r * rewardScale)).ToArray();
-        var prepared = new OfflineDataset(t.Count, t.ObsDim, t.ActDim, obs, t.Actions, rewards, next, t.Terminals,
+        obsNorm.Normalize(t.Observations, obs, t.Count);
+        obsNorm.Normalize(t.NextObservations!, next, t.Count);
+        var rewards = t.Rewards!.Select(r => (float)(r * RewardScale)).ToArray();
+        return new OfflineDataset(t.Count, t.ObsDim, t.ActDim, obs, t.Actions, rewards, next, t.Terminals,
             t.Timeouts);
-        return (new ReplayBuffer(t.ObsDim, t.ActDim, capacity: 1, prepared, mixingRatio: 1.0), norm);
     }
 
     public string Name => "iql";
-    public IReadOnlyList<string> TimeColumns => TimeColumnNames;
-    public IReadOnlyList<string> MetricColumns => MetricColumnNames;
+    public IReadOnlyList<string> TimeColumns =>
+        options.Online ? ["time/env_s", "time/update_s"] : ["time/update_s"];
+    public IReadOnlyList<string> MetricColumns =>
+        [.. options.Online ? EpisodeColumns : [], .. LossColumns, "charts/actor_lr"];
     public IReadOnlyList<string> ExtraColumns => [];
 
     public bool TrainEpoch(int epoch, long envStepsDone, IDictionary<string, double> row)
     {
-        var clock = Stopwatch.StartNew();
-        var sums = new double[5];
+        finishedReturns.Clear();
+        finishedLengths.Clear();
+        var updateClock = new Stopwatch();
+        var envClock = new Stopwatch();
+        var sums = new double[LossColumns.Length];
         var done = 0;
         for (var s = 0; s < options.StepsPerEpoch; s++, done++)
-            if (!Update(envStepsDone + s, sums)) return false;
-        row["time/update_s"] = clock.Elapsed.TotalSeconds;
-        string[] names = ["losses/value", "losses/q", "losses/actor", "charts/advantage_mean", "charts/v_mean"];
-        for (var i = 0; i < names.Length; i++) row[names[i]] = sums[i] / done;
+        {
+            if (env is not null)
+            {
+                envClock.Start();
+                Interact();
+                envClock.Stop();
+            }
+            updateClock.Start();
+            var finite = Update(envStepsDone + s, sums);
+            updateClock.Stop();
+            if (!finite) return false;
+        }
+        row["time/update_s"] = updateClock.Elapsed.TotalSeconds;
+        if (env is not null)
+        {
+            row["time/env_s"] = envClock.Elapsed.TotalSeconds;
+            if (finishedReturns.Count > 0)
+            {
+                row["train/return_mean"] = finishedReturns.Average();
+                row["train/length_mean"] = finishedLengths.Average();
+            }
+            row["train/episodes"] = finishedReturns.Count;
+        }
+        for (var i = 0; i < LossColumns.Length; i++) row[LossColumns[i]] = sums[i] / done;
         row["charts/actor_lr"] = actorOptimizer.LearningRate;
         return AllFinite();
+    }
+
+    /// <summary>One env step with a sample of the policy, stored as the offline data is (z-scored, scaled).</summary>
+    void Interact()
+    {
+        var e = env!;
+        e.Obs.AsSpan().CopyTo(rawObs);
+        policy!.Refresh(actor);
+        policy.Act(rawObs, 1, action, rng);
+        for (var j = 0; j < action.Length; j++) action[j] = Math.Clamp(action[j], -1f, 1f);
+        e.Step(action);
+        var ended = e.Terminated[0] || e.Truncated[0];
+        obsNorm.Normalize(rawObs, normObs, 1);
+        obsNorm.Normalize(ended ? e.FinalObs : e.Obs, normNext, 1);
+        buffer.Add(normObs, action, (float)(e.Rewards[0] * RewardScale), normNext, e.Terminated[0]);
+        if (!ended) return;
+        finishedReturns.Add(e.EpisodeReturn[0]);
+        finishedLengths.Add(e.EpisodeLength[0]);
     }
 
     /// <summary>The actor's learning rate at update k: lr·(1 + cos(π·k / Steps)) / 2 (CORL's schedule).</summary>
@@ -161,7 +248,7 @@ public sealed class IqlLearner : ILearner
 
         var (logProb, _) = actor.Evaluate(obs, act);
         var actorLoss = IqlLosses.AwrLoss(advantage, logProb, beta);
-        actorOptimizer.LearningRate = CosineLr(options.Lr, k, options.Steps);
+        actorOptimizer.LearningRate = options.Online ? options.Lr : CosineLr(options.Lr, k, options.Steps);
         if (!Step(actorLoss, actorOptimizer)) return false;
 
         sums[0] += valueLoss.item<float>();
@@ -201,6 +288,11 @@ public sealed class IqlLearner : ILearner
         AdamState.Write(state, criticOptimizer, "adam_critic.");
         AdamState.Write(state, valueOptimizer, "adam_value.");
         state.Add("rng", rng.GetState());
+        if (env is null) return;
+        var (reals, ints) = env.GetState();
+        state.Add("envs.reals", reals);
+        state.Add("envs.ints", ints);
+        buffer.WriteState(state);
     }
 
     /// <summary>The agent's networks and normaliser (what fine-tuning starts from).</summary>
@@ -214,16 +306,24 @@ public sealed class IqlLearner : ILearner
         state.Add("obs_rms.count", [obsNorm.Count]);
     }
 
-    public void ReadState(TrainingState state, bool modelOnly)
+    void LoadModel(TrainingState state)
     {
         state.CopyInto("actor.", actor);
         critics.ReadState(state);
         state.CopyInto("value.", value);
+    }
+
+    public void ReadState(TrainingState state, bool modelOnly)
+    {
+        LoadModel(state);
         AdamState.Read(state, actorOptimizer, "adam_actor.");
         AdamState.Read(state, criticOptimizer, "adam_critic.");
         AdamState.Read(state, valueOptimizer, "adam_value.");
         if (modelOnly) return;
         rng.SetState(state.Words("rng"));
+        if (env is null) return;
+        env.SetState(state.Doubles("envs.reals"), state.Longs("envs.ints"));
+        buffer.ReadState(state);
     }
 
     /// <summary>
@@ -232,21 +332,10 @@ public sealed class IqlLearner : ILearner
     /// </summary>
     public void SaveActor(string path, string runName, long envSteps)
     {
-        var meta = new JsonObject
-        {
-            ["format"] = "o2o.agent",
-            ["algo"] = Name,
-            ["env_id"] = options.EnvId,
-            ["obs_dim"] = spec.ObsDim,
-            ["act_dim"] = spec.ActDim,
-            ["hidden"] = new JsonArray(options.Hidden.Select(h => (JsonNode)h).ToArray()),
-            ["reward_scale"] = RewardScale,
-            ["run_name"] = runName,
-            ["updates"] = envSteps,
-        };
         using var state = new TrainingState();
         WriteModel(state);
-        StateDictFile.Save(path, state.Tensors, meta);
+        var extra = new JsonObject { ["reward_scale"] = RewardScale, ["run_name"] = runName, ["steps"] = envSteps };
+        AgentFile.Save(path, state, Name, options.EnvId, spec.ObsDim, spec.ActDim, actor.Mean.Hidden, extra);
     }
 
     public string Describe(IReadOnlyDictionary<string, double> row)
@@ -260,6 +349,7 @@ public sealed class IqlLearner : ILearner
 
     public void Dispose()
     {
+        env?.Dispose();
         actorOptimizer.Dispose();
         criticOptimizer.Dispose();
         valueOptimizer.Dispose();

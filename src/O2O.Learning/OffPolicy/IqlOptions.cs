@@ -38,7 +38,17 @@ public sealed record IqlOptions
     public string LogDir { get; init; } = "logs";
     /// <summary>Where the final agent goes; null = LogDir/RunName_agent.pt.</summary>
     public string? AgentPath { get; init; }
+    /// <summary>Fine-tune online from this offline agent (null: learn offline from the data).</summary>
+    public string? InitAgent { get; init; }
+    /// <summary>Online: "keep" loads the offline data into the replay buffer (CORL's fine-tuning), "drop" starts it
+    /// empty (WSRL's setting, the seed's "no replay").</summary>
+    public string OfflineData { get; init; } = "keep";
+    /// <summary>Online: share of each batch from the offline data; null = one pool sampled uniformly.</summary>
+    public double? MixingRatio { get; init; }
+    /// <summary>Online transitions the replay buffer keeps.</summary>
+    public int BufferSize { get; init; } = 2_000_000;
     [JsonIgnore] public bool Verbose { get; init; } = true;
+    [JsonIgnore] public bool Online => InitAgent is not null;
 
     [JsonIgnore] public int Epochs => (int)(Steps / StepsPerEpoch);
     [JsonIgnore] public string Csv => Path.Combine(LogDir, RunName + ".csv");
@@ -62,6 +72,11 @@ public sealed record IqlOptions
             nameof(Expectile));
         OptionError.Require(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
         OptionError.Require(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
+        OptionError.Require(OfflineData is "keep" or "drop", $"OfflineData '{OfflineData}' must be keep or drop",
+            nameof(OfflineData));
+        OptionError.Require(MixingRatio is null or (>= 0 and <= 1), $"MixingRatio must be in [0, 1], got {MixingRatio}",
+            nameof(MixingRatio));
+        OptionError.Require(BufferSize > 0, $"BufferSize must be > 0, got {BufferSize}", nameof(BufferSize));
         OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
     }

@@ -4,8 +4,8 @@ using O2O.Learning.Training;
 
 namespace O2O.Learning.OffPolicy;
 
-/// <summary>Offline IQL through the run harness: an <see cref="IqlLearner"/> on the data, run to the budget.</summary>
-public sealed class IqlTrainer(IqlOptions options, OfflineDataset data, Action<string>? log = null) : IDisposable
+/// <summary>IQL through the run harness, offline or fine-tuning online (<see cref="IqlLearner"/>).</summary>
+public sealed class IqlTrainer(IqlOptions options, OfflineDataset? data, Action<string>? log = null) : IDisposable
 {
     static readonly string[] ResumeKeys =
         [nameof(IqlOptions.StepsPerEpoch), nameof(IqlOptions.BatchSize), nameof(IqlOptions.Seed)];
