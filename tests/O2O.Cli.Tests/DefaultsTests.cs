@@ -14,6 +14,7 @@ public class DefaultsTests
         ["--device"] = "the libtorch device of this process; no options record carries it",
         ["train-online --resume"] = "an argument of PpoTrainer.Run, not a setting of the run",
         ["train-online --algo"] = "chooses the learner (PpoTrainer or SacTrainer), not a setting of either",
+        ["train-online --offline_path"] = "the dataset IQL fine-tuning keeps; the command loads it",
         ["train-offline --algo"] = "chooses the learner (IqlTrainer today), not a setting of it",
         ["train-offline --resume"] = "an argument of IqlTrainer.Run, not a setting of the run",
         ["train-dsr --threads"] = "an argument of TorchRuntime.Configure",

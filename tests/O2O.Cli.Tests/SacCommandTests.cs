@@ -48,12 +48,12 @@ public class SacCommandTests : IDisposable
     {
         var r = CliHarness.Run("train-online", "--env_id", "Hopper-v4", "--tau", "0.1", "--log_csv", tmp);
         Assert.Equal(2, r.Code);
-        CliHarness.AssertOneLineError(r, "--tau is a SAC setting; add --algo sac");
+        CliHarness.AssertOneLineError(r, "--tau is an off-policy setting; add --algo sac or iql");
         r = CliHarness.Run(Tiny("--tau", "2"));
         Assert.Equal(2, r.Code);
         CliHarness.AssertOneLineError(r, "--tau must be in");
         r = CliHarness.Run("train-online", "--algo", "td3", "--env_id", "Hopper-v4", "--log_csv", tmp);
         Assert.Equal(2, r.Code);
-        CliHarness.AssertOneLineError(r, "--algo 'td3' must be one of: ppo, sac");
+        CliHarness.AssertOneLineError(r, "--algo 'td3' must be one of: ppo, sac, iql");
     }
 }

@@ -36,6 +36,53 @@ public class TrainOfflineCommandTests(LearningData data) : IClassFixture<Learnin
         Assert.Empty(Directory.GetFiles(dir));
     }
 
+    string Agent(string dir)
+    {
+        var r = CliHarness.Run(Tiny(dir));
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        return Path.Combine(dir, "iql_agent.pt");
+    }
+
+    [Fact]
+    public void Train_online_algo_iql_fine_tunes_the_agent_keeping_or_dropping_the_data()
+    {
+        var dir = data.NewFolder("iql-ft");
+        var agent = Agent(dir);
+        string[] online = ["train-online", "--algo", "iql", "--env_id", "Hopper-v4", "--init_agent", agent,
+            "--total_steps", "200", "--steps_per_epoch", "100", "--batch_size", "32", "--eval_episodes", "1",
+            "--log_csv", dir];
+        var keep = CliHarness.Run([.. online, "--offline_path", data.HopperHdf5, "--mixing_ratio", "0.5"]);
+        Assert.True(keep.Code == 0, keep.Err + keep.Out);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, "Hopper-v4_iql_keep_s1.csv")).Length);
+        var drop = CliHarness.Run([.. online, "--offline_data", "drop"]);
+        Assert.True(drop.Code == 0, drop.Err + drop.Out);
+        var header = File.ReadLines(Path.Combine(dir, "Hopper-v4_iql_drop_s1.csv")).First();
+        Assert.Contains("train/return_mean", header, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fine_tuning_with_a_bad_agent_or_missing_data_is_a_one_line_error()
+    {
+        var dir = data.NewFolder("iql-ft-bad");
+        var agent = Agent(dir);
+        string[] online = ["train-online", "--algo", "iql", "--env_id", "Hopper-v4", "--total_steps", "200",
+            "--steps_per_epoch", "100", "--log_csv", dir];
+        var r = CliHarness.Run([.. online, "--init_agent", agent]);
+        CliHarness.AssertOneLineError(r, "--offline_data keep needs the offline data; give it, or set --offline_data drop");
+        r = CliHarness.Run([.. online, "--init_agent", data.HopperActor, "--offline_data", "drop"]);
+        CliHarness.AssertOneLineError(r, "is an actor checkpoint (from BC or PPO), not an offline agent");
+        r = CliHarness.Run([.. online, "--init_agent", agent, "--offline_data", "drop", "--mixing_ratio", "1.5"]);
+        Assert.Equal(2, r.Code);
+        CliHarness.AssertOneLineError(r, "--mixing_ratio must be in [0, 1]");
+        r = CliHarness.Run([.. online, "--offline_data", "drop"]);
+        Assert.Equal(2, r.Code);
+        CliHarness.AssertOneLineError(r, "give --init_agent");
+        r = CliHarness.Run(["train-online", "--algo", "iql", "--env_id", "Walker2d-v4", "--init_agent", agent,
+            "--offline_data", "drop", "--total_steps", "200", "--steps_per_epoch", "100", "--log_csv", dir]);
+        CliHarness.AssertOneLineError(r, "was trained for Hopper-v4, not Walker2d-v4");
+        Assert.False(File.Exists(Path.Combine(dir, "Hopper-v4_iql_keep_s1.csv")));
+    }
+
     [Fact]
     public void Data_of_another_env_is_a_one_line_error_and_writes_nothing()
     {

@@ -19,7 +19,7 @@ public static class TrainOnlineCommand
         "online PPO (or SAC) in the environment, optionally warm-started from a BC actor",
         [
             PpoFlags.Flag(nameof(PpoOptions.EnvId), "environment, e.g. Hopper-v4", required: true, manual: true),
-            new("algo", "learner: ppo (the notebook's) or sac", "ppo"),
+            new("algo", "learner: ppo (the notebook's), sac, or iql (fine-tunes an offline IQL agent)", "ppo"),
             new("dsr_path", "frozen DSR checkpoint that shapes rewards (pessimism + frontier bonus)"),
             PpoFlags.Flag(nameof(PpoOptions.TotalSteps), "environment steps in all", min: 1),
             PpoFlags.Flag(nameof(PpoOptions.StepsPerEpoch), "environment steps per PPO epoch (rollout)", min: 1),
@@ -89,6 +89,13 @@ public static class TrainOnlineCommand
                 nullWord: "auto"),
             SacFlags.Flag(nameof(SacOptions.TargetEntropy), "SAC: target entropy of the automatic α",
                 min: -1e6, max: 1e6, note: "−|A|"),
+            IqlFlags.Flag(nameof(IqlOptions.InitAgent), "IQL: the offline agent to fine-tune (from train-offline)"),
+            IqlFlags.Flag(nameof(IqlOptions.OfflineData),
+                "IQL: keep the offline data in the replay buffer, or drop it (start empty)", choices: ["keep", "drop"]),
+            new("offline_path", "IQL with --offline_data keep: the dataset the agent was trained on"),
+            IqlFlags.Flag(nameof(IqlOptions.MixingRatio),
+                "IQL: share of each batch from the offline data, or uniform (one pool)", min: 0, max: 1,
+                nullWord: "uniform"),
         ],
         Execute) { StopsOnCancel = true };
 
@@ -140,6 +147,9 @@ public static class TrainOnlineCommand
         "beta", "beta_frac", "eta", "pessimism", "anneal", "anneal_frac", "reward_scale", "no_dsr", "env_threads",
     ];
 
+    /// <summary>Flags of IQL fine-tuning that PPO and SAC do not take.</summary>
+    static readonly string[] IqlOnly = ["init_agent", "offline_data", "offline_path", "mixing_ratio"];
+
     /// <summary>Flags of SAC that PPO does not take.</summary>
     static readonly string[] SacOnly =
         ["batch_size", "tau", "learning_starts", "buffer_size", "alpha", "target_entropy"];
@@ -147,7 +157,7 @@ public static class TrainOnlineCommand
     /// <summary>SAC options: SacOptions' defaults, the SAC flags, and the shared flags that were given.</summary>
     internal static SacOptions SacOptionsFrom(ParsedArgs a)
     {
-        if (PpoOnly.FirstOrDefault(a.Has) is { } ppoFlag)
+        if (PpoOnly.Concat(IqlOnly).FirstOrDefault(a.Has) is { } ppoFlag)
             throw new UsageError($"--{ppoFlag} is not a SAC setting; drop it or use --algo ppo");
         var env = EnvRegistry.Get(a.RequiredString("env_id")).Id;
         var o = SacFlags.Apply(a, new SacOptions { EnvId = env });
@@ -177,6 +187,54 @@ public static class TrainOnlineCommand
         return o;
     }
 
+    /// <summary>IQL fine-tuning options: IqlOptions' defaults, the IQL flags and the shared flags given.</summary>
+    internal static IqlOptions IqlOptionsFrom(ParsedArgs a)
+    {
+        if (PpoOnly.Concat(SacOnly).Where(f => f is not "batch_size" and not "tau" and not "buffer_size")
+                .FirstOrDefault(a.Has) is { } other)
+            throw new UsageError($"--{other} is not an IQL setting; drop it");
+        if (!a.Has("init_agent"))
+            throw new UsageError(
+                "--algo iql fine-tunes an offline agent: give --init_agent (from 'o2o train-offline')");
+        var env = EnvRegistry.Get(a.RequiredString("env_id")).Id;
+        var o = IqlFlags.Apply(a, new IqlOptions { EnvId = env, Steps = 100_000 });
+        var ppo = PpoFlags.Apply(a, new PpoOptions { EnvId = env });
+        var sac = SacFlags.Apply(a, new SacOptions { EnvId = env });
+        o = o with
+        {
+            Steps = a.Has("total_steps") ? ppo.TotalSteps : o.Steps,
+            StepsPerEpoch = a.Has("steps_per_epoch") ? ppo.StepsPerEpoch : o.StepsPerEpoch,
+            Seed = a.Has("seed") ? ppo.Seed : o.Seed,
+            Lr = a.Has("lr") ? ppo.Lr : o.Lr,
+            Gamma = a.Has("gamma") ? ppo.Gamma : o.Gamma,
+            EvalEpisodes = a.Has("eval_episodes") ? ppo.EvalEpisodes : o.EvalEpisodes,
+            TorchThreads = a.Has("torch_threads") ? ppo.TorchThreads : o.TorchThreads,
+            BatchSize = a.Has("batch_size") ? sac.BatchSize : o.BatchSize,
+            Tau = a.Has("tau") ? sac.Tau : o.Tau,
+            BufferSize = a.Has("buffer_size") ? sac.BufferSize : o.BufferSize,
+            LogDir = a.RequiredString("log_csv"),
+        };
+        o = o with
+        {
+            EvalEvery = a.Has("eval_every") ? a.Long("eval_every", 1) : o.StepsPerEpoch,
+            RunName = a.String("run_name") ?? $"{env}_iql_{o.OfflineData}_s{o.Seed}",
+        };
+        o.Validate();
+        return o;
+    }
+
+    static int RunIql(CommandContext ctx)
+    {
+        var a = ctx.Args;
+        var o = IqlOptionsFrom(a);
+        CommonOptions.UseDevice(a);
+        var data = a.Has("offline_path")
+            ? TrainDsrCommand.LoadChecked(a.RequiredString("offline_path"), EnvRegistry.Get(o.EnvId), "--offline_path")
+            : null;
+        using var trainer = new IqlTrainer(o, data, ctx.Log);
+        return Report(ctx, trainer.Run(a.Bool("resume"), ctx.Cancel));
+    }
+
     static int RunSac(CommandContext ctx)
     {
         var o = SacOptionsFrom(ctx.Args);
@@ -197,9 +255,11 @@ public static class TrainOnlineCommand
     static int Execute(CommandContext ctx)
     {
         var a = ctx.Args;
-        if (a.Choice("algo", "ppo", "sac") == "sac") return RunSac(ctx);
-        if (SacOnly.FirstOrDefault(a.Has) is { } sacFlag)
-            throw new UsageError($"--{sacFlag} is a SAC setting; add --algo sac or drop it");
+        var algo = a.Choice("algo", "ppo", "sac", "iql");
+        if (algo == "sac") return RunSac(ctx);
+        if (algo == "iql") return RunIql(ctx);
+        if (SacOnly.Concat(IqlOnly).FirstOrDefault(a.Has) is { } offPolicyFlag)
+            throw new UsageError($"--{offPolicyFlag} is an off-policy setting; add --algo sac or iql, or drop it");
         var o = Options(a);
         CommonOptions.UseDevice(a);
         var shaping = ShapingOptions(a);
