@@ -19,14 +19,14 @@ public enum SupportMode
 {
     /// <summary>g = log p(s, a): punishes unusual actions and unusual states.</summary>
     Joint,
-    /// <summary>g = log p(s, a) − log p(s) = log p(a | s): punishes unusual actions where the data has been.</summary>
+    /// <summary>g = log p(s, a) − log p(s) = log p(a | s): punishes odd actions where the data has been.</summary>
     Conditional,
     /// <summary>g = log p(s): state novelty only.</summary>
     State,
     /// <summary>
-    /// g = log p(s, a) − max(log p(s), q_s), q_s = the state score's calibrated boundary tau: exactly conditional while
-    /// the state is inside the data's state support, and joint (shifted by q_s) once it leaves it, so unusual actions
-    /// are judged per state where the data has been and novel states still lower the support.
+    /// g = log p(s, a) − max(log p(s), q_s), q_s = the state score's calibrated boundary tau: exactly conditional
+    /// while the state is inside the data's state support, and joint (shifted by q_s) once it leaves it, so unusual
+    /// actions are judged per state where the data has been and novel states still lower the support.
     /// </summary>
     Gated,
 }

@@ -13,7 +13,8 @@ public sealed record SupportCalibration
     public const double Clip = 30.0;
 
     /// <summary>
-    /// Odds sigma / (1 − sigma) at the held-out median: 19, so that sigma is 0.95 there (T = (q_0.5 − tau) / ln 19).
+    /// Odds sigma / (1 − sigma) at the held-out median: 19, so that sigma is 0.95 there
+    /// (T = (q_0.5 − tau) / ln 19).
     /// </summary>
     internal const double MedianOdds = 19.0;
 

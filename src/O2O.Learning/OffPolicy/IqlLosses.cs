@@ -16,8 +16,8 @@ public static class IqlLosses
     static readonly Scalar Zero = 0.0, One = 1.0, Half = 0.5, MaxWeight = MaxAdvantageWeight;
 
     /// <summary>
-    /// Expectile regression mean(|τ − 1(u &lt; 0)|·u²) with u = min(Q₁', Q₂')(s, a) − V(s): with τ &gt; 0.5 V leans
-    /// towards the upper expectile of Q over the data's actions (τ = 0.7 for locomotion).
+    /// Expectile regression mean(|τ − 1(u &lt; 0)|·u²) with u = min(Q₁', Q₂')(s, a) − V(s): with
+    /// τ &gt; 0.5, V leans towards the upper expectile of Q over the data's actions (τ = 0.7 for locomotion).
     /// </summary>
     public static Tensor ExpectileLoss(Tensor advantage, Scalar expectile)
     {

@@ -12,7 +12,8 @@ public static class SacLosses
     static readonly Scalar One = 1.0;
 
     /// <summary>
-    /// The soft Bellman target y = r + γ·(1 − terminal)·(min(Q₁', Q₂')(s', a') − α·log π(a'|s')), a' ~ π(·|s').
+    /// The soft Bellman target y = r + γ·(1 − terminal)·(min(Q₁', Q₂')(s', a') − α·log π(a'|s')),
+    /// a' ~ π(·|s').
     /// A time limit is not a terminal: the target bootstraps through it.
     /// </summary>
     public static Tensor CriticTarget(Tensor rewards, Tensor terminals, Tensor nextQ1, Tensor nextQ2,
@@ -41,7 +42,7 @@ public static class SacLosses
     }
 
     /// <summary>
-    /// The temperature's loss mean(−α·(log π(a|s) + H̄)) with α = exp(log α) and the log-probabilities detached;
+    /// The temperature's loss mean(−α·(log π(a|s) + H̄)), α = exp(log α), the log-probabilities detached;
     /// its gradient raises α while the policy's entropy is below the target H̄ (−|A| by default).
     /// </summary>
     public static Tensor TemperatureLoss(Tensor logAlpha, Tensor logProb, Scalar targetEntropy)

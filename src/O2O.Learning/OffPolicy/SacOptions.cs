@@ -28,7 +28,7 @@ public sealed record SacOptions
     public long LearningStarts { get; init; } = 5000;
     /// <summary>Online transitions the replay buffer keeps.</summary>
     public int BufferSize { get; init; } = 1_000_000;
-    /// <summary>Fixed entropy temperature α; null tunes it automatically towards <see cref="TargetEntropy"/>.</summary>
+    /// <summary>Fixed entropy temperature α; null tunes it towards <see cref="TargetEntropy"/>.</summary>
     public double? Alpha { get; init; }
     /// <summary>Target entropy H̄ of the automatic temperature; null = −|A|.</summary>
     public double? TargetEntropy { get; init; }

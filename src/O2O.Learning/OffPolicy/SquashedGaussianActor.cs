@@ -7,8 +7,9 @@ namespace O2O.Learning.OffPolicy;
 /// <summary>
 /// SAC's policy: an MLP gives the mean μ and the log-std of a Gaussian over pre-squash actions u, and the action is
 /// tanh(u) ∈ (−1, 1). The log-density of the action carries the change-of-variables correction
-/// −Σ log(1 − tanh(u)² + ε) (Haarnoja et al. 2018, appendix C). The network's output is [μ ‖ log-std pre-activation]
-/// (state dict keys net.fc0 …, net.out), the log-std squashed into [LogStdMin, LogStdMax] as CleanRL does.
+/// −Σ log(1 − tanh(u)² + ε) (Haarnoja et al. 2018, appendix C). The network's output is
+/// [μ ‖ log-std pre-activation] (state dict keys net.fc0 …, net.out), the log-std squashed into
+/// [LogStdMin, LogStdMax] as CleanRL does.
 /// </summary>
 public sealed class SquashedGaussianActor : nn.Module<Tensor, Tensor>
 {
