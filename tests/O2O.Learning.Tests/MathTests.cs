@@ -239,13 +239,7 @@ out = {'pg': [pg.item()], 'vl': [vl.item()], 'total': [total.item()], 'kl': [kl.
        'grad_logratio': logratio.grad.tolist(), 'grad_v': v.grad.tolist(), 'grad_entropy': ent.grad.tolist()}
 print(json.dumps(out))
 """);
-        var (code, stdout, stderr) = PythonTorch.Run(script, input);
-        Assert.True(code == 0, stderr);
-        var theirs = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double[]>>(stdout)!;
-        foreach (var (name, expected) in theirs)
-            for (var i = 0; i < expected.Length; i++)
-                Assert.True(Math.Abs(ours[name][i] - expected[i]) <= 1e-5 * Math.Max(1e-3, Math.Abs(expected[i])),
-                    $"{name}[{i}]: ours {ours[name][i]:R}, PyTorch {expected[i]:R}");
+        PythonTorch.AssertSameNumbers(script, input, ours);
     }
 }
 

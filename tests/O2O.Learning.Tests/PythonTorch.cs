@@ -25,4 +25,21 @@ internal static class PythonTorch
         p.WaitForExit();
         return (p.ExitCode, stdout, stderrTask.Result);
     }
+
+    /// <summary>
+    /// Run <paramref name="script"/> on <paramref name="input"/> (JSON it reads from argv[1]); it prints a JSON object
+    /// of named number lists. Each must equal <paramref name="ours"/> to <paramref name="relative"/> relative error.
+    /// </summary>
+    public static void AssertSameNumbers(string script, string input, Dictionary<string, double[]> ours,
+        double relative = 1e-5)
+    {
+        var (code, stdout, stderr) = Run(script, input);
+        Assert.True(code == 0, stderr);
+        var theirs = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double[]>>(stdout)!;
+        Assert.Equal(theirs.Keys.Order(), ours.Keys.Order());
+        foreach (var (name, expected) in theirs)
+            for (var i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(ours[name][i] - expected[i]) <= relative * Math.Max(1e-3, Math.Abs(expected[i])),
+                    $"{name}[{i}]: ours {ours[name][i]:R}, PyTorch {expected[i]:R}");
+    }
 }

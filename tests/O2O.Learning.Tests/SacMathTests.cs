@@ -140,13 +140,7 @@ print(json.dumps({'target': y.tolist(), 'critic': [critic.item()], 'actor': [act
     'temperature': [temperature.item()], 'grad_q1': q1.grad.tolist(), 'grad_logp': lp.grad.tolist(),
     'grad_qa': qa.grad.tolist(), 'grad_qb': qb.grad.tolist(), 'grad_log_alpha': log_alpha.grad.tolist()}))
 """);
-        var (code, stdout, stderr) = PythonTorch.Run(script, input);
-        Assert.True(code == 0, stderr);
-        var theirs = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double[]>>(stdout)!;
-        foreach (var (name, expected) in theirs)
-            for (var i = 0; i < expected.Length; i++)
-                Assert.True(Math.Abs(ours[name][i] - expected[i]) <= 1e-5 * Math.Max(1e-3, Math.Abs(expected[i])),
-                    $"{name}[{i}]: ours {ours[name][i]:R}, PyTorch {expected[i]:R}");
+        PythonTorch.AssertSameNumbers(script, input, ours);
     }
 
     [Fact]
@@ -254,12 +248,6 @@ print(json.dumps({'v_loss': [v_loss.item()], 'grad_v': v.grad.tolist(), 'target'
     'q_loss': [q_loss.item()], 'grad_q1': q1.grad.tolist(), 'actor_loss': [actor_loss.item()],
     'grad_logp': lp.grad.tolist()}))
 """);
-        var (code, stdout, stderr) = PythonTorch.Run(script, input);
-        Assert.True(code == 0, stderr);
-        var theirs = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double[]>>(stdout)!;
-        foreach (var (name, expected) in theirs)
-            for (var i = 0; i < expected.Length; i++)
-                Assert.True(Math.Abs(ours[name][i] - expected[i]) <= 1e-5 * Math.Max(1e-3, Math.Abs(expected[i])),
-                    $"{name}[{i}]: ours {ours[name][i]:R}, PyTorch {expected[i]:R}");
+        PythonTorch.AssertSameNumbers(script, input, ours);
     }
 }

@@ -238,18 +238,18 @@ public sealed class IqlLearner : ILearner
         var v = value.call(obs).view(-1);
         var advantage = targetQ - v;
         var valueLoss = IqlLosses.ExpectileLoss(advantage, expectile);
-        if (!Step(valueLoss, valueOptimizer)) return false;
+        if (!GradientStep.TryStep(valueLoss, valueOptimizer)) return false;
 
         var target = IqlLosses.QTarget(tensor(batch.Rewards), tensor(batch.Terminals), nextV, gamma);
         var (q1, q2) = critics.Values(obs, act);
         var qLoss = IqlLosses.QLoss(q1, q2, target);
-        if (!Step(qLoss, criticOptimizer)) return false;
+        if (!GradientStep.TryStep(qLoss, criticOptimizer)) return false;
         critics.UpdateTargets();
 
         var (logProb, _) = actor.Evaluate(obs, act);
         var actorLoss = IqlLosses.AwrLoss(advantage, logProb, beta);
         actorOptimizer.LearningRate = options.Online ? options.Lr : CosineLr(options.Lr, k, options.Steps);
-        if (!Step(actorLoss, actorOptimizer)) return false;
+        if (!GradientStep.TryStep(actorLoss, actorOptimizer)) return false;
 
         sums[0] += valueLoss.item<float>();
         sums[1] += qLoss.item<float>();
@@ -262,22 +262,8 @@ public sealed class IqlLearner : ILearner
         return true;
     }
 
-    static bool Step(Tensor loss, AdamOptimizer optimizer)
-    {
-        if (!float.IsFinite(loss.item<float>())) return false;
-        optimizer.ZeroGrad();
-        loss.backward();
-        optimizer.Step();
-        return true;
-    }
-
-    bool AllFinite()
-    {
-        foreach (var p in actor.parameters().Concat(critics.Parameters()).Concat(value.parameters()))
-            using (var bad = p.isfinite().logical_not().any())
-                if (bad.item<bool>()) return false;
-        return true;
-    }
+    bool AllFinite() =>
+        GradientStep.AllFinite(actor.parameters().Concat(critics.Parameters()).Concat(value.parameters()));
 
     public IPolicy CreatePolicy() => new PolicyRunner(actor, obsNorm);
 

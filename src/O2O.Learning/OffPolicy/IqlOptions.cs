@@ -8,7 +8,7 @@ namespace O2O.Learning.OffPolicy;
 /// expectile 0.7, advantage-weighted Gaussian actor with β = 3, 256×256, batch 256, Adam 3e-4, actor learning rate
 /// on a cosine schedule over the whole run, rewards scaled by 1000 / (best − worst episode return)).
 /// </summary>
-public sealed record IqlOptions
+public sealed record IqlOptions : O2O.Learning.Training.IRunOptions
 {
     public string EnvId { get; init; } = "";
     /// <summary>Gradient updates over the whole run (the log's x-axis for an offline run).</summary>
@@ -54,6 +54,7 @@ public sealed record IqlOptions
     [JsonIgnore] public string Csv => Path.Combine(LogDir, RunName + ".csv");
     [JsonIgnore] public string CheckpointPath => Path.Combine(LogDir, RunName + ".ckpt");
     [JsonIgnore] public string FinalAgentPath => AgentPath ?? Path.Combine(LogDir, RunName + "_agent.pt");
+    string O2O.Learning.Training.IRunOptions.FinalActorPath => FinalAgentPath;
 
     /// <summary>One-line errors for settings out of range, naming the properties.</summary>
     public void Validate()

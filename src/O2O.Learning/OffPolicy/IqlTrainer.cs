@@ -1,4 +1,3 @@
-using System.Text.Json;
 using O2O.Data;
 using O2O.Learning.Training;
 
@@ -18,22 +17,7 @@ public sealed class IqlTrainer(IqlOptions options, OfflineDataset? data, Action<
     public RunResult Run(bool resume = false, CancellationToken ct = default) =>
         RunHarness.Run(learner, Settings(options), resume, log ?? (_ => { }), ct);
 
-    public static RunSettings Settings(IqlOptions o) => new()
-    {
-        EnvId = o.EnvId,
-        Epochs = o.Epochs,
-        StepsPerEpoch = o.StepsPerEpoch,
-        Seed = o.Seed,
-        EvalEveryEpochs = (int)Math.Max(1, (o.EvalEvery + o.StepsPerEpoch - 1) / o.StepsPerEpoch),
-        EvalEpisodes = o.EvalEpisodes,
-        RunName = o.RunName,
-        CsvPath = o.Csv,
-        CheckpointPath = o.CheckpointPath,
-        FinalActorPath = o.FinalAgentPath,
-        Options = JsonSerializer.SerializeToNode(o)!,
-        ResumeKeys = ResumeKeys,
-        Verbose = o.Verbose,
-    };
+    public static RunSettings Settings(IqlOptions o) => RunSettingsFactory.For(o, ResumeKeys);
 
     public void Dispose() => learner.Dispose();
 }

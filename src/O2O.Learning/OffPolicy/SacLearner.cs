@@ -163,18 +163,18 @@ public sealed class SacLearner : ILearner
         }
         var (q1Value, q2Value) = critics.Values(obs, act);
         var criticLoss = SacLosses.CriticLoss(q1Value, q2Value, target);
-        if (!Step(criticLoss, criticOptimizer)) return false;
+        if (!GradientStep.TryStep(criticLoss, criticOptimizer)) return false;
 
         var (piAction, logProb) = actor.Sample(obs, Noise());
         var (q1Pi, q2Pi) = critics.Values(obs, piAction);
         var actorLoss = SacLosses.ActorLoss(logProb, q1Pi, q2Pi, alpha);
-        if (!Step(actorLoss, actorOptimizer)) return false;
+        if (!GradientStep.TryStep(actorLoss, actorOptimizer)) return false;
 
         double temperatureLoss = 0;
         if (AutoTemperature)
         {
             var loss = SacLosses.TemperatureLoss(logAlpha, logProb, targetEntropy);
-            if (!Step(loss, alphaOptimizer)) return false;
+            if (!GradientStep.TryStep(loss, alphaOptimizer)) return false;
             temperatureLoss = loss.item<float>();
         }
         critics.UpdateTargets();
@@ -191,22 +191,7 @@ public sealed class SacLearner : ILearner
         return tensor(noise, [batch.Size, spec.ActDim]);
     }
 
-    static bool Step(Tensor loss, AdamOptimizer optimizer)
-    {
-        if (!float.IsFinite(loss.item<float>())) return false;
-        optimizer.ZeroGrad();
-        loss.backward();
-        optimizer.Step();
-        return true;
-    }
-
-    bool AllFinite()
-    {
-        foreach (var p in actor.parameters().Concat(critics.Parameters()).Append(logAlpha))
-            using (var bad = p.isfinite().logical_not().any())
-                if (bad.item<bool>()) return false;
-        return true;
-    }
+    bool AllFinite() => GradientStep.AllFinite(actor.parameters().Concat(critics.Parameters()).Append(logAlpha));
 
     /// <summary>Means over an epoch's updates.</summary>
     sealed class UpdateStats

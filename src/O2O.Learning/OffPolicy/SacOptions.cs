@@ -7,7 +7,7 @@ namespace O2O.Learning.OffPolicy;
 /// Everything that defines one SAC run. Defaults are CleanRL's sac_continuous_action.py and CORL's, except that
 /// the actor, critics and temperature update once per environment step (no delayed policy updates).
 /// </summary>
-public sealed record SacOptions
+public sealed record SacOptions : O2O.Learning.Training.IRunOptions
 {
     /// <summary>Environment id, e.g. Hopper-v4.</summary>
     public string EnvId { get; init; } = "";

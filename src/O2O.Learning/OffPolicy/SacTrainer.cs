@@ -1,4 +1,3 @@
-using System.Text.Json;
 using O2O.Learning.Training;
 
 namespace O2O.Learning.OffPolicy;
@@ -17,23 +16,7 @@ public sealed class SacTrainer(SacOptions options, Action<string>? log = null) :
         RunHarness.Run(learner, Settings(options), resume, log ?? (_ => { }), ct, stopWhen);
 
     /// <summary>The harness's view of a SAC run.</summary>
-    public static RunSettings Settings(SacOptions o) => new()
-    {
-        EnvId = o.EnvId,
-        Epochs = o.Epochs,
-        StepsPerEpoch = o.StepsPerEpoch,
-        Seed = o.Seed,
-        EvalEveryEpochs = (int)Math.Max(1, (o.EvalEvery + o.StepsPerEpoch - 1) / o.StepsPerEpoch),
-        EvalEpisodes = o.EvalEpisodes,
-        RunName = o.RunName,
-        CsvPath = o.Csv,
-        CheckpointPath = o.CheckpointPath,
-        FinalActorPath = o.FinalActorPath,
-        TensorboardDir = o.TensorboardDir,
-        Options = JsonSerializer.SerializeToNode(o)!,
-        ResumeKeys = ResumeKeys,
-        Verbose = o.Verbose,
-    };
+    public static RunSettings Settings(SacOptions o) => RunSettingsFactory.For(o, ResumeKeys);
 
     public void Dispose() => learner.Dispose();
 }

@@ -273,7 +273,7 @@ public sealed class PpoLearner : ILearner
             }
             if (options.TargetKl is double target && batches > 0 && sums[3] / batches > target) break;
         }
-        if (!AllFinite(parameters)) return null;
+        if (!GradientStep.AllFinite(parameters)) return null;
         var ev = PpoLosses.ExplainedVariance(rollout.Values, rollout.Returns);
         return new UpdateStats(
             sums[0] / batches, sums[1] / batches, sums[2] / batches, sums[3] / batches, sums[4] / batches, ev);
@@ -314,14 +314,6 @@ public sealed class PpoLearner : ILearner
         sums[0] += policyLoss.item<float>();
         sums[1] += valueLoss.item<float>();
         sums[2] += entropyMean.item<float>();
-        return true;
-    }
-
-    static bool AllFinite(IEnumerable<TorchSharp.Modules.Parameter> parameters)
-    {
-        foreach (var p in parameters)
-            using (var bad = p.isfinite().logical_not().any())
-                if (bad.item<bool>()) return false;
         return true;
     }
 

@@ -5,7 +5,7 @@ namespace O2O.Learning.Ppo;
 
 /// <summary>Everything that defines one PPO run. Defaults follow the notebook where it speaks, CleanRL's
 /// continuous-action PPO elsewhere. Written as JSON beside the CSV log.</summary>
-public sealed record PpoOptions
+public sealed record PpoOptions : O2O.Learning.Training.IRunOptions
 {
     /// <summary>Environment id, e.g. Hopper-v4.</summary>
     public required string EnvId { get; init; }
@@ -69,6 +69,7 @@ public sealed record PpoOptions
     [JsonIgnore] public bool Verbose { get; init; } = true;
 
     [JsonIgnore] public int Epochs => (int)(TotalSteps / StepsPerEpoch);
+    int O2O.Learning.Training.IRunOptions.EvalThreads => EnvThreads;
     [JsonIgnore] public int Horizon => StepsPerEpoch / NumEnvs;
     [JsonIgnore] public string Csv => CsvPath ?? Path.Combine(LogDir, RunName + ".csv");
     [JsonIgnore] public string CkptDir => CheckpointDir ?? Path.GetDirectoryName(Path.GetFullPath(Csv))!;

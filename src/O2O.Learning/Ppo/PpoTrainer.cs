@@ -1,4 +1,3 @@
-using System.Text.Json;
 using O2O.Learning.Training;
 
 namespace O2O.Learning.Ppo;
@@ -40,24 +39,7 @@ public sealed class PpoTrainer : IDisposable
         RunHarness.Run(learner, Settings(options), resume, log, ct, stopWhen);
 
     /// <summary>The harness's view of a PPO run.</summary>
-    public static RunSettings Settings(PpoOptions o) => new()
-    {
-        EnvId = o.EnvId,
-        Epochs = o.Epochs,
-        StepsPerEpoch = o.StepsPerEpoch,
-        Seed = o.Seed,
-        EvalEveryEpochs = (int)Math.Max(1, (o.EvalEvery + o.StepsPerEpoch - 1) / o.StepsPerEpoch),
-        EvalEpisodes = o.EvalEpisodes,
-        EvalThreads = o.EnvThreads,
-        RunName = o.RunName,
-        CsvPath = o.Csv,
-        CheckpointPath = o.CheckpointPath,
-        FinalActorPath = o.FinalActorPath,
-        TensorboardDir = o.TensorboardDir,
-        Options = JsonSerializer.SerializeToNode(o)!,
-        ResumeKeys = ResumeKeys,
-        Verbose = o.Verbose,
-    };
+    public static RunSettings Settings(PpoOptions o) => RunSettingsFactory.For(o, ResumeKeys);
 
     public void Dispose() => learner.Dispose();
 }
