@@ -326,10 +326,7 @@ public sealed class IqlLearner : ILearner
 
     public string Describe(IReadOnlyDictionary<string, double> row)
     {
-        string F(string key, string format) =>
-            row.TryGetValue(key, out var v) && double.IsFinite(v)
-                ? v.ToString(format, CultureInfo.InvariantCulture)
-                : "-";
+        string F(string key, string format) => RunHarness.Cell(row, key, format);
         return $"v {F("charts/v_mean", "F1")}  q-loss {F("losses/q", "F3")}  actor {F("losses/actor", "F2")}";
     }
 

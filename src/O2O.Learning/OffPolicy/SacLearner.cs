@@ -274,10 +274,7 @@ public sealed class SacLearner : ILearner
 
     public string Describe(IReadOnlyDictionary<string, double> row)
     {
-        string F(string key, string format) =>
-            row.TryGetValue(key, out var v) && double.IsFinite(v)
-                ? v.ToString(format, CultureInfo.InvariantCulture)
-                : "-";
+        string F(string key, string format) => RunHarness.Cell(row, key, format);
         return $"train {F("train/return_mean", "F1")}  q {F("charts/q_mean", "F1")}  α {F("charts/alpha", "F3")}";
     }
 

@@ -363,10 +363,7 @@ public sealed class PpoLearner : ILearner
 
     public string Describe(IReadOnlyDictionary<string, double> row)
     {
-        string F(string key, string format) =>
-            row.TryGetValue(key, out var v) && double.IsFinite(v)
-                ? v.ToString(format, CultureInfo.InvariantCulture)
-                : "-";
+        string F(string key, string format) => RunHarness.Cell(row, key, format);
         return $"train {F("train/return_mean", "F1")}  kl {F("losses/approx_kl", "F4")}  "
             + $"ev {F("losses/explained_variance", "F2")}";
     }

@@ -207,6 +207,10 @@ public static class RunHarness
     static double? EvalMean(Dictionary<string, double> row) =>
         row.TryGetValue("eval/return_mean", out var v) ? v : null;
 
+    /// <summary>A row's value as progress text: formatted invariantly, "-" when missing or not finite.</summary>
+    public static string Cell(IReadOnlyDictionary<string, double> row, string key, string format) =>
+        row.TryGetValue(key, out var v) && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+
     /// <summary>Remaining time at this session's mean epoch time.</summary>
     static TimeSpan Eta(Stopwatch wall, int epochsDone, int epochsLeft) =>
         TimeSpan.FromSeconds(wall.Elapsed.TotalSeconds / Math.Max(1, epochsDone) * epochsLeft);
@@ -214,8 +218,7 @@ public static class RunHarness
     static string ProgressLine(ILearner learner, RunSettings s, RunProgress p, Dictionary<string, double> row,
         TimeSpan eta)
     {
-        string F(string k, string fmt = "F1") =>
-            row.TryGetValue(k, out var v) && double.IsFinite(v) ? v.ToString(fmt, CultureInfo.InvariantCulture) : "-";
+        string F(string k, string fmt = "F1") => Cell(row, k, fmt);
         return $"epoch {p.Epoch}/{s.Epochs}  steps {p.EnvSteps}  fps {F("time/fps", "F0")}  "
             + $"eval {F("eval/return_mean")} ± {F("eval/return_std")} (norm {F("eval/normalized")})  "
             + $"{learner.Describe(row)}  eta {eta:hh\\:mm\\:ss}";
