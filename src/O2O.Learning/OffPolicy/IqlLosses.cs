@@ -27,7 +27,8 @@ public static class IqlLosses
         return (weight * advantage * advantage).mean().MoveToOuterDisposeScope();
     }
 
-    /// <summary>y = r + γ·(1 − terminal)·V(s'); a time limit is not a terminal.</summary>
+    /// <summary>y = r + γ·(1 − terminal)·V(s'); a time limit is not a terminal. SAC's target uses it with its
+    /// soft value.</summary>
     public static Tensor QTarget(Tensor rewards, Tensor terminals, Tensor nextValue, Scalar gamma)
     {
         using var scope = NewDisposeScope();

@@ -21,8 +21,7 @@ public static class SacLosses
     {
         using var scope = NewDisposeScope();
         var soft = minimum(nextQ1, nextQ2) - alpha * nextLogProb;
-        var notDone = terminals.neg().add(One, One);
-        return rewards.add(notDone * soft, gamma).MoveToOuterDisposeScope();
+        return IqlLosses.QTarget(rewards, terminals, soft, gamma).MoveToOuterDisposeScope();
     }
 
     /// <summary>MSE(Q₁, y) + MSE(Q₂, y), the twin critics' loss (y carries no gradient).</summary>
