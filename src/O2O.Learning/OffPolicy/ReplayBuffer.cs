@@ -15,6 +15,11 @@ public sealed class ReplayBatch(int size, int obsDim, int actDim)
     public float[] NextObs { get; } = new float[size * obsDim];
     /// <summary>1 where the episode terminated after the step (no bootstrap); a time limit is not one.</summary>
     public float[] Terminals { get; } = new float[size];
+    /// <summary>
+    /// Discounted Monte-Carlo return of the behaviour data from the row on (Cal-QL's lower bound); 0 for online
+    /// rows and for offline data given without returns, as in Cal-QL.
+    /// </summary>
+    public float[] Returns { get; } = new float[size];
     /// <summary>Rows of the batch that came from the offline part.</summary>
     public int OfflineRows { get; internal set; }
 }
@@ -32,6 +37,7 @@ public sealed class ReplayBuffer
     readonly int obsDim, actDim;
     readonly float[] obs, actions, rewards, nextObs, terminals;
     readonly OfflineDataset? offline;
+    readonly float[]? offlineReturns;
     const double CarryTolerance = 1e-9;
     double offlineCarry;
     int head;
@@ -40,8 +46,9 @@ public sealed class ReplayBuffer
     /// <param name="offline">Offline transitions with next observations (OfflineDataset.ToQLearningTransitions).
     /// </param>
     /// <param name="mixingRatio">Share of each batch from the offline part, in [0, 1]; null samples one pool.</param>
-    public ReplayBuffer(
-        int obsDim, int actDim, int capacity, OfflineDataset? offline = null, double? mixingRatio = null)
+    /// <param name="offlineReturns">Monte-Carlo return of each offline row (Cal-QL), or null.</param>
+    public ReplayBuffer(int obsDim, int actDim, int capacity, OfflineDataset? offline = null,
+        double? mixingRatio = null, float[]? offlineReturns = null)
     {
         if (capacity <= 0) throw new OptionError($"BufferSize must be > 0, got {capacity}", "BufferSize");
         if (mixingRatio is < 0 or > 1)
@@ -60,7 +67,10 @@ public sealed class ReplayBuffer
                 + "set MixingRatio 0", "MixingRatio");
         this.obsDim = obsDim;
         this.actDim = actDim;
+        if (offlineReturns is not null && offlineReturns.Length != (offline?.Count ?? 0))
+            throw new ArgumentException("one Monte-Carlo return per offline row is needed", nameof(offlineReturns));
         this.offline = offline;
+        this.offlineReturns = offlineReturns;
         Capacity = capacity;
         MixingRatio = mixingRatio;
         obs = new float[(long)capacity * obsDim];
@@ -129,6 +139,7 @@ public sealed class ReplayBuffer
         b.Rewards[i] = rewards[k];
         nextObs.AsSpan(k * obsDim, obsDim).CopyTo(b.NextObs.AsSpan(i * obsDim, obsDim));
         b.Terminals[i] = terminals[k];
+        b.Returns[i] = 0f;
     }
 
     void CopyOffline(int k, ReplayBatch b, int i)
@@ -139,6 +150,7 @@ public sealed class ReplayBuffer
         b.Rewards[i] = d.Rewards![k];
         d.NextObservations.AsSpan(k * obsDim, obsDim).CopyTo(b.NextObs.AsSpan(i * obsDim, obsDim));
         b.Terminals[i] = d.Terminals![k] ? 1f : 0f;
+        b.Returns[i] = offlineReturns?[k] ?? 0f;
     }
 
     /// <summary>The online ring's filled part, its write position and the mixing carry.</summary>
