@@ -8,6 +8,7 @@ global using QualityFlags = O2O.Cli.Binder<O2O.Experiments.QualityOptions>;
 global using RunFlags = O2O.Cli.Binder<O2O.Experiments.PipelineOptions>;
 global using SacFlags = O2O.Cli.Binder<O2O.Learning.OffPolicy.SacOptions>;
 global using IqlFlags = O2O.Cli.Binder<O2O.Learning.OffPolicy.IqlOptions>;
+global using CqlFlags = O2O.Cli.Binder<O2O.Learning.OffPolicy.CqlOptions>;
 global using ShapingFlags = O2O.Cli.Binder<O2O.Learning.Ppo.DsrShapingOptions>;
 
 using System.Globalization;
@@ -40,6 +41,7 @@ public static class RecordDefaults
         [typeof(ConvertOptions)] = new ConvertOptions("", ""),
         [typeof(SacOptions)] = new SacOptions(),
         [typeof(IqlOptions)] = new IqlOptions(),
+        [typeof(CqlOptions)] = new CqlOptions(),
     };
 
     /// <summary>The default-constructed record of type <paramref name="record"/>.</summary>

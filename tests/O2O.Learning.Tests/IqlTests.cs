@@ -16,7 +16,7 @@ public class IqlRunTests : IDisposable
     public void Dispose() { try { Directory.Delete(tmp, true); } catch (IOException) { } }
 
     /// <summary>Hopper-v4 under a fixed random policy, with D4RL's terminals and timeouts (episodes cut at 200).</summary>
-    static OfflineDataset RandomHopper(int rows)
+    internal static OfflineDataset RandomHopper(int rows)
     {
         using var env = EnvRegistry.Make("Hopper-v4");
         int od = env.Spec.ObsDim, ad = env.Spec.ActDim;

@@ -89,13 +89,17 @@ public static class TrainOnlineCommand
                 nullWord: "auto"),
             SacFlags.Flag(nameof(SacOptions.TargetEntropy), "SAC: target entropy of the automatic α",
                 min: -1e6, max: 1e6, note: "−|A|"),
-            IqlFlags.Flag(nameof(IqlOptions.InitAgent), "IQL: the offline agent to fine-tune (from train-offline)"),
+            IqlFlags.Flag(nameof(IqlOptions.InitAgent),
+                "offline agent to fine-tune (from train-offline): IQL's with --algo iql, CQL's or Cal-QL's with sac"),
             IqlFlags.Flag(nameof(IqlOptions.OfflineData),
-                "IQL: keep the offline data in the replay buffer, or drop it (start empty)", choices: ["keep", "drop"]),
-            new("offline_path", "IQL with --offline_data keep: the dataset the agent was trained on"),
+                "with --init_agent: keep the offline data in the replay buffer, or drop it (start empty)",
+                choices: ["keep", "drop"]),
+            new("offline_path", "with --offline_data keep: the dataset the agent was trained on"),
             IqlFlags.Flag(nameof(IqlOptions.MixingRatio),
-                "IQL: share of each batch from the offline data, or uniform (one pool)", min: 0, max: 1,
+                "with --init_agent: share of each batch from the offline data, or uniform (one pool)", min: 0, max: 1,
                 nullWord: "uniform"),
+            CqlFlags.Flag(nameof(CqlOptions.KeepConservative),
+                "SAC from a CQL/Cal-QL agent: keep the conservative term online (Cal-QL's fine-tuning)"),
         ],
         Execute) { StopsOnCancel = true };
 
@@ -235,8 +239,67 @@ public static class TrainOnlineCommand
         return Report(ctx, trainer.Run(a.Bool("resume"), ctx.Cancel));
     }
 
+    /// <summary>
+    /// SAC fine-tuning of a CQL or Cal-QL agent: CqlOptions' defaults (100k steps), the offline-agent flags, and the
+    /// shared and SAC flags that were given.
+    /// </summary>
+    internal static CqlOptions CqlFineTuneFrom(ParsedArgs a)
+    {
+        if (PpoOnly.Concat(SacOnly).Where(f => f is not "batch_size" and not "tau" and not "buffer_size"
+                and not "target_entropy").FirstOrDefault(a.Has) is { } other)
+            throw new UsageError($"--{other} is not a setting of SAC from an offline agent; drop it");
+        var env = EnvRegistry.Get(a.RequiredString("env_id")).Id;
+        var iql = IqlFlags.Apply(a, new IqlOptions { EnvId = env });
+        var ppo = PpoFlags.Apply(a, new PpoOptions { EnvId = env });
+        var sac = SacFlags.Apply(a, new SacOptions { EnvId = env });
+        var o = CqlFlags.Apply(a, new CqlOptions { EnvId = env, Steps = 100_000 });
+        o = o with
+        {
+            InitAgent = iql.InitAgent,
+            OfflineData = iql.OfflineData,
+            MixingRatio = iql.MixingRatio,
+            Steps = a.Has("total_steps") ? ppo.TotalSteps : o.Steps,
+            StepsPerEpoch = a.Has("steps_per_epoch") ? ppo.StepsPerEpoch : o.StepsPerEpoch,
+            Seed = a.Has("seed") ? ppo.Seed : o.Seed,
+            Lr = a.Has("lr") ? ppo.Lr : o.Lr,
+            Gamma = a.Has("gamma") ? ppo.Gamma : o.Gamma,
+            EvalEpisodes = a.Has("eval_episodes") ? ppo.EvalEpisodes : o.EvalEpisodes,
+            TorchThreads = a.Has("torch_threads") ? ppo.TorchThreads : o.TorchThreads,
+            BatchSize = a.Has("batch_size") ? sac.BatchSize : o.BatchSize,
+            Tau = a.Has("tau") ? sac.Tau : o.Tau,
+            BufferSize = a.Has("buffer_size") ? sac.BufferSize : o.BufferSize,
+            TargetEntropy = sac.TargetEntropy,
+            LogDir = a.RequiredString("log_csv"),
+        };
+        var arm = o.KeepConservative ? "conservative" : "plain";
+        o = o with
+        {
+            EvalEvery = a.Has("eval_every") ? a.Long("eval_every", 1) : o.StepsPerEpoch,
+            RunName = a.String("run_name") ?? $"{env}_sac_{arm}_{o.OfflineData}_s{o.Seed}",
+        };
+        o.Validate();
+        return o;
+    }
+
+    static int RunSacFromAgent(CommandContext ctx)
+    {
+        var a = ctx.Args;
+        var o = CqlFineTuneFrom(a);
+        CommonOptions.UseDevice(a);
+        var data = a.Has("offline_path")
+            ? TrainDsrCommand.LoadChecked(a.RequiredString("offline_path"), EnvRegistry.Get(o.EnvId), "--offline_path")
+            : null;
+        using var trainer = new CqlTrainer(o, data, ctx.Log);
+        ctx.Log($"sac from '{o.InitAgent}': conservative term {(o.Conservative ? "kept" : "removed")}, "
+            + $"offline data {o.OfflineData}");
+        return Report(ctx, trainer.Run(a.Bool("resume"), ctx.Cancel));
+    }
+
     static int RunSac(CommandContext ctx)
     {
+        if (ctx.Args.Has("init_agent")) return RunSacFromAgent(ctx);
+        if (ctx.Args.Has("keep_conservative"))
+            throw new UsageError("--keep_conservative needs --init_agent (a CQL or Cal-QL agent from train-offline)");
         var o = SacOptionsFrom(ctx.Args);
         CommonOptions.UseDevice(ctx.Args);
         using var trainer = new SacTrainer(o, ctx.Log);
@@ -257,8 +320,10 @@ public static class TrainOnlineCommand
         var a = ctx.Args;
         var algo = a.Choice("algo", "ppo", "sac", "iql");
         if (algo == "sac") return RunSac(ctx);
+        if (algo == "iql" && a.Has("keep_conservative"))
+            throw new UsageError("--keep_conservative is a setting of SAC from a CQL agent; use --algo sac");
         if (algo == "iql") return RunIql(ctx);
-        if (SacOnly.Concat(IqlOnly).FirstOrDefault(a.Has) is { } offPolicyFlag)
+        if (SacOnly.Concat(IqlOnly).Append("keep_conservative").FirstOrDefault(a.Has) is { } offPolicyFlag)
             throw new UsageError($"--{offPolicyFlag} is an off-policy setting; add --algo sac or iql, or drop it");
         var o = Options(a);
         CommonOptions.UseDevice(a);

@@ -31,6 +31,7 @@ public static partial class TorchRuntime
             // MKL reads the variable at its first call, so set it in the native environment before that.
             if (OperatingSystem.IsLinux() && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MKL_CBWR")))
                 _ = SetEnv("MKL_CBWR", "AUTO,STRICT", 0);
+            KeepFreedMemory();
             try
             {
                 torch.InitializeDeviceType(DeviceType.CPU);
@@ -72,6 +73,33 @@ public static partial class TorchRuntime
         torch.manual_seed(seed);
         if (threads > 0) torch.set_num_threads(threads);
     }
+
+    /// <summary>
+    /// glibc hands freed heap memory back to the kernel above 128 KiB at the top of the heap, and libtorch frees
+    /// and reallocates the same megabytes of activations at every update, so the kernel zeroed fresh pages each
+    /// time: CQL's update spent a fifth of its CPU time in the kernel (5.5 s sys against 21 s user for 200
+    /// updates; 0.5 s with these settings, same results). Keep up to 256 MiB of freed memory, and serve blocks up
+    /// to 32 MiB from the heap rather than from fresh mappings. An explicit MALLOC_* variable wins.
+    /// </summary>
+    static void KeepFreedMemory()
+    {
+        const int trimThreshold = -1, mmapThreshold = -3;
+        if (!OperatingSystem.IsLinux()) return;
+        try
+        {
+            if (Environment.GetEnvironmentVariable("MALLOC_TRIM_THRESHOLD_") is null)
+                _ = MallOpt(trimThreshold, 256 << 20);
+            if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null)
+                _ = MallOpt(mmapThreshold, 32 << 20);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // not glibc (e.g. musl): its allocator has no such knobs
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int MallOpt(int param, int value);
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int SetEnv(string name, string value, int overwrite);
