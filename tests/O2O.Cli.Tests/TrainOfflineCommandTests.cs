@@ -3,11 +3,13 @@ namespace O2O.Cli.Tests;
 /// <summary>`train-offline --algo iql` end to end with a tiny budget, and its one-line errors.</summary>
 public class TrainOfflineCommandTests(LearningData data) : IClassFixture<LearningData>
 {
-    string[] Tiny(string dir, params string[] extra) =>
+    string[] Tiny(string dir, params string[] extra) => TinyAs(dir, "iql_agent.pt", extra);
+
+    string[] TinyAs(string dir, string agent, params string[] extra) =>
     [
         "train-offline", "--offline_path", data.HopperHdf5, "--env_id", "Hopper-v4", "--steps", "100",
         "--steps_per_epoch", "50", "--batch_size", "32", "--hidden", "16,16", "--eval_episodes", "1",
-        "--out", Path.Combine(dir, "iql_agent.pt"), .. extra,
+        "--out", Path.Combine(dir, agent), .. extra,
     ];
 
     [Fact]
@@ -24,7 +26,8 @@ public class TrainOfflineCommandTests(LearningData data) : IClassFixture<Learnin
     }
 
     [Theory]
-    [InlineData("--algo", "cql", "--algo 'cql' must be one of: iql")]
+    [InlineData("--algo", "dqn", "--algo 'dqn' must be one of: iql, cql, calql")]
+    [InlineData("--conservative_weight", "5", "--conservative_weight is a CQL setting; drop it or use --algo cql")]
     [InlineData("--expectile", "1.5", "--expectile must be in")]
     [InlineData("--gamma", "1.5", "--gamma must be in [0, 1]")]
     public void Bad_settings_are_usage_errors(string flag, string value, string message)
@@ -92,5 +95,57 @@ public class TrainOfflineCommandTests(LearningData data) : IClassFixture<Learnin
         Assert.Equal(1, r.Code);
         CliHarness.AssertOneLineError(r, "has obs dim 17 and action dim 6, but Hopper-v4 has obs dim 11");
         Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    string CqlAgent(string dir, string algo)
+    {
+        var r = CliHarness.Run(TinyAs(dir, algo + "_agent.pt", "--algo", algo, "--sampled_actions", "2"));
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        return Path.Combine(dir, algo + "_agent.pt");
+    }
+
+    [Fact]
+    public void Cql_and_calql_write_their_agents_and_sac_fine_tunes_them_with_or_without_the_term()
+    {
+        var dir = data.NewFolder("cql");
+        var cql = CqlAgent(dir, "cql");
+        Assert.Contains("losses/conservative", File.ReadLines(Path.Combine(dir, "cql_agent.csv")).First(),
+            StringComparison.Ordinal);
+        var calql = CqlAgent(dir, "calql");
+        string[] online = ["train-online", "--algo", "sac", "--env_id", "Hopper-v4", "--total_steps", "100",
+            "--steps_per_epoch", "50", "--batch_size", "32", "--eval_episodes", "1", "--log_csv", dir];
+        var plain = CliHarness.Run([.. online, "--init_agent", cql, "--offline_data", "drop"]);
+        Assert.True(plain.Code == 0, plain.Err + plain.Out);
+        Assert.Contains("conservative term removed", plain.Out, StringComparison.Ordinal);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, "Hopper-v4_sac_plain_drop_s1.csv")).Length);
+        var kept = CliHarness.Run([.. online, "--init_agent", calql, "--keep_conservative", "--offline_path",
+            data.HopperHdf5, "--mixing_ratio", "0.5"]);
+        Assert.True(kept.Code == 0, kept.Err + kept.Out);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, "Hopper-v4_sac_conservative_keep_s1.csv")).Length);
+    }
+
+    [Fact]
+    public void An_agent_of_another_algorithm_than_algo_expects_is_a_one_line_error()
+    {
+        var dir = data.NewFolder("cql-bad");
+        var cql = CqlAgent(dir, "cql");
+        var iql = Agent(dir);
+        string[] online = ["train-online", "--env_id", "Hopper-v4", "--total_steps", "100", "--steps_per_epoch", "50",
+            "--offline_data", "drop", "--log_csv", dir];
+        var r = CliHarness.Run([.. online, "--algo", "sac", "--init_agent", iql]);
+        CliHarness.AssertOneLineError(r, "was trained by iql, which this learner cannot continue; pass an agent of cql or calql");
+        r = CliHarness.Run([.. online, "--algo", "iql", "--init_agent", cql]);
+        CliHarness.AssertOneLineError(r, "was trained by cql, which this learner cannot continue; pass an agent of iql");
+        r = CliHarness.Run([.. online, "--algo", "sac", "--init_agent", data.HopperActor]);
+        CliHarness.AssertOneLineError(r, "is an actor checkpoint (from BC or PPO), not an offline agent");
+        r = CliHarness.Run(["train-online", "--algo", "sac", "--env_id", "Hopper-v4", "--init_agent", cql,
+            "--total_steps", "100", "--steps_per_epoch", "50", "--log_csv", dir]);
+        CliHarness.AssertOneLineError(r, "--offline_data keep needs the offline data; give it, or set --offline_data drop");
+        r = CliHarness.Run([.. online, "--algo", "sac", "--keep_conservative"]);
+        Assert.Equal(2, r.Code);
+        CliHarness.AssertOneLineError(r, "--keep_conservative needs --init_agent");
+        r = CliHarness.Run([.. online, "--algo", "sac", "--init_agent", cql, "--mixing_ratio", "-1"]);
+        Assert.Equal(2, r.Code);
+        Assert.False(File.Exists(Path.Combine(dir, "Hopper-v4_sac_plain_drop_s1.csv")));
     }
 }
