@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace O2O.Bench;
 
 /// <summary>
-/// SAC's and IQL's gradient updates per second (batch 256, 256×256 networks, one libtorch thread) and the GFLOP/s
+/// SAC's, IQL's and CQL's gradient updates per second (batch 256, 256×256 networks, one libtorch thread) and the GFLOP/s
 /// they achieve, next to libtorch's own GEMM rate for the same layer shapes measured in the same run (the roofline).
 /// </summary>
 public static class OffPolicyBenchmark
@@ -62,6 +62,7 @@ public static class OffPolicyBenchmark
         Console.WriteLine(string.Create(inv,
             $"SAC env steps with updates:      {learningStepRate,8:F1} steps/s ({stepRate:F1} over the whole run)"));
         Iql(updates, gemm, critic, actor);
+        Cql(Math.Max(50, updates / 10), critic, actor);
         return 0;
     }
 
@@ -94,6 +95,42 @@ public static class OffPolicyBenchmark
             + $"({flops / 1e6:F1} MFLOP per update)"));
     }
 
+    /// <summary>
+    /// CQL's offline updates/s (CORL's 10 sampled actions of each of three kinds per state). Most of its work is the
+    /// critics on 3·10·256 = 7680 sampled pairs, so its roofline is libtorch's GEMM at that many rows.
+    /// </summary>
+    static void Cql(int updates, (int In, int Out)[] critic, (int In, int Out)[] actor)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        const int sampled = 10;
+        var data = RandomData(20_000);
+        var dir = Path.Combine(Path.GetTempPath(), "o2o-bench-cql-" + Guid.NewGuid().ToString("N"));
+        var o = new CqlOptions
+        {
+            EnvId = "Hopper-v4", Steps = updates, StepsPerEpoch = updates, SampledActions = sampled, EvalEpisodes = 0,
+            LogDir = dir, RunName = "bench", Verbose = false,
+        };
+        using (var t = new CqlTrainer(o, data)) t.Run();
+        var rows = File.ReadAllLines(Path.Combine(dir, "bench.csv"));
+        var header = rows[0].Split(',');
+        var rate = updates / double.Parse(rows[1].Split(',')[Array.IndexOf(header, "time/update_s")], inv);
+        Directory.Delete(dir, true);
+        double Forward((int In, int Out)[] net) => 2.0 * Batch * net.Sum(l => (double)l.In * l.Out);
+        double fq = Forward(critic), fa = Forward(actor);
+        // Target: actor and two target critics forward. Data pairs: two critics forward and backward. Sampled
+        // actions: the actor forward on B·N states twice; two critics forward and backward on 3·B·N pairs. Actor
+        // step: actor and two critics forward and backward.
+        var flops = fa + 2 * fq + 6 * fq + 2 * sampled * fa + 18 * sampled * fq + 3 * fa + 6 * fq;
+        var achieved = flops * rate / 1e9;
+        var gemm = GemmRate(critic, 3 * sampled * Batch);
+        Console.WriteLine(string.Create(inv, $"libtorch GEMM, critic at 7680 rows: {gemm,6:F1} GFLOP/s"));
+        Console.WriteLine(string.Create(inv, $"CQL updates:                     {rate,8:F1} updates/s "
+            + $"(250k updates in {250_000 / rate / 3600:F1} h)"));
+        Console.WriteLine(string.Create(inv,
+            $"CQL achieved:                    {achieved,8:F1} GFLOP/s = {100 * achieved / gemm:F0} % of the GEMM rate "
+            + $"({flops / 1e9:F2} GFLOP per update)"));
+    }
+
     static O2O.Data.OfflineDataset RandomData(int rows)
     {
         var rng = new Random(1);
@@ -103,14 +140,15 @@ public static class OffPolicyBenchmark
             new bool[rows], timeouts);
     }
 
-    /// <summary>GFLOP/s of libtorch's matmul over the layers' forward shapes (median of 5 timed rounds).</summary>
-    static double GemmRate((int In, int Out)[] layers)
+    /// <summary>GFLOP/s of libtorch's matmul over the layers' forward shapes at <paramref name="rows"/> rows (median of 5
+    /// timed rounds).</summary>
+    static double GemmRate((int In, int Out)[] layers, int rows = Batch)
     {
         using var scope = NewDisposeScope();
-        var inputs = layers.Select(l => randn(Batch, l.In)).ToArray();
+        var inputs = layers.Select(l => randn(rows, l.In)).ToArray();
         var weights = layers.Select(l => randn(l.In, l.Out)).ToArray();
-        var flops = layers.Sum(l => 2.0 * Batch * l.In * l.Out);
-        const int rounds = 200;
+        var flops = layers.Sum(l => 2.0 * rows * l.In * l.Out);
+        var rounds = Math.Max(4, 200 * Batch / rows);
         var (median, _) = Timing.Measure(5, () =>
         {
             for (var r = 0; r < rounds; r++)
