@@ -189,7 +189,7 @@ public class LearningCommandTests(LearningData data) : IClassFixture<LearningDat
             Assert.Equal([64, 64], b.Actor.Mean.Hidden); // the BC actor's architecture carries over
         }
         var ev = Ok("eval", "--env_id", "Hopper-v4", "--actor", actor, "--episodes", "2");
-        Assert.Contains("Hopper-v4: return", ev.Out, StringComparison.Ordinal);
+        Assert.Contains("Hopper-v4 (ppo actor): return", ev.Out, StringComparison.Ordinal);
         Assert.Contains("D4RL normalised score", ev.Out, StringComparison.Ordinal);
     }
 

@@ -122,6 +122,15 @@ public class TrainOfflineCommandTests(LearningData data) : IClassFixture<Learnin
             data.HopperHdf5, "--mixing_ratio", "0.5"]);
         Assert.True(kept.Code == 0, kept.Err + kept.Out);
         Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, "Hopper-v4_sac_conservative_keep_s1.csv")).Length);
+        foreach (var (file, kind) in new[] { (calql, "calql agent"), (Agent(dir), "iql agent"),
+            (Path.Combine(dir, "Hopper-v4_sac_plain_drop_s1_agent.pt"), "cql agent") })
+        {
+            var eval = CliHarness.Run("eval", "--env_id", "Hopper-v4", "--actor", file, "--episodes", "1");
+            Assert.True(eval.Code == 0, eval.Err + eval.Out);
+            Assert.Contains($"Hopper-v4 ({kind}): return", eval.Out, StringComparison.Ordinal);
+        }
+        var walker = CliHarness.Run("eval", "--env_id", "Walker2d-v4", "--actor", cql);
+        CliHarness.AssertOneLineError(walker, "was trained for Hopper-v4, not Walker2d-v4");
     }
 
     [Fact]
