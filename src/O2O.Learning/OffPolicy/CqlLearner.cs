@@ -33,6 +33,8 @@ public sealed class CqlLearner : ILearner
 
     static readonly string[] EpisodeColumns = ["train/return_mean", "train/length_mean", "train/episodes"];
 
+    static readonly Scalar One = 1.0;
+
     readonly CqlOptions options;
     readonly EnvSpec spec;
     readonly bool calibrated;
@@ -192,7 +194,7 @@ public sealed class CqlLearner : ILearner
         var (q1, q2) = critics.Values(obs, act);
         var criticLoss = SacLosses.CriticLoss(q1, q2, target);
         var gap = options.Conservative ? Conservative(obs, next, q1, q2) : null;
-        var loss = gap is null ? criticLoss : criticLoss + gap * weight;
+        var loss = gap is null ? criticLoss : criticLoss.add(gap, weight);
         if (!GradientStep.TryStep(loss, criticOptimizer)) return false;
 
         var (piAction, logProb) = actor.Sample(obs, Gaussian(n));
@@ -237,7 +239,7 @@ public sealed class CqlLearner : ILearner
             return CqlLosses.ConservativeGap(parts[0], parts[1], parts[2], logNext.view(n, k),
                 logCurrent.view(n, k), qData, bound, ad, options.CqlTemperature);
         }
-        return Gap(all1, q1) + Gap(all2, q2);
+        return Gap(all1, q1).add(Gap(all2, q2), One);
     }
 
     /// <summary>Standard-normal noise for <paramref name="rows"/> actions, from the learner's RNG.</summary>
