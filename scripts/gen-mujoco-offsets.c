@@ -41,6 +41,7 @@ int main(void) {
   F("ModelBodyMass", mjModel, body_mass);
   F("ModelJntRange", mjModel, jnt_range);
   F("ModelActuatorGear", mjModel, actuator_gear);
+  F("ModelGeomFriction", mjModel, geom_friction);
   printf("\n    // mjData: scalars\n");
   F("DataTime", mjData, time);
   F("DataNcon", mjData, ncon);

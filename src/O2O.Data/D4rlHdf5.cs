@@ -132,10 +132,10 @@ internal static class D4rlHdf5
         }
     }
 
-    static void RowsMatch(string key, int rows, int n, string src)
+    static void RowsMatch(string key, int rows, int n, string src, string against = "observations")
     {
         if (rows != n)
-            throw new UserError($"{src}: '{key}' has {rows} rows but 'observations' has {n}; " +
+            throw new UserError($"{src}: '{key}' has {rows} rows but '{against}' has {n}; " +
                 $"all keys must have the same number of rows — fix or regenerate the file");
     }
 
@@ -149,7 +149,7 @@ internal static class D4rlHdf5
             $"expected {(rank2 ? "(rows, width)" : "(rows,) or (rows, 1)")}; fix or regenerate the file");
     }
 
-    static (float[] data, int rows, int width) ReadFloat32(IH5Group f, string key, string src, bool rank2)
+    internal static (float[] data, int rows, int width) ReadFloat32(IH5Group f, string key, string src, bool rank2)
     {
         var d = f.Dataset(key);
         var (rows, width) = Shape(d, key, src, rank2);
@@ -183,14 +183,14 @@ internal static class D4rlHdf5
         return (data, width);
     }
 
-    static bool[] ReadFlags(IH5Group f, string key, string src, int n)
+    internal static bool[] ReadFlags(IH5Group f, string key, string src, int n, string against = "observations")
     {
         var d = f.Dataset(key);
         var (rows, width) = Shape(d, key, src, rank2: false);
         if (width != 1)
             throw new UserError(
                 $"{src}: '{key}' has {width} columns, expected one flag per row; fix or regenerate the file");
-        RowsMatch(key, rows, n, src);
+        RowsMatch(key, rows, n, src, against);
         var t = d.Type;
         if (t.Size == 1
             && t.Class is H5DataTypeClass.Enumerated or H5DataTypeClass.FixedPoint or H5DataTypeClass.BitField)

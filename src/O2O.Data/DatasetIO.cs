@@ -5,21 +5,25 @@ namespace O2O.Data;
 /// <summary>Kind of dataset file, told by its first bytes (not its name).</summary>
 public enum DatasetFileKind { Hdf5, Npz }
 
-/// <summary>Loading and saving <see cref="OfflineDataset"/>s: D4RL HDF5 and NumPy NPZ.</summary>
+/// <summary>Loading and saving <see cref="OfflineDataset"/>s: D4RL HDF5, Minari datasets and NumPy NPZ.</summary>
 public static class DatasetIO
 {
     /// <summary>
     /// Load a dataset. HDF5 (D4RL keys: observations, actions [+ rewards, next_observations, terminals, timeouts,
     /// infos/*, metadata/*]) or NPZ (states, actions [+ rewards, next_states, terminals, timeouts]; 'observations'
-    /// is accepted for 'states'), chosen by the file's magic bytes. Non-finite observations, actions, rewards or
-    /// next observations are an error unless <paramref name="allowNonFinite"/>.
+    /// is accepted for 'states'), chosen by the file's magic bytes; or a Minari dataset (its folder, its
+    /// main_data.hdf5, or its id under <see cref="Minari.Root"/>), flattened with next observations from each
+    /// episode's rows. Non-finite observations, actions, rewards or next observations are an error unless
+    /// <paramref name="allowNonFinite"/>.
     /// </summary>
     /// <exception cref="UserError">Missing, unreadable, truncated or malformed file, or NaN/Inf values; the message is
     /// one line.</exception>
     public static OfflineDataset Load(string path, bool allowNonFinite = false)
     {
-        var kind = DetectKind(path);
-        var ds = kind == DatasetFileKind.Hdf5 ? D4rlHdf5.Read(path) : ReadNpz(path);
+        ArgumentNullException.ThrowIfNull(path);
+        OfflineDataset ds;
+        if (Minari.Locate(path) is { } minari) ds = MinariHdf5.Read(minari);
+        else ds = DetectKind(path) == DatasetFileKind.Hdf5 ? D4rlHdf5.Read(path) : ReadNpz(path);
         if (!allowNonFinite)
         {
             var bad = ds.FindNonFinite();

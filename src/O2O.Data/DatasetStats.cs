@@ -18,6 +18,15 @@ public sealed record DatasetStats(
     IReadOnlyList<string> Problems)
 {
     /// <summary>
+    /// Where the normalised score's reference returns come from: D4RL's table, or a Minari dataset's own
+    /// ref_min_score / ref_max_score.
+    /// </summary>
+    public string ScoreNote { get; init; } = "D4RL: 100·(R − random)/(expert − random)";
+
+    /// <summary>The env the dataset names itself (a Minari dataset's env spec, e.g. Hopper-v5), else null.</summary>
+    public string? NamedEnvId { get; init; }
+
+    /// <summary>
     /// Compute the statistics; <paramref name="fileName"/> helps guess the env (e.g. "hopper-medium-v2.hdf5").
     /// </summary>
     public static DatasetStats Compute(OfflineDataset ds, string? fileName = null)
@@ -58,11 +67,25 @@ public sealed record DatasetStats(
         var (env, note) = GuessEnv(ds, fileName, problems);
         double? score = env is not null && mean is not null
             ? 100.0 * (mean.Value - env.RandomReturn) / (env.ExpertReturn - env.RandomReturn) : null;
+        var scoreNote = "D4RL: 100·(R − random)/(expert − random)";
+        string? named = null;
+        if (Minari.IsMinari(ds))
+        {
+            named = ds.Metadata.TryGetValue("env_id", out var id) ? id : null;
+            if (Minari.ReferenceScores(ds.Metadata) is var (lo, hi))
+            {
+                score = mean is null ? null : 100.0 * (mean.Value - lo) / (hi - lo);
+                scoreNote = FormattableString.Invariant(
+                    $"the dataset's own reference returns: 100·(R − {lo:G6})/({hi:G6} − {lo:G6})");
+            }
+            else if (score is not null)
+                scoreNote = "D4RL's table — the Minari dataset has no ref_min_score/ref_max_score";
+        }
         double Frac(bool[]? f) => f is null || ds.Count == 0 ? 0 : f.Count(x => x) / (double)ds.Count;
         return new DatasetStats(
             ds.Count, starts.Length, complete, ds.ObsDim, ds.ActDim, obsMean, obsStd, actMean, actStd,
             returns, mean, std, min, max, env, note, score, Frac(ds.Terminals), Frac(ds.Timeouts),
-            ds.Terminals is not null, ds.Timeouts is not null, problems);
+            ds.Terminals is not null, ds.Timeouts is not null, problems) { ScoreNote = scoreNote, NamedEnvId = named };
     }
 
     static (double[] mean, double[] std) Moments(float[] x, int rows, int width)
@@ -139,12 +162,14 @@ public sealed record DatasetStats(
         w.AppendLine($"episodes:         {Episodes} ({CompleteEpisodes} complete{cutOff})");
         w.AppendLine($"obs dim:          {ObsDim}");
         w.AppendLine($"act dim:          {ActDim}");
-        w.AppendLine($"env:              {Env?.EnvId ?? "unknown"} ({EnvNote})");
+        w.AppendLine(NamedEnvId is not null
+            ? $"env:              {NamedEnvId} (from the Minari env spec)"
+            : $"env:              {Env?.EnvId ?? "unknown"} ({EnvNote})");
         w.AppendLine($"return:           mean {F(ReturnMean)}  std {F(ReturnStd)}  " +
             $"min {F(ReturnMin)}  max {F(ReturnMax)}  (complete episodes)");
         var score = NormalizedScore is null
             ? "n/a" + (Env is null ? " (env unknown)" : " (no rewards)")
-            : F(NormalizedScore) + " (D4RL: 100·(R − random)/(expert − random))";
+            : F(NormalizedScore) + $" ({ScoreNote})";
         w.AppendLine($"normalised score: {score}");
         w.AppendLine($"terminals:        {(HasTerminals ? F(TerminalFraction * 100, "F3") + " % of rows" : "absent")}");
         w.AppendLine($"timeouts:         {(HasTimeouts ? F(TimeoutFraction * 100, "F3") + " % of rows" : "absent")}");

@@ -15,6 +15,12 @@ public sealed record PipelineOptions
 {
     /// <summary>D4RL task name, e.g. hopper-medium-v2.</summary>
     public string Task { get; init; } = "hopper-medium-v2";
+    /// <summary>
+    /// A Minari dataset (its folder, its main_data.hdf5, or its id such as mujoco/hopper/medium-v0 under
+    /// MINARI_DATASETS_PATH or ~/.minari/datasets) to use instead of <see cref="Task"/>'s D4RL data; its env spec
+    /// gives the env. Null uses <see cref="Task"/>.
+    /// </summary>
+    public string? Dataset { get; init; }
     /// <summary>Root folder holding data/, checkpts/ and logs/ (the notebook's DRIVE_ROOT).</summary>
     public string Root { get; init; } = "o2o-root";
     /// <summary>Pretrain the actor by behaviour cloning (the notebook's RUN_BC).</summary>
@@ -98,7 +104,14 @@ public static class PipelineProfiles
 public sealed record PipelineSummary(
     string Task, string DatasetPath, string DatasetOrigin, int Transitions, int Episodes, double? BehaviourScore,
     double? BcScore, CurveMetrics? Online, IReadOnlyDictionary<string, double> PhaseSeconds, string CsvPath,
-    string PlotPath, string SummaryPath);
+    string PlotPath, string SummaryPath)
+{
+    /// <summary>
+    /// The behaviour data's score by a Minari dataset's own reference returns (null without them); the other scores
+    /// use D4RL's table, as the online evaluation does.
+    /// </summary>
+    public double? DatasetScore { get; init; }
+}
 
 /// <summary>
 /// The notebook as code: data → NPZ → DSR → BC → online PPO with the DSR, with the notebook's names
@@ -109,23 +122,27 @@ public static class Pipeline
 {
     public static PipelineSummary Run(PipelineOptions o, Action<string> log, CancellationToken ct = default)
     {
-        var task = D4rlTask.Parse(o.Task);
-        var env = task.Env.EnvId;
-        var stem = task.Name.Replace("-v2", "").Replace('-', '_');            // hopper_medium, as in the notebook
+        var given = o.Dataset is { } path ? MinariSource(path) : null;
+        var task = given is null ? D4rlTask.Parse(o.Task) : null;
+        var env = given?.Env ?? task!.Env.EnvId;
+        var label = given?.Id ?? task!.Name;
+        // hopper_medium as in the notebook; a Minari id mujoco/hopper/medium-v0 gives mujoco_hopper_medium_v0.
+        var stem = task?.Name.Replace("-v2", "").Replace('-', '_')
+            ?? string.Concat(given!.Id.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_'));
         var layout = new RunLayout(o.Root);
         foreach (var d in new[] { layout.DataDir, layout.CheckpointDir, layout.LogDir })
             AtomicFile.EnsureWritableFolder(Path.Combine(d, "x"), "folder");
-        var h5 = Path.Combine(layout.DataDir, task.LocalFileName);
+        var h5 = given?.Path ?? Path.Combine(layout.DataDir, task!.LocalFileName);
         var npz = Path.Combine(layout.DataDir, stem + ".npz");
         var dsrPath = Path.Combine(layout.CheckpointDir, stem + "_dsr.pt");
         var bcPath = Path.Combine(layout.CheckpointDir, stem + "_bc_actor.pt");
         var phases = new Dictionary<string, double>();
         var clock = Stopwatch.StartNew();
         void Phase(string name) { phases[name] = clock.Elapsed.TotalSeconds; clock.Restart(); }
-        log($"o2o run: {task.Name} → {env}, profile {o.Profile}, root {Path.GetFullPath(o.Root)}");
+        log($"o2o run: {label} → {env}, profile {o.Profile}, root {Path.GetFullPath(o.Root)}");
 
-        // 1. Data: a file in place, else the D4RL server, else generated here (and cached).
-        var origin = EnsureData(o, task, h5, layout, log, ct);
+        // 1. Data: a Minari dataset given; else a file in place, else the D4RL server, else generated here (cached).
+        var origin = given?.Origin ?? EnsureData(o, task!, h5, layout, log, ct);
         Phase("data");
         ct.ThrowIfCancellationRequested();
 
@@ -137,7 +154,10 @@ public static class Pipeline
         }
         else log($"found {npz}");
         var data = DatasetIO.Load(npz);
-        var stats = DatasetStats.Compute(data, Path.GetFileName(h5));
+        var stats = DatasetStats.Compute(
+            data.WithMetadata(new Dictionary<string, string> { ["env_id"] = env }), Path.GetFileName(h5));
+        double? datasetScore = given?.References is var (lo, hi) && stats.ReturnMean is double mean
+            ? 100 * (mean - lo) / (hi - lo) : null;
         Phase("convert");
 
         // 3. DSR on the offline data only.
@@ -209,15 +229,32 @@ public static class Pipeline
         CurveMetrics? online = curve.Scores.Count == 0 ? null
             : CurveMetrics.From(curve.Scores, curve.Steps, o.TotalSteps, bcScore);
         var plot = Path.Combine(layout.LogDir, runName + ".png");
-        LearningCurvePlot.Save(plot, $"{task.Name}: online PPO with the DSR (seed {o.Seed})", "D4RL normalised score",
+        LearningCurvePlot.Save(plot, $"{label}: online PPO with the DSR (seed {o.Seed})", "D4RL normalised score",
             [new CurveSeries("eval (deterministic, " + o.EvalEpisodes + " episodes)",
                 curve.Steps.Select(s => (double)s).ToList(), curve.Scores)],
             bcScore, "BC (before fine-tuning)");
         var summaryPath = Path.Combine(layout.LogDir, runName + "_summary.md");
-        var summary = new PipelineSummary(task.Name, h5, origin, data.Count, stats.Episodes, stats.NormalizedScore,
-            bcScore, online, phases, ppo.Csv, plot, summaryPath);
+        var summary = new PipelineSummary(label, h5, origin, data.Count, stats.Episodes, stats.NormalizedScore,
+            bcScore, online, phases, ppo.Csv, plot, summaryPath) { DatasetScore = datasetScore };
         AtomicFile.WriteText(summaryPath, Format(summary));
         return summary;
+    }
+
+    sealed record GivenDataset(string Path, string Id, string Env, string Origin, (double, double)? References);
+
+    /// <summary>A Minari dataset given instead of a task: where it is, its id, its env and reference returns.</summary>
+    static GivenDataset MinariSource(string path)
+    {
+        var meta = Minari.PeekMetadata(path) ?? throw new UserError($"dataset '{path}' is not a Minari dataset " +
+            "(a folder with data/main_data.hdf5, that file, or an id such as mujoco/hopper/medium-v0); " +
+            "D4RL files are used through the task name instead");
+        var env = DatasetEnv.Named(meta, $"dataset '{path}'") ?? throw new UserError(
+            $"dataset '{path}' names no environment (no env spec in its metadata); download it again");
+        var id = meta.TryGetValue("dataset_id", out var i) && i.Length > 0
+            ? i : System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(path));
+        var origin = meta.TryGetValue("generated_by", out var g) ? $"Minari layout, generated here: {g}"
+            : "Minari dataset";
+        return new GivenDataset(path, id, env, origin, Minari.ReferenceScores(meta));
     }
 
     static string EnsureData(
@@ -283,6 +320,8 @@ public static class Pipeline
         w.AppendLine($"| dataset | {s.DatasetPath} ({s.DatasetOrigin}) |");
         w.AppendLine($"| transitions / episodes | {s.Transitions} / {s.Episodes} |");
         w.AppendLine($"| behaviour data score (normalised) | {F(s.BehaviourScore)} |");
+        if (s.DatasetScore is double ds)
+            w.AppendLine($"| behaviour data score (the dataset's own reference returns) | {F(ds)} |");
         w.AppendLine($"| BC score (normalised, deterministic) | {F(s.BcScore)} |");
         if (s.Online is { } m)
         {

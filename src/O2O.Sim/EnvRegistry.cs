@@ -2,21 +2,29 @@ using O2O.Core;
 
 namespace O2O.Sim;
 
-/// <summary>The environments O2O knows, by Gymnasium id ("Hopper-v4" → a fresh <see cref="IEnv"/>).</summary>
+/// <summary>
+/// The environments O2O knows, by Gymnasium id ("Hopper-v4" → a fresh <see cref="IEnv"/>): Hopper, Walker2d and
+/// HalfCheetah in Gymnasium's v4 (D4RL's datasets) and v5 (Minari's datasets).
+/// </summary>
 public static class EnvRegistry
 {
-    static readonly (EnvSpec Spec, LocomotionKind Kind, string D4rlName)[] Entries =
+    static EnvSpec Hopper(string id) =>
+        new(id, ObsDim: 11, ActDim: 3, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000, NqPos: 6, NqVel: 6);
+    static EnvSpec Walker2d(string id) =>
+        new(id, ObsDim: 17, ActDim: 6, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000, NqPos: 9, NqVel: 9);
+    static EnvSpec HalfCheetah(string id) =>
+        new(id, ObsDim: 17, ActDim: 6, Dt: 0.05, FrameSkip: 5, MaxEpisodeSteps: 1000, NqPos: 9, NqVel: 9);
+
+    // Dimensions and timing from Gymnasium's docs (the same in v4 and v5); LocomotionEnv checks them against the
+    // compiled MJCF. The first entry of a kind is the one a D4RL task name maps to.
+    static readonly (EnvSpec Spec, LocomotionKind Kind, int Version, string D4rlName)[] Entries =
     [
-        // Dimensions and timing from Gymnasium's v4 docs; LocomotionEnv checks them against the compiled MJCF.
-        (new EnvSpec("Hopper-v4", ObsDim: 11, ActDim: 3, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000,
-                NqPos: 6, NqVel: 6),
-            LocomotionKind.Hopper, "hopper"),
-        (new EnvSpec("Walker2d-v4", ObsDim: 17, ActDim: 6, Dt: 0.008, FrameSkip: 4, MaxEpisodeSteps: 1000,
-                NqPos: 9, NqVel: 9),
-            LocomotionKind.Walker2d, "walker2d"),
-        (new EnvSpec("HalfCheetah-v4", ObsDim: 17, ActDim: 6, Dt: 0.05, FrameSkip: 5, MaxEpisodeSteps: 1000,
-                NqPos: 9, NqVel: 9),
-            LocomotionKind.HalfCheetah, "halfcheetah"),
+        (Hopper("Hopper-v4"), LocomotionKind.Hopper, 4, "hopper"),
+        (Walker2d("Walker2d-v4"), LocomotionKind.Walker2d, 4, "walker2d"),
+        (HalfCheetah("HalfCheetah-v4"), LocomotionKind.HalfCheetah, 4, "halfcheetah"),
+        (Hopper("Hopper-v5"), LocomotionKind.Hopper, 5, "hopper"),
+        (Walker2d("Walker2d-v5"), LocomotionKind.Walker2d, 5, "walker2d"),
+        (HalfCheetah("HalfCheetah-v5"), LocomotionKind.HalfCheetah, 5, "halfcheetah"),
     ];
 
     /// <summary>Every registered spec, in a fixed order.</summary>
@@ -30,17 +38,21 @@ public static class EnvRegistry
     /// </summary>
     public static EnvSpec Get(string id) => Entries[IndexOf(id)].Spec;
 
-    /// <summary>A new env for <paramref name="id"/> (not yet reset). Loads and checks MuJoCo on first use.</summary>
-    public static IEnv Make(string id)
+    /// <summary>
+    /// A new env for <paramref name="id"/> (not yet reset), with Gymnasium's constructor arguments
+    /// (<paramref name="args"/>; null = the defaults). Loads and checks MuJoCo on first use.
+    /// </summary>
+    public static IEnv Make(string id, LocomotionArgs? args = null)
     {
         var entry = Entries[IndexOf(id)];
-        return new LocomotionEnv(entry.Kind, entry.Spec);
+        return new LocomotionEnv(entry.Kind, entry.Spec, entry.Version, args);
     }
 
     internal static EnvSpec SpecOf(LocomotionKind kind) => Entries.First(e => e.Kind == kind).Spec;
 
     /// <summary>
-    /// The env id of a D4RL task name: "hopper-medium-v2" → "Hopper-v4" (prefixes hopper, walker2d, halfcheetah).
+    /// The env id of a D4RL task name: "hopper-medium-v2" → "Hopper-v4" (prefixes hopper, walker2d, halfcheetah;
+    /// always the v4 id: O2O pairs D4RL's -v2 tasks with v4, Minari's datasets name their v5 env themselves).
     /// Unknown prefixes are a <see cref="UserError"/>.
     /// </summary>
     public static string ForTask(string task)
@@ -50,7 +62,8 @@ public static class EnvRegistry
         foreach (var e in Entries)
             if (e.D4rlName == prefix) return e.Spec.Id;
         throw new UserError($"task '{task}' names no known environment; " +
-            $"D4RL tasks start with {string.Join(", ", Entries.Select(e => e.D4rlName))} (e.g. hopper-medium-v2)");
+            $"D4RL tasks start with {string.Join(", ", Entries.Select(e => e.D4rlName).Distinct())} " +
+            "(e.g. hopper-medium-v2)");
     }
 
     static int IndexOf(string id)

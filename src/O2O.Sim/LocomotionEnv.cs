@@ -2,29 +2,30 @@ using O2O.Sim.Interop;
 
 namespace O2O.Sim;
 
-/// <summary>Which Gymnasium v4 locomotion robot an env simulates; picks its health check and reset noise.</summary>
+/// <summary>Which Gymnasium locomotion robot an env simulates; picks its model, health check and reset noise.</summary>
 public enum LocomotionKind
 {
-    /// <summary>Hopper-v4.</summary>
+    /// <summary>Hopper-v4 and -v5.</summary>
     Hopper,
-    /// <summary>Walker2d-v4.</summary>
+    /// <summary>Walker2d-v4 and -v5.</summary>
     Walker2d,
-    /// <summary>HalfCheetah-v4.</summary>
+    /// <summary>HalfCheetah-v4 and -v5.</summary>
     HalfCheetah,
 }
 
 /// <summary>
-/// Hopper-v4, Walker2d-v4 and HalfCheetah-v4 over MuJoCo 2.2.2 with Gymnasium v4 semantics
-/// (observation, reward, termination, reset noise: docs/envs.md). Step allocates nothing.
+/// Hopper, Walker2d and HalfCheetah, Gymnasium v4 and v5, over MuJoCo 2.2.2 with Gymnasium's semantics
+/// (observation, reward, termination, reset noise, constructor arguments: docs/envs.md). Step allocates nothing.
 /// </summary>
 public sealed class LocomotionEnv : IEnv
 {
-    // Gymnasium v4 constants (hopper_v4.py, walker2d_v4.py, half_cheetah_v4.py defaults).
-    const double ForwardRewardWeight = 1.0;
+    // Gymnasium's defaults (hopper_v4/v5.py, walker2d_v4/v5.py, half_cheetah_v4/v5.py).
     const double ObsVelocityClip = 10.0;
     const double HalfCheetahCtrlCostWeight = 0.1;
     const double HopperWalkerCtrlCostWeight = 1e-3;
     const double HopperWalkerHealthyReward = 1.0;
+    const double HopperWalkerResetNoise = 5e-3;
+    const double HalfCheetahResetNoise = 0.1;
     // Health checks: Hopper's healthy_state_range, healthy_z_range and healthy_angle_range; Walker2d's z and angle.
     const double HopperStateBound = 100.0;
     const double HopperMinZ = 0.7;
@@ -34,8 +35,13 @@ public sealed class LocomotionEnv : IEnv
     const double WalkerAngleBound = 1.0;
 
     readonly MjSimulation sim;
+    readonly double forwardRewardWeight;
     readonly double ctrlCostWeight;
     readonly double healthyReward;
+    readonly bool terminateWhenUnhealthy;
+    readonly (double Min, double Max) stateRange, zRange, angleRange;
+    readonly double resetNoise;
+    readonly bool excludeX;
     Pcg32 rng;
     bool needsReset = true;
     bool everReset;
@@ -44,29 +50,48 @@ public sealed class LocomotionEnv : IEnv
     /// <summary>Which of the three robots this env simulates.</summary>
     public LocomotionKind Kind { get; }
 
+    /// <summary>Gymnasium's version of the env: 4 or 5 (v5 pays the healthy reward only while healthy).</summary>
+    public int Version { get; }
+
+    /// <summary>The constructor arguments as given (null entries are the env's defaults).</summary>
+    public LocomotionArgs Args { get; }
+
     /// <inheritdoc/>
     public EnvSpec Spec { get; }
 
     /// <inheritdoc/>
     public int EpisodeStep { get; private set; }
 
-    /// <summary>Create an env for <paramref name="kind"/>; prefer <see cref="EnvRegistry.Make"/>.</summary>
-    public LocomotionEnv(LocomotionKind kind) : this(kind, EnvRegistry.SpecOf(kind)) { }
+    /// <summary>Create a v4 env for <paramref name="kind"/>; prefer <see cref="EnvRegistry.Make"/>.</summary>
+    public LocomotionEnv(LocomotionKind kind) : this(kind, EnvRegistry.SpecOf(kind), 4, null) { }
 
-    internal LocomotionEnv(LocomotionKind kind, EnvSpec spec)
+    internal LocomotionEnv(LocomotionKind kind, EnvSpec spec, int version, LocomotionArgs? args)
     {
+        args ??= LocomotionArgs.Defaults;
+        args.Validate(kind);
         Kind = kind;
-        Spec = spec;
+        Version = version;
+        Args = args;
         var asset = kind switch
         {
             LocomotionKind.Hopper => "hopper.xml",
-            LocomotionKind.Walker2d => "walker2d.xml",
+            LocomotionKind.Walker2d => version >= 5 ? "walker2d_v5.xml" : "walker2d.xml",
             LocomotionKind.HalfCheetah => "half_cheetah.xml",
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown locomotion kind"),
         };
-        (ctrlCostWeight, healthyReward) = kind == LocomotionKind.HalfCheetah
-            ? (HalfCheetahCtrlCostWeight, 0.0)
-            : (HopperWalkerCtrlCostWeight, HopperWalkerHealthyReward);
+        var cheetah = kind == LocomotionKind.HalfCheetah;
+        forwardRewardWeight = args.ForwardRewardWeight ?? 1.0;
+        ctrlCostWeight = args.CtrlCostWeight ?? (cheetah ? HalfCheetahCtrlCostWeight : HopperWalkerCtrlCostWeight);
+        healthyReward = cheetah ? 0.0 : args.HealthyReward ?? HopperWalkerHealthyReward;
+        terminateWhenUnhealthy = !cheetah && (args.TerminateWhenUnhealthy ?? true);
+        stateRange = args.HealthyStateRange ?? (-HopperStateBound, HopperStateBound);
+        zRange = args.HealthyZRange
+            ?? (kind == LocomotionKind.Hopper ? (HopperMinZ, double.PositiveInfinity) : (WalkerMinZ, WalkerMaxZ));
+        angleRange = args.HealthyAngleRange ?? (kind == LocomotionKind.Hopper
+            ? (-HopperAngleBound, HopperAngleBound) : (-WalkerAngleBound, WalkerAngleBound));
+        resetNoise = args.ResetNoiseScale ?? (cheetah ? HalfCheetahResetNoise : HopperWalkerResetNoise);
+        excludeX = args.ExcludeCurrentPositionsFromObservation ?? true;
+        Spec = excludeX ? spec : spec with { ObsDim = spec.ObsDim + 1 };
         sim = MjSimulation.FromEmbeddedAsset(asset);
         var compiledDt = sim.Timestep * spec.FrameSkip;
         if (sim.Nq != spec.NqPos || sim.Nv != spec.NqVel || sim.Nu != spec.ActDim || sim.Nq - 1 + sim.Nv != spec.ObsDim
@@ -100,21 +125,21 @@ public sealed class LocomotionEnv : IEnv
     {
         get
         {
+            static bool Inside(double v, (double Min, double Max) r) => v > r.Min && v < r.Max;
             var qpos = sim.QPos;
             switch (Kind)
             {
                 case LocomotionKind.Hopper:
                 {
-                    // state_vector()[2:] = qpos[2:] ++ qvel, each in (−100, 100); z > 0.7; angle in (−0.2, 0.2).
+                    // state_vector()[2:] = qpos[2:] ++ qvel inside the state range; z and angle inside theirs (strict).
                     for (var i = 2; i < qpos.Length; i++)
-                        if (!(qpos[i] > -HopperStateBound && qpos[i] < HopperStateBound)) return false;
+                        if (!Inside(qpos[i], stateRange)) return false;
                     foreach (var v in sim.QVel)
-                        if (!(v > -HopperStateBound && v < HopperStateBound)) return false;
-                    return qpos[1] > HopperMinZ && qpos[2] > -HopperAngleBound && qpos[2] < HopperAngleBound;
+                        if (!Inside(v, stateRange)) return false;
+                    return Inside(qpos[1], zRange) && Inside(qpos[2], angleRange);
                 }
                 case LocomotionKind.Walker2d:
-                    return qpos[1] > WalkerMinZ && qpos[1] < WalkerMaxZ
-                        && qpos[2] > -WalkerAngleBound && qpos[2] < WalkerAngleBound;
+                    return Inside(qpos[1], zRange) && Inside(qpos[2], angleRange);
                 default:
                     return true;
             }
@@ -132,18 +157,12 @@ public sealed class LocomotionEnv : IEnv
         var qvel = sim.QVel;
         var qpos0 = sim.QPos0;
         // Gymnasium reset_model: qpos noise first, then qvel noise; init_qvel is zero.
+        var scale = resetNoise;
+        for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + rng.Uniform(-scale, scale);
         if (Kind == LocomotionKind.HalfCheetah)
-        {
-            const double scale = 0.1;
-            for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + rng.Uniform(-scale, scale);
             for (var i = 0; i < qvel.Length; i++) qvel[i] = scale * rng.NextGaussian();
-        }
         else
-        {
-            const double scale = 5e-3;
-            for (var i = 0; i < qpos.Length; i++) qpos[i] = qpos0[i] + rng.Uniform(-scale, scale);
             for (var i = 0; i < qvel.Length; i++) qvel[i] = rng.Uniform(-scale, scale);
-        }
         sim.Forward();
         EpisodeStep = 0;
         needsReset = false;
@@ -184,12 +203,13 @@ public sealed class LocomotionEnv : IEnv
         var xAfter = sim.QPos[0];
 
         var xVelocity = (xAfter - xBefore) / Spec.Dt;
-        var forwardReward = ForwardRewardWeight * xVelocity;
+        var forwardReward = forwardRewardWeight * xVelocity;
         var controlCost = ctrlCostWeight * sumSq;
-        // Gymnasium pays healthy_reward on every step while terminate_when_unhealthy (the default) holds,
-        // including the step that ends in a fall.
-        var healthyReward = this.healthyReward;
-        var terminated = !IsHealthy;
+        // v4 pays healthy_reward while healthy or while terminate_when_unhealthy holds (so also on the step that
+        // falls); v5 pays it only while healthy (Gymnasium issue 526).
+        var healthy = IsHealthy;
+        var healthyReward = healthy || (Version < 5 && terminateWhenUnhealthy) ? this.healthyReward : 0.0;
+        var terminated = !healthy && terminateWhenUnhealthy;
         EpisodeStep++;
         var truncated = EpisodeStep >= Spec.MaxEpisodeSteps;  // Gymnasium's TimeLimit
         if (terminated || truncated) needsReset = true;
@@ -261,8 +281,9 @@ public sealed class LocomotionEnv : IEnv
         CheckObsLength(obs);
         var qpos = sim.QPos;
         var qvel = sim.QVel;
-        var n = qpos.Length - 1;
-        for (var i = 0; i < n; i++) obs[i] = (float)qpos[i + 1];
+        var skip = excludeX ? 1 : 0;
+        var n = qpos.Length - skip;
+        for (var i = 0; i < n; i++) obs[i] = (float)qpos[i + skip];
         if (Kind == LocomotionKind.HalfCheetah)
             for (var i = 0; i < qvel.Length; i++) obs[n + i] = (float)qvel[i];
         else

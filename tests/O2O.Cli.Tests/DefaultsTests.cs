@@ -20,6 +20,7 @@ public class DefaultsTests
         ["train-dsr --threads"] = "an argument of TorchRuntime.Configure",
         ["data collect --policy"] = "chooses the BehaviourPolicy case: random, or an actor file",
         ["data collect --deterministic"] = "a field of BehaviourPolicy.Actor, which the command builds",
+        ["data collect --format"] = "chooses the writer: DatasetIO.SaveHdf5/SaveNpz or Minari.Save",
         ["eval --episodes"] = "an argument of Evaluation.Run",
         ["eval --deterministic"] = "an argument of Evaluation.Run",
         ["eval --seed"] = "an argument of Evaluation.Run",

@@ -10,6 +10,9 @@ public class EnvTests
     [InlineData("Hopper-v4", 11, 3, 6, 6, 0.008, 4)]
     [InlineData("Walker2d-v4", 17, 6, 9, 9, 0.008, 4)]
     [InlineData("HalfCheetah-v4", 17, 6, 9, 9, 0.05, 5)]
+    [InlineData("Hopper-v5", 11, 3, 6, 6, 0.008, 4)]
+    [InlineData("Walker2d-v5", 17, 6, 9, 9, 0.008, 4)]
+    [InlineData("HalfCheetah-v5", 17, 6, 9, 9, 0.05, 5)]
     public void Spec_and_buffers_have_the_gymnasium_dimensions(
         string id, int obs, int act, int nq, int nv, double dt, int frameSkip)
     {
@@ -32,7 +35,7 @@ public class EnvTests
         var action = new float[env.Spec.ActDim];
         var rng = new Pcg32(3);
         env.Reset(3, obs);
-        var clip = id == "HalfCheetah-v4" ? double.PositiveInfinity : 10.0;
+        var clip = id.StartsWith("HalfCheetah", StringComparison.Ordinal) ? double.PositiveInfinity : 10.0;
         for (var t = 0; t < 200; t++)
         {
             TestSupport.RandomActions(ref rng, action);
@@ -74,7 +77,8 @@ public class EnvTests
         var obs = new float[env.Spec.ObsDim];
         var action = new float[env.Spec.ActDim];
         var rng = new Pcg32(11);
-        var (ctrlWeight, healthy) = id == "HalfCheetah-v4" ? (0.1, 0.0) : (1e-3, 1.0);
+        var (ctrlWeight, healthy) = id.StartsWith("HalfCheetah", StringComparison.Ordinal) ? (0.1, 0.0) : (1e-3, 1.0);
+        var v5 = id.EndsWith("-v5", StringComparison.Ordinal);
         env.Reset(11, obs);
         for (var t = 0; t < 300; t++)
         {
@@ -84,7 +88,7 @@ public class EnvTests
             var xAfter = env.QPos[0];
             var sumSq = action.Sum(a => Math.Pow(Math.Clamp(a, -1f, 1f), 2));
             Assert.Equal(ctrlWeight * sumSq, r.ControlCost, 12);
-            Assert.Equal(healthy, r.HealthyReward);
+            Assert.Equal(v5 && r.Terminated ? 0.0 : healthy, r.HealthyReward);  // v5: only while healthy
             Assert.Equal((xAfter - xBefore) / env.Spec.Dt, r.XVelocity, 12);
             Assert.Equal(r.XVelocity, r.ForwardReward, 12);
             Assert.Equal(r.HealthyReward + r.ForwardReward - r.ControlCost, r.Reward, 12);

@@ -5,12 +5,12 @@ using O2O.Sim;
 
 namespace O2O.Cli.Commands;
 
-/// <summary>`o2o data collect`: a D4RL-format dataset rolled out here (labelled as generated).</summary>
+/// <summary>`o2o data collect`: a D4RL- or Minari-format dataset rolled out here (labelled as generated).</summary>
 public static class CollectCommand
 {
     public static readonly CommandSpec Spec = new(
         "data collect",
-        "roll out a behaviour policy (random or a saved actor) into a D4RL-format HDF5 file",
+        "roll out a behaviour policy (random or a saved actor) into a D4RL-format HDF5 file or a Minari dataset",
         [
             CommonOptions.EnvId(),
             new("policy", "'random' or the path of an actor checkpoint (*_actor.pt)", "random"),
@@ -21,7 +21,10 @@ public static class CollectCommand
                 min: 2048, manual: true),
             new("deterministic", "act with the actor's mean instead of sampling", "false", IsFlag: true),
             CollectFlags.Flag(nameof(CollectOptions.Steps), "transitions to collect", min: 1, manual: true),
-            new("out", "output file (.hdf5, or .npz)", Required: true),
+            new("out", "output file (.hdf5, or .npz) for d4rl; the dataset folder for minari", Required: true),
+            new("format", "d4rl (one file) or minari (a folder: data/main_data.hdf5 and data/metadata.json)",
+                "d4rl"),
+            new("dataset_id", "with --format minari: the dataset's id (default o2o/ENV/QUALITY-v0)"),
             CollectFlags.Flag(nameof(CollectOptions.Seed), "random seed", manual: true),
         ],
         Execute);
@@ -38,7 +41,11 @@ public static class CollectCommand
             throw new UserError($"--policy '{policyArg}' is neither 'random' nor an existing actor checkpoint");
         var steps = a.Int("steps", 1);
         var outPath = a.RequiredString("out");
-        AtomicFile.EnsureWritableFolder(outPath, "--out");
+        var minari = a.Choice("format", "d4rl", "minari") == "minari";
+        if (!minari && a.Has("dataset_id")) throw new UsageError("--dataset_id needs --format minari");
+        if (minari && File.Exists(outPath))
+            throw new UserError($"--out '{outPath}' is a file; with --format minari give a folder for the dataset");
+        AtomicFile.EnsureWritableFolder(minari ? Path.Combine(outPath, "data", "x") : outPath, "--out");
         OfflineDataset ds;
         if (a.Has("quality"))
         {
@@ -54,7 +61,14 @@ public static class CollectCommand
             var label = policy is BehaviourPolicy.Random ? "random" : "custom";
             ds = DatasetCollector.Collect(new CollectOptions(env, policy, steps, a.Int("seed"), label), ctx.Log);
         }
-        if (outPath.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) DatasetIO.SaveNpz(outPath, ds);
+        if (minari)
+        {
+            var quality = ds.Metadata.TryGetValue("quality", out var q) ? q : "custom";
+            var id = a.String("dataset_id")
+                ?? $"o2o/{env[..env.LastIndexOf("-v", StringComparison.Ordinal)].ToLowerInvariant()}/{quality}-v0";
+            Minari.Save(outPath, ds, new MinariWriteInfo(id, env, DatasetEnv.SpecJson(env)));
+        }
+        else if (outPath.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) DatasetIO.SaveNpz(outPath, ds);
         else DatasetIO.SaveHdf5(outPath, ds);
         var stats = DatasetStats.Compute(ds, Path.GetFileName(outPath));
         var norm = stats.NormalizedScore is double n ? $", normalised {n:F1}" : "";

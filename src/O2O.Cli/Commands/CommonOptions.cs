@@ -1,4 +1,8 @@
 using System.Globalization;
+using O2O.Core;
+using O2O.Data;
+using O2O.Experiments;
+using O2O.Sim;
 
 namespace O2O.Cli.Commands;
 
@@ -14,9 +18,31 @@ internal static class CommonOptions
     /// <summary>The offline dataset and its environment (train-dsr, pretrain-bc).</summary>
     public static OptionSpec[] OfflineData =>
     [
-        new("offline_path", "dataset: the notebook's .npz (states/actions) or a D4RL .hdf5", Required: true),
-        EnvId("environment the data comes from, e.g. Hopper-v4"),
+        new("offline_path", "dataset: the notebook's .npz (states/actions), a D4RL .hdf5, or a Minari dataset "
+            + "(folder, main_data.hdf5, or id such as mujoco/hopper/medium-v0)", Required: true),
+        new("env_id", "environment the data comes from, e.g. Hopper-v4 (required unless the data is a Minari "
+            + "dataset, whose env spec names it)"),
     ];
+
+    /// <summary>
+    /// The env of --offline_path: --env_id, or the env a Minari dataset's spec names; both given must agree.
+    /// </summary>
+    public static EnvSpec OfflineEnv(ParsedArgs a)
+    {
+        var path = a.RequiredString("offline_path");
+        var named = DatasetEnv.Named(Minari.PeekMetadata(path), $"--offline_path '{path}'");
+        var flag = a.String("env_id");
+        if (flag is not null && named is not null && flag != named)
+            throw new UserError($"--offline_path '{path}' was recorded in {named} (its Minari env spec) but --env_id "
+                + $"is {flag}; drop --env_id or pass --env_id {named}");
+        if (flag is null && named is null)
+        {
+            DatasetIO.DetectKind(path);  // a missing file says so first
+            throw new UsageError($"--env_id is required: '{path}' does not name its environment (only Minari "
+                + "datasets do); e.g. --env_id Hopper-v4");
+        }
+        return EnvRegistry.Get(flag ?? named!);
+    }
 
     /// <summary>Parse a comma-separated list of layer widths, e.g. "256,256".</summary>
     public static int[] Widths(ParsedArgs a, string name)

@@ -7,11 +7,11 @@ public static class DataInfoCommand
 {
     public static readonly CommandSpec Spec = new(
         "data info",
-        "describe a dataset (HDF5 or NPZ): sizes, returns, normalised score, flags, problems",
+        "describe a dataset (D4RL HDF5, Minari or NPZ): sizes, returns, normalised score, flags, problems",
         [],
         Execute,
         Positional: "path",
-        PositionalHelp: "dataset file (.hdf5/.h5 or .npz)");
+        PositionalHelp: "dataset file (.hdf5/.h5 or .npz), Minari dataset folder or id (e.g. mujoco/hopper/medium-v0)");
 
     static int Execute(CommandContext ctx)
     {
@@ -19,7 +19,8 @@ public static class DataInfoCommand
         var path = a.PositionalValue ?? throw new UsageError("give the dataset file: o2o data info PATH");
         var ds = DatasetIO.Load(path, allowNonFinite: true);
         var stats = DatasetStats.Compute(ds, path);
-        ctx.Out.Write(stats.Format($"{path} ({DatasetIO.DetectKind(path)})"));
+        var kind = Minari.IsMinari(ds) ? "Minari" : DatasetIO.DetectKind(path).ToString();
+        ctx.Out.Write(stats.Format($"{path} ({kind})"));
         return 0;
     }
 }

@@ -29,7 +29,7 @@ public static class PretrainBcCommand
     static int Execute(CommandContext ctx)
     {
         var a = ctx.Args;
-        var options = BcFlags.Apply(a, new BcOptions { EnvId = EnvRegistry.Get(a.RequiredString("env_id")).Id });
+        var options = BcFlags.Apply(a, new BcOptions { EnvId = CommonOptions.OfflineEnv(a).Id });
         var outPath = a.RequiredString("out_actor");
         CommonOptions.UseDevice(a);
         AtomicFile.EnsureWritableFolder(outPath, "--out_actor");
@@ -42,8 +42,10 @@ public static class PretrainBcCommand
         ctx.Log($"bc: {result.SamplesPerSecond:F0} samples/s");
         if (result.Eval is { } ev)
         {
-            var norm = D4rlScores.TryGetReference(options.EnvId, out _, out _)
-                ? $" (normalised {D4rlScores.Normalize(options.EnvId, ev.Mean):F1})" : "";
+            var norm = Minari.ReferenceScores(data.Metadata) is var (lo, hi)
+                ? $" (normalised {100 * (ev.Mean - lo) / (hi - lo):F1} by the dataset's reference returns)"
+                : D4rlScores.TryGetReference(options.EnvId, out _, out _)
+                    ? $" (D4RL normalised {D4rlScores.Normalize(options.EnvId, ev.Mean):F1})" : "";
             ctx.Log($"bc eval: return {ev.Mean:F1} ± {ev.Std:F1} over {ev.Returns.Length} episodes{norm}, "
                 + $"mean length {ev.MeanLength:F0}");
         }

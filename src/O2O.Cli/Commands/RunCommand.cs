@@ -21,6 +21,9 @@ public static class RunCommand
         [
             RunFlags.Flag(nameof(PipelineOptions.Task),
                 "hopper-medium-v2, walker2d-medium-v2 or halfcheetah-medium-v2 (other D4RL qualities work too)"),
+            RunFlags.Flag(nameof(PipelineOptions.Dataset),
+                "instead of --task: a Minari dataset (folder, main_data.hdf5, or id such as mujoco/hopper/medium-v0 "
+                + "under MINARI_DATASETS_PATH or ~/.minari/datasets); its env spec gives the env", nullWord: "none"),
             RunFlags.Flag(nameof(PipelineOptions.Root),
                 "folder for data/, checkpts/ and logs/ (the notebook's DRIVE_ROOT)"),
             RunFlags.Flag(nameof(PipelineOptions.RunBc),
@@ -45,9 +48,10 @@ public static class RunCommand
     static int Execute(CommandContext ctx)
     {
         var a = ctx.Args;
-        var task = D4rlTask.Parse(a.RequiredString("task"));
+        if (a.Has("task") && a.Has("dataset")) throw new UsageError("give --task or --dataset, not both");
         var profile = PipelineProfiles.Named(a.Choice("profile", PipelineProfiles.Names));
-        var o = RunFlags.Apply(a, profile with { }) with { Task = task.Name };
+        var o = RunFlags.Apply(a, profile with { });
+        if (o.Dataset is null) o = o with { Task = D4rlTask.Parse(a.RequiredString("task")).Name };
         if (o.TotalSteps < o.StepsPerEpoch)
             throw new UserError($"--total_steps {o.TotalSteps} is smaller than --steps_per_epoch {o.StepsPerEpoch}: "
                 + "not one epoch would run");

@@ -55,7 +55,7 @@ public static class TrainDsrCommand
     static int Execute(CommandContext ctx)
     {
         var a = ctx.Args;
-        var env = EnvRegistry.Get(a.RequiredString("env_id"));
+        var env = CommonOptions.OfflineEnv(a);
         var options = DsrFlags.Apply(a, new DsrOptions());
         options.Validate();
         var threads = a.Int("threads", 0, 256);

@@ -76,7 +76,7 @@ public static class TrainOfflineCommand
             throw new UsageError($"--{cqlFlag} is a CQL setting; drop it or use --algo cql or calql");
         if (algo != "iql" && IqlOnly.FirstOrDefault(a.Has) is { } iqlFlag)
             throw new UsageError($"--{iqlFlag} is an IQL setting; drop it or use --algo iql");
-        var env = EnvRegistry.Get(a.RequiredString("env_id"));
+        var env = CommonOptions.OfflineEnv(a);
         var agent = a.RequiredString("out");
         AtomicFile.EnsureWritableFolder(agent, "--out");
         var o = IqlFlags.Apply(a, new IqlOptions { EnvId = env.Id });

@@ -141,6 +141,19 @@ internal sealed unsafe class MjSimulation : IDisposable
     /// <summary>Body masses as compiled (index 0 is the world).</summary>
     public IReadOnlyList<double> BodyMass { get; }
 
+    /// <summary>
+    /// The compiled friction (slide, spin, roll) of the geom called <paramref name="geomName"/>; an unknown name is an
+    /// <see cref="ArgumentException"/>.
+    /// </summary>
+    public (double Slide, double Spin, double Roll) GeomFriction(string geomName)
+    {
+        ThrowIfDisposed();
+        var id = NativeMethods.mj_name2id(modelPtr, NativeMethods.ObjGeom, geomName);
+        if (id < 0) throw new ArgumentException($"the model has no geom '{geomName}'", nameof(geomName));
+        var f = *(double**)((byte*)modelPtr + MuJoCoOffsets.ModelGeomFriction) + 3 * id;
+        return (f[0], f[1], f[2]);
+    }
+
     public void ResetData() { ThrowIfDisposed(); NativeMethods.mj_resetData(modelPtr, dataPtr); }
     public void Forward() { ThrowIfDisposed(); NativeMethods.mj_forward(modelPtr, dataPtr); }
 

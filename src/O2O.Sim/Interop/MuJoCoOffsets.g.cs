@@ -29,6 +29,7 @@ internal static class MuJoCoOffsets
     public const int ModelBodyMass = 1240;
     public const int ModelJntRange = 1368;
     public const int ModelActuatorGear = 2816;
+    public const int ModelGeomFriction = 1624;
 
     // mjData: scalars
     public const int DataTime = 40336;

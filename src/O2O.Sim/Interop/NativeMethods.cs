@@ -51,4 +51,12 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "mj_forward")]
     [UnmanagedCallConv(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
     public static partial void mj_forward(nint model, nint data);
+
+    /// <summary>mjtObj's mjOBJ_GEOM, for <see cref="mj_name2id"/>.</summary>
+    public const int ObjGeom = 5;
+
+    /// <summary>Id of the named object of type <paramref name="type"/> (mjtObj), or -1.</summary>
+    [LibraryImport(Lib, EntryPoint = "mj_name2id", StringMarshalling = StringMarshalling.Utf8)]
+    [UnmanagedCallConv(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    public static partial int mj_name2id(nint model, int type, string name);
 }
