@@ -119,6 +119,32 @@ public class IqlRunTests : IDisposable
     }
 
     [Fact]
+    public void Fine_tuning_with_a_dsr_at_beta_and_eta_zero_gives_the_plain_numbers_and_value_pessimism_differs()
+    {
+        var (data, online) = AgentAndOnline("ft-dsr");
+        var dsrPath = OffPolicySupportTests.FixtureDsr();
+        var plain = online with { RunName = "plain" };
+        using (var t = new IqlTrainer(plain, data)) t.Run();
+        var zero = online with { RunName = "zero", DsrPath = dsrPath,
+            Shaping = new O2O.Learning.Ppo.DsrShapingOptions { Beta = 0, Eta = 0 } };
+        using (var t = new IqlTrainer(zero, data)) t.Run();
+        Assert.Equal(SacRunTests.WithoutTimingAndDsr(plain.Csv), SacRunTests.WithoutTimingAndDsr(zero.Csv));
+        Assert.DoesNotContain("dsr", File.ReadLines(plain.Csv).First(), StringComparison.Ordinal);
+        var header = File.ReadLines(zero.Csv).First();
+        Assert.Contains("time/dsr_s", header, StringComparison.Ordinal);
+        Assert.EndsWith(string.Join(',', O2O.Learning.Ppo.DsrShaper.Columns), header, StringComparison.Ordinal);
+
+        var value = online with { RunName = "value", DsrPath = dsrPath,
+            Shaping = new O2O.Learning.Ppo.DsrShapingOptions { Pessimism = "value", Beta = 1, Anneal = "none" } };
+        using (var t = new IqlTrainer(value, data)) t.Run();
+        string Q(string csv) => File.ReadLines(csv).Last().Split(',')[Array.IndexOf(header.Split(','), "losses/q")];
+        Assert.NotEqual(Q(plain.Csv), Q(value.Csv));
+        var e = Assert.Throws<O2O.Core.OptionError>(() =>
+            new IqlTrainer(Tiny("offline-dsr", 1) with { DsrPath = dsrPath }, data));
+        Assert.Equal(["DsrPath", "InitAgent"], e.Options);
+    }
+
+    [Fact]
     public void Bad_agents_and_settings_for_fine_tuning_are_one_line_errors()
     {
         var (data, online) = AgentAndOnline("ft-bad");
