@@ -105,7 +105,7 @@ public sealed class OffPolicySupport : IDisposable
     /// <summary>c, in the learner's reward units.</summary>
     public double RewardScale { get; }
 
-    /// <summary>True with --pessimism value: the penalty goes into the critic loss, not the reward.</summary>
+    /// <summary>True when Pessimism is "value": the penalty goes into the critic loss, not the reward.</summary>
     public bool ValuePessimism => o.Pessimism == "value";
 
     /// <summary>β₀ in effect (null until the first shaped batch when automatic).</summary>
