@@ -63,6 +63,19 @@ public class IqlRunTests : IDisposable
     }
 
     [Fact]
+    public void Denormalize_gives_back_the_raw_observations_the_dsr_scores()
+    {
+        var norm = new O2O.Learning.Nn.RunningNorm(2);
+        norm.Update([1f, 10f, 3f, 30f, 2f, 20f], 3);
+        float[] raw = [1.5f, 25f, -4f, 12f];
+        var z = new float[4];
+        var back = new float[4];
+        norm.Normalize(raw, z, 2);
+        IqlLearner.Denormalize(norm, z, back, 2);
+        for (var i = 0; i < 4; i++) Assert.Equal(raw[i], back[i], 4);
+    }
+
+    [Fact]
     public void A_killed_offline_run_resumes_to_the_same_log_and_saves_the_agent()
     {
         var data = RandomHopper(1500);
