@@ -53,7 +53,7 @@ public sealed class IqlLearner : ILearner
     readonly OffPolicySupport? dsr;
     readonly float[] rawObs = [], action = [], normObs = [], normNext = [];
     readonly float[] rawStates = [], policyActions = [], policyNoise = [];
-    static readonly Scalar ActionLow = -1.0, ActionHigh = 1.0;
+    static readonly Scalar ActionLow = -1.0, ActionHigh = 1.0, One = 1.0;
     readonly List<double> finishedReturns = [], finishedLengths = [];
 
     /// <summary>
@@ -277,7 +277,7 @@ public sealed class IqlLearner : ILearner
         var (q1, q2) = critics.Values(obs, act);
         var qLoss = IqlLosses.QLoss(q1, q2, target);
         // The DSR's value term joins the step; losses/q stays the regression loss (the term is dsr/penalty_mean).
-        var qStep = dsr is { CriticBeta: > 0 } ? qLoss + SupportTerm(obs) : qLoss;
+        var qStep = dsr is { CriticBeta: > 0 } ? qLoss.add(SupportTerm(obs), One) : qLoss;
         if (!GradientStep.TryStep(qStep, criticOptimizer)) return false;
         critics.UpdateTargets();
 
@@ -309,7 +309,7 @@ public sealed class IqlLearner : ILearner
         Tensor piAction;
         using (no_grad())
         {
-            var sample = actor.call(obs).add(actor.LogStd.exp() * tensor(policyNoise, [n, ad]));
+            var sample = actor.call(obs).add(actor.LogStd.exp() * tensor(policyNoise, [n, ad]), One);
             piAction = sample.clamp(ActionLow, ActionHigh);
         }
         piAction.data<float>().CopyTo(policyActions);

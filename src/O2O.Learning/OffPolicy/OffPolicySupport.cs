@@ -39,6 +39,8 @@ public sealed class OffPolicySupport : IDisposable
     /// <summary>The dsr/* columns, the same as PPO's.</summary>
     public static IReadOnlyList<string> Columns => DsrShaper.Columns;
 
+    static readonly Scalar One = 1.0;
+
     readonly SupportModel model;
     readonly bool ownsModel;
     readonly DsrShapingOptions o;
@@ -205,7 +207,7 @@ public sealed class OffPolicySupport : IDisposable
     {
         using var scope = NewDisposeScope();
         using Scalar coef = weight * CriticBeta;
-        var term = ValuePenalty(penalty, q1, coef).add(ValuePenalty(penalty, q2, coef));
+        var term = ValuePenalty(penalty, q1, coef).add(ValuePenalty(penalty, q2, coef), One);
         criticTermSum += term.item<float>();
         criticTerms++;
         return term.MoveToOuterDisposeScope();

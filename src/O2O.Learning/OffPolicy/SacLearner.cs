@@ -46,6 +46,7 @@ public sealed class SacLearner : ILearner
     readonly Rng rng;
     readonly float[] observation, action, noise, policyActions;
     readonly Scalar gamma, targetEntropy;
+    static readonly Scalar One = 1.0;
     readonly List<double> finishedReturns = [], finishedLengths = [];
 
     public SacLearner(SacOptions options)
@@ -184,7 +185,7 @@ public sealed class SacLearner : ILearner
         var (q1Value, q2Value) = critics.Values(obs, act);
         var criticLoss = SacLosses.CriticLoss(q1Value, q2Value, target);
         // The DSR's value term joins the step; losses/critic stays the regression loss (the term is dsr/penalty_mean).
-        var criticStep = dsr is { CriticBeta: > 0 } ? criticLoss + SupportTerm(obs) : criticLoss;
+        var criticStep = dsr is { CriticBeta: > 0 } ? criticLoss.add(SupportTerm(obs), One) : criticLoss;
         if (!GradientStep.TryStep(criticStep, criticOptimizer)) return false;
 
         var (piAction, logProb) = actor.Sample(obs, Noise());
