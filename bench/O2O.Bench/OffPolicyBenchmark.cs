@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using O2O.Experiments;
+using O2O.Learning.Dsr;
 using O2O.Learning.OffPolicy;
+using O2O.Learning.Ppo;
 using O2O.Learning.Runtime;
 using O2O.Sim;
 using static TorchSharp.torch;
@@ -8,8 +11,11 @@ using static TorchSharp.torch;
 namespace O2O.Bench;
 
 /// <summary>
-/// SAC's, IQL's and CQL's gradient updates per second (batch 256, 256×256 networks, one libtorch thread) and the GFLOP/s
-/// they achieve, next to libtorch's own GEMM rate for the same layer shapes measured in the same run (the roofline).
+/// SAC's, IQL's and CQL's gradient updates per second (batch 256, 256×256 networks, one libtorch thread) and the
+/// GFLOP/s they achieve, next to libtorch's own GEMM rate for the same layer shapes measured in the same run (the
+/// roofline); then the frozen DSR's share of a SAC update (<see cref="OffPolicySupport"/>), for the default flow and
+/// the default energy model, with reward pessimism (one query per env step at insertion, and the shaping of each
+/// batch) and with value pessimism (also one 256-pair query of the policy's actions per update).
 /// </summary>
 public static class OffPolicyBenchmark
 {
@@ -63,7 +69,59 @@ public static class OffPolicyBenchmark
             $"SAC env steps with updates:      {learningStepRate,8:F1} steps/s ({stepRate:F1} over the whole run)"));
         Iql(updates, gemm, critic, actor);
         Cql(Math.Max(50, updates / 10), critic, actor);
+        Dsr(updates, updateRate);
         return 0;
+    }
+
+    /// <summary>
+    /// SAC with the DSR: a first epoch of 1000 random steps fills the buffer, then epochs of 1000 learning steps
+    /// (one insertion and one update each) give time/dsr_s and time/update_s (which excludes the DSR) per update.
+    /// β = 1 without annealing keeps the value term on throughout.
+    /// </summary>
+    static void Dsr(int updates, double plainRate)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        const int epochSteps = 1000;
+        var learning = Math.Max(1, updates / epochSteps) * epochSteps;
+        var dir = Path.Combine(Path.GetTempPath(), "o2o-bench-sac-dsr-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var data = DatasetCollector.Collect(
+                new CollectOptions("Hopper-v4", new BehaviourPolicy.Random(), 20_000, 1));
+            foreach (var (name, kind) in new[] { ("flow", DsrKind.Flow), ("energy", DsrKind.Energy) })
+            {
+                var path = Path.Combine(dir, name + "_dsr.pt");
+                var dsrOptions = new DsrOptions { Kind = kind, Epochs = 1, DiagnosticsMaxPairs = 1000 };
+                using (var model = DsrTrainer.Train(dsrOptions, data.Observations, data.Actions, data.ObsDim,
+                    data.ActDim, data.EpisodeStarts(), "Hopper-v4", null, rewards: data.Rewards))
+                    model.Save(path);
+                foreach (var pessimism in new[] { "reward", "value" })
+                {
+                    var run = $"{name}_{pessimism}";
+                    var o = new SacOptions
+                    {
+                        EnvId = "Hopper-v4", TotalSteps = epochSteps + learning, StepsPerEpoch = epochSteps,
+                        LearningStarts = epochSteps, EvalEpisodes = 0, LogDir = dir, RunName = run, Verbose = false,
+                        DsrPath = path,
+                        Shaping = new DsrShapingOptions { Pessimism = pessimism, Beta = 1, Anneal = "none" },
+                    };
+                    using (var t = new SacTrainer(o)) t.Run();
+                    var lines = File.ReadAllLines(Path.Combine(dir, run + ".csv"));
+                    var header = lines[0].Split(',');
+                    var body = lines.Skip(2).Select(l => l.Split(',')).ToArray(); // the learning epochs
+                    double Sum(string col) => body.Sum(f => double.Parse(f[Array.IndexOf(header, col)], inv));
+                    var dsrMs = 1000 * Sum("time/dsr_s") / learning;
+                    var updateMs = 1000 * Sum("time/update_s") / learning;
+                    Console.WriteLine(string.Create(inv,
+                        $"SAC + DSR {name,-6} (gated), {pessimism} pessimism: DSR {dsrMs:F2} ms per update "
+                        + $"= {100 * dsrMs / (dsrMs + updateMs):F1} % of it (target ≤ 25 %); update without "
+                        + $"the DSR {updateMs:F2} ms; {1000 / (dsrMs + updateMs):F1} updates/s with it "
+                        + $"({plainRate:F1} plain)"));
+                }
+            }
+        }
+        finally { Directory.Delete(dir, true); }
     }
 
     /// <summary>IQL's updates/s on 20k random Hopper transitions (what the data holds does not change the cost).</summary>

@@ -22,7 +22,7 @@ public static class Program
             "the measurements behind the DSR's one-thread, 1024-row-chunk scoring (docs/benchmarks.md, DSR)",
             DsrProbeBenchmark.Run),
         ("sac",
-            "SAC updates/s and achieved GFLOP/s next to libtorch's GEMM rate at the same shapes (the roofline)",
+            "SAC/IQL updates/s and GFLOP/s next to libtorch's GEMM rate (the roofline); the DSR's share of a SAC update",
             OffPolicyBenchmark.Run),
     ];
 

@@ -34,7 +34,7 @@ public class SacCommandTests : IDisposable
 
     [Theory]
     [InlineData("--clip", "0.3", "--clip is not a SAC setting")]
-    [InlineData("--dsr_path", "x.pt", "--dsr_path is not a SAC setting")]
+    [InlineData("--gae_lambda", "0.9", "--gae_lambda is not a SAC setting")]
     public void Ppo_flags_with_sac_are_usage_errors(string flag, string value, string message)
     {
         var r = CliHarness.Run(Tiny(flag, value));

@@ -63,6 +63,19 @@ public class IqlRunTests : IDisposable
     }
 
     [Fact]
+    public void Denormalize_gives_back_the_raw_observations_the_dsr_scores()
+    {
+        var norm = new O2O.Learning.Nn.RunningNorm(2);
+        norm.Update([1f, 10f, 3f, 30f, 2f, 20f], 3);
+        float[] raw = [1.5f, 25f, -4f, 12f];
+        var z = new float[4];
+        var back = new float[4];
+        norm.Normalize(raw, z, 2);
+        IqlLearner.Denormalize(norm, z, back, 2);
+        for (var i = 0; i < 4; i++) Assert.Equal(raw[i], back[i], 4);
+    }
+
+    [Fact]
     public void A_killed_offline_run_resumes_to_the_same_log_and_saves_the_agent()
     {
         var data = RandomHopper(1500);
@@ -116,6 +129,32 @@ public class IqlRunTests : IDisposable
         // Online the actor learns at the full rate: the offline cosine schedule is not carried over.
         var header = rows[0].Split(',');
         Assert.Equal("0.0003", rows[3].Split(',')[Array.IndexOf(header, "charts/actor_lr")]);
+    }
+
+    [Fact]
+    public void Fine_tuning_with_a_dsr_at_beta_and_eta_zero_gives_the_plain_numbers_and_value_pessimism_differs()
+    {
+        var (data, online) = AgentAndOnline("ft-dsr");
+        var dsrPath = OffPolicySupportTests.FixtureDsr();
+        var plain = online with { RunName = "plain" };
+        using (var t = new IqlTrainer(plain, data)) t.Run();
+        var zero = online with { RunName = "zero", DsrPath = dsrPath,
+            Shaping = new O2O.Learning.Ppo.DsrShapingOptions { Beta = 0, Eta = 0 } };
+        using (var t = new IqlTrainer(zero, data)) t.Run();
+        Assert.Equal(SacRunTests.WithoutTimingAndDsr(plain.Csv), SacRunTests.WithoutTimingAndDsr(zero.Csv));
+        Assert.DoesNotContain("dsr", File.ReadLines(plain.Csv).First(), StringComparison.Ordinal);
+        var header = File.ReadLines(zero.Csv).First();
+        Assert.Contains("time/dsr_s", header, StringComparison.Ordinal);
+        Assert.EndsWith(string.Join(',', O2O.Learning.Ppo.DsrShaper.Columns), header, StringComparison.Ordinal);
+
+        var value = online with { RunName = "value", DsrPath = dsrPath,
+            Shaping = new O2O.Learning.Ppo.DsrShapingOptions { Pessimism = "value", Beta = 1, Anneal = "none" } };
+        using (var t = new IqlTrainer(value, data)) t.Run();
+        string Q(string csv) => File.ReadLines(csv).Last().Split(',')[Array.IndexOf(header.Split(','), "losses/q")];
+        Assert.NotEqual(Q(plain.Csv), Q(value.Csv));
+        var e = Assert.Throws<O2O.Core.OptionError>(() =>
+            new IqlTrainer(Tiny("offline-dsr", 1) with { DsrPath = dsrPath }, data));
+        Assert.Equal(["DsrPath", "InitAgent"], e.Options);
     }
 
     [Fact]

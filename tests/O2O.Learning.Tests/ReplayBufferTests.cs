@@ -141,6 +141,38 @@ public class ReplayBufferTests
     }
 
     [Fact]
+    public void Every_row_carries_its_support_online_offline_and_through_a_checkpoint()
+    {
+        // σ of offline row i is i / 100; online transition k is stored with σ = 0.5 + k / 1000.
+        var offlineSupport = Enumerable.Range(0, 40).Select(i => i / 100f).ToArray();
+        var a = new ReplayBuffer(ObsDim, ActDim, 50, Offline(40), offlineSupport: offlineSupport);
+        for (var k = 0; k < 30; k++) a.Add([k, k], [0], k, [k, k], false, 0.5f + k / 1000f);
+        var batch = new ReplayBatch(400, ObsDim, ActDim);
+        a.Sample(batch, new Rng(4));
+        Assert.Contains(batch.Rewards, r => r < 0);
+        Assert.Contains(batch.Rewards, r => r >= 0);
+        for (var i = 0; i < batch.Size; i++)
+        {
+            var r = batch.Rewards[i];
+            Assert.Equal(r < 0 ? offlineSupport[(int)(-r - 1)] : 0.5f + (int)r / 1000f, batch.Support[i]);
+        }
+        using var state = new TrainingState();
+        a.WriteState(state);
+        var b = new ReplayBuffer(ObsDim, ActDim, 50, Offline(40), offlineSupport: offlineSupport);
+        b.ReadState(state);
+        var other = new ReplayBatch(400, ObsDim, ActDim);
+        a.Sample(batch, new Rng(8));
+        b.Sample(other, new Rng(8));
+        Assert.Equal(batch.Support, other.Support);
+        // Without σ every row has full support, so a DSR's shaping leaves it alone.
+        var plain = new ReplayBuffer(ObsDim, ActDim, 10, Offline(5));
+        AddOnline(plain, 5);
+        plain.Sample(batch, new Rng(1));
+        Assert.All(batch.Support, v => Assert.Equal(1f, v));
+        Assert.Throws<ArgumentException>(() => new ReplayBuffer(ObsDim, ActDim, 10, Offline(5), offlineSupport: [1f]));
+    }
+
+    [Fact]
     public void Sampling_allocates_nothing_per_batch()
     {
         var b = new ReplayBuffer(ObsDim, ActDim, 1000, Offline(500), mixingRatio: 0.5);

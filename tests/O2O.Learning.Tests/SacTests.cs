@@ -1,5 +1,7 @@
 using O2O.Learning.OffPolicy;
+using O2O.Learning.Ppo;
 using O2O.Learning.Runtime;
+using O2O.Learning.Training;
 
 namespace O2O.Learning.Tests;
 
@@ -50,6 +52,85 @@ public class SacRunTests : IDisposable
         var rowsA = LearningTestSupport.WithoutTiming(a.Csv);
         Assert.Equal(4, rowsA.Length);
         Assert.Equal(rowsA, LearningTestSupport.WithoutTiming(b.Csv));
+    }
+
+    /// <summary>The CSV without the columns that measure time and those a DSR adds (dsr/*), header first.</summary>
+    internal static string[] WithoutTimingAndDsr(string csvPath)
+    {
+        var lines = File.ReadAllLines(csvPath);
+        var header = lines[0].Split(',');
+        var keep = Enumerable.Range(0, header.Length)
+            .Where(j => !LearningTestSupport.IsTiming(header[j]) && !header[j].StartsWith("dsr/", StringComparison.Ordinal))
+            .ToArray();
+        return lines.Select(l => string.Join(',', keep.Select(j => l.Split(',')[j]))).ToArray();
+    }
+
+    static string Column(string csv, int row, string column)
+    {
+        var lines = File.ReadAllLines(csv);
+        return lines[row].Split(',')[Array.IndexOf(lines[0].Split(','), column)];
+    }
+
+    [Fact]
+    public void A_dsr_with_beta_and_eta_zero_gives_exactly_the_plain_numbers()
+    {
+        var plain = Tiny("plain", epochs: 2);
+        using (var t = new SacTrainer(plain)) t.Run();
+        var dsr = Tiny("dsr0", epochs: 2) with
+        {
+            DsrPath = OffPolicySupportTests.FixtureDsr(), Shaping = new DsrShapingOptions { Beta = 0, Eta = 0 },
+        };
+        using (var t = new SacTrainer(dsr)) t.Run();
+        Assert.Equal(WithoutTimingAndDsr(plain.Csv), WithoutTimingAndDsr(dsr.Csv));
+        // Without a DSR the schema is the plain learner's; with one it gains time/dsr_s and PPO's dsr/* columns.
+        Assert.Equal(string.Join(',', RunHarness.Columns(SacLearner.TimeColumnNames, SacLearner.MetricColumnNames, [])),
+            File.ReadLines(plain.Csv).First());
+        Assert.Equal(string.Join(',', RunHarness.Columns([.. SacLearner.TimeColumnNames, "time/dsr_s"],
+            SacLearner.MetricColumnNames, DsrShaper.Columns)), File.ReadLines(dsr.Csv).First());
+        Assert.Equal("0", Column(dsr.Csv, 2, "dsr/beta"));
+        Assert.NotEqual("", Column(dsr.Csv, 1, "dsr/support_mean"));
+    }
+
+    [Theory]
+    [InlineData("reward")]
+    [InlineData("value")]
+    public void Resume_with_a_dsr_reproduces_the_uninterrupted_run(string pessimism)
+    {
+        // Automatic β₀ (set at the first batch, checkpointed) and annealing over the budget.
+        var shaping = new DsrShapingOptions { Pessimism = pessimism, AnnealFrac = 1 };
+        var a = Tiny("whole-" + pessimism, epochs: 3) with { DsrPath = OffPolicySupportTests.FixtureDsr(), Shaping = shaping };
+        using (var t = new SacTrainer(a)) t.Run();
+        var b = a with { RunName = "parts-" + pessimism, LogDir = Path.Combine(tmp, "parts-" + pessimism), Verbose = true };
+        using (var cts = new CancellationTokenSource())
+        using (var t = new SacTrainer(b, line => { if (line.StartsWith("epoch 2/", StringComparison.Ordinal)) cts.Cancel(); }))
+            Assert.Throws<OperationCanceledException>(() => t.Run(ct: cts.Token));
+        using (var t = new SacTrainer(b with { Verbose = false })) t.Run(resume: true);
+        var rows = LearningTestSupport.WithoutTiming(a.Csv);
+        Assert.Equal(4, rows.Length);
+        Assert.Equal(rows, LearningTestSupport.WithoutTiming(b.Csv));
+        Assert.NotEqual("0", Column(a.Csv, 2, "dsr/beta"));
+    }
+
+    [Fact]
+    public void Reward_and_value_pessimism_change_the_critic_differently()
+    {
+        var plain = Tiny("plain-rv", epochs: 2);
+        using (var t = new SacTrainer(plain)) t.Run();
+        string Critic(string pessimism)
+        {
+            var o = Tiny("rv-" + pessimism, epochs: 2) with
+            {
+                DsrPath = OffPolicySupportTests.FixtureDsr(),
+                Shaping = new DsrShapingOptions { Pessimism = pessimism, Beta = 1, Eta = 0, Anneal = "none" },
+            };
+            using (var t = new SacTrainer(o)) t.Run();
+            Assert.Equal("1", Column(o.Csv, 2, "dsr/beta"));
+            return Column(o.Csv, 2, "losses/critic");
+        }
+        var (reward, value, none) = (Critic("reward"), Critic("value"), Column(plain.Csv, 2, "losses/critic"));
+        Assert.NotEqual(none, reward);
+        Assert.NotEqual(none, value);
+        Assert.NotEqual(reward, value);
     }
 
     [Fact]

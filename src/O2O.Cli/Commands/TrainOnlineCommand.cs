@@ -10,7 +10,8 @@ namespace O2O.Cli.Commands;
 /// <summary>
 /// `o2o train-online`: the notebook's train_online.py — PPO in the environment (`--algo ppo`, the default), or
 /// SAC (`--algo sac`). Flags shared by both (budget, seed, learning rate, widths, logs) keep each algorithm's
-/// own default unless given; the SAC-only flags are bound to <see cref="SacOptions"/>.
+/// own default unless given; the SAC-only flags are bound to <see cref="SacOptions"/>. --dsr_path and the shaping
+/// flags work with every algorithm (SAC and IQL: <see cref="OffPolicySupport"/>).
 /// </summary>
 public static class TrainOnlineCommand
 {
@@ -66,7 +67,7 @@ public static class TrainOnlineCommand
                 min: 0, max: 10),
             ShapingFlags.Flag(nameof(DsrShapingOptions.Eta), "frontier bonus scale η₀", min: 0, max: 1e6),
             ShapingFlags.Flag(nameof(DsrShapingOptions.Pessimism),
-                "reward (r − β·c·p) or value (critic loss + β·E[p·V])",
+                "reward (r − β·c·p) or value (critic loss + β·E[p·V]; SAC/IQL: β·E[p·Q(s, a' ~ π)])",
                 choices: ["reward", "value"]),
             ShapingFlags.Flag(nameof(DsrShapingOptions.Anneal),
                 "linear (to 0 over --anneal_frac of the budget) or none",
@@ -143,13 +144,25 @@ public static class TrainOnlineCommand
         return SupportModel.Load(path, spec.Id, spec.ObsDim, spec.ActDim);
     }
 
-    /// <summary>Flags of PPO or of the DSR that SAC does not take.</summary>
+    /// <summary>Flags of PPO that SAC does not take.</summary>
     static readonly string[] PpoOnly =
     [
-        "dsr_path", "minibatch_size", "train_iters", "init_actor", "num_envs", "anneal_lr", "gae_lambda", "clip",
-        "ent_coef", "vf_coef", "max_grad_norm", "target_kl", "obs_norm", "critic_warmup", "ckpt_dir", "support",
-        "beta", "beta_frac", "eta", "pessimism", "anneal", "anneal_frac", "reward_scale", "no_dsr", "env_threads",
+        "minibatch_size", "train_iters", "init_actor", "num_envs", "anneal_lr", "gae_lambda", "clip",
+        "ent_coef", "vf_coef", "max_grad_norm", "target_kl", "obs_norm", "critic_warmup", "ckpt_dir", "env_threads",
     ];
+
+    /// <summary>Flags of the DSR's shaping, taken by every learner together with --dsr_path.</summary>
+    static readonly string[] DsrFlags =
+        ["support", "beta", "beta_frac", "eta", "pessimism", "anneal", "anneal_frac", "reward_scale"];
+
+    /// <summary>--dsr_path of an off-policy run; a shaping flag without it is a usage error.</summary>
+    static string? OffPolicyDsrPath(ParsedArgs a)
+    {
+        if (a.Has("dsr_path")) return a.RequiredString("dsr_path");
+        if (DsrFlags.FirstOrDefault(a.Has) is { } flag)
+            throw new UsageError($"--{flag} needs --dsr_path (the DSR checkpoint from 'o2o train-dsr')");
+        return null;
+    }
 
     /// <summary>Flags of IQL fine-tuning that PPO and SAC do not take.</summary>
     static readonly string[] IqlOnly = ["init_agent", "offline_data", "offline_path", "mixing_ratio"];
@@ -181,6 +194,8 @@ public static class TrainOnlineCommand
             TorchThreads = a.Has("torch_threads") ? ppo.TorchThreads : o.TorchThreads,
             TensorboardDir = ppo.TensorboardDir,
             LogDir = logDir,
+            DsrPath = OffPolicyDsrPath(a),
+            Shaping = ShapingOptions(a),
         };
         o = o with
         {
@@ -217,6 +232,8 @@ public static class TrainOnlineCommand
             Tau = a.Has("tau") ? sac.Tau : o.Tau,
             BufferSize = a.Has("buffer_size") ? sac.BufferSize : o.BufferSize,
             LogDir = a.RequiredString("log_csv"),
+            DsrPath = OffPolicyDsrPath(a),
+            Shaping = ShapingOptions(a),
         };
         o = o with
         {

@@ -21,7 +21,9 @@ namespace O2O.Learning.OffPolicy;
 /// in the environment with one update per env step (CORL's fine-tuning), the offline data kept in the buffer or
 /// dropped; the actor's learning rate is reset to Lr, because the offline cosine schedule ends near zero and would
 /// freeze the actor online. Observations are z-scored with the offline data's statistics, which the agent keeps,
-/// and rewards scaled as offline.
+/// and rewards scaled as offline. Online, a DSR (<see cref="OffPolicySupport"/>) scores every stored pair and every
+/// kept offline row on raw observations and shapes each sampled batch (reward pessimism), or adds its support-scaled
+/// term to the Q loss at actions of the Gaussian actor (value pessimism); c is the DSR's times the reward scale.
 /// The actor is a Gaussian with a state-independent log-std over an untransformed mean (actions are clipped by the
 /// environment), so it is the same kind of actor as BC's and PPO's; CORL squashes the mean with tanh.
 /// </summary>
@@ -48,7 +50,10 @@ public sealed class IqlLearner : ILearner
     readonly Scalar gamma, expectile, beta;
     readonly VecEnv? env;
     readonly PolicyRunner? policy;
+    readonly OffPolicySupport? dsr;
     readonly float[] rawObs = [], action = [], normObs = [], normNext = [];
+    readonly float[] rawStates = [], policyActions = [], policyNoise = [];
+    static readonly Scalar ActionLow = -1.0, ActionHigh = 1.0, One = 1.0;
     readonly List<double> finishedReturns = [], finishedLengths = [];
 
     /// <summary>
@@ -64,13 +69,20 @@ public sealed class IqlLearner : ILearner
         var keep = !options.Online || options.OfflineData == "keep";
         if (keep) CheckData(data);
         using var agent = options.Online ? AgentFile.Load(options.InitAgent!, spec.Id, od, ad, Name) : null;
+        // Loaded before the seed is set: building the DSR's networks draws from libtorch's generator.
+        dsr = agent is null ? null
+            : OffPolicySupport.Create(options.DsrPath, options.Shaping, spec, agent.RewardScale, options.Steps);
         TorchRuntime.Configure(options.Seed, options.TorchThreads);
         rng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 5);
         RewardScale = agent?.RewardScale ?? (options.NormalizeReward ? ScaleForReturns(EpisodeReturns(data!)) : 1.0);
         obsNorm = agent is null ? DataNorm(data!.Observations, data.Count) : AgentNorm(agent.State, od);
-        var offline = keep ? Prepare(data!.ToQLearningTransitions()) : null;
+        var transitions = keep ? data!.ToQLearningTransitions() : null;
+        var offline = transitions is null ? null : Prepare(transitions);
+        // σ of the kept offline rows, once and batched, on the raw observations the DSR was trained on.
+        var offlineSupport = transitions is null || dsr is null ? null
+            : dsr.ScoreOffline(transitions.Observations, transitions.Actions, transitions.Count);
         buffer = options.Online
-            ? new ReplayBuffer(od, ad, options.BufferSize, offline, options.MixingRatio)
+            ? new ReplayBuffer(od, ad, options.BufferSize, offline, options.MixingRatio, offlineSupport: offlineSupport)
             : new ReplayBuffer(od, ad, capacity: 1, offline, mixingRatio: 1.0);
         var hidden = agent?.Hidden ?? options.Hidden;
         actor = new GaussianActor(od, ad, hidden, Activation.Relu);
@@ -89,6 +101,12 @@ public sealed class IqlLearner : ILearner
         action = new float[ad];
         normObs = new float[od];
         normNext = new float[od];
+        if (dsr is { ValuePessimism: true })
+        {
+            rawStates = new float[options.BatchSize * od];
+            policyActions = new float[options.BatchSize * ad];
+            policyNoise = new float[options.BatchSize * ad];
+        }
         policy = new PolicyRunner(actor, obsNorm);
         env = new VecEnv(options.EnvId, 1, options.Seed, threads: 1);
         env.Reset();
@@ -157,10 +175,13 @@ public sealed class IqlLearner : ILearner
 
     public string Name => "iql";
     public IReadOnlyList<string> TimeColumns =>
-        options.Online ? ["time/env_s", "time/update_s"] : ["time/update_s"];
+        options.Online ? ["time/env_s", "time/update_s", .. dsr is null ? [] : new[] { OffPolicySupport.TimeColumn }]
+            : ["time/update_s"];
     public IReadOnlyList<string> MetricColumns =>
         [.. options.Online ? EpisodeColumns : [], .. LossColumns, "charts/actor_lr"];
-    public IReadOnlyList<string> ExtraColumns => [];
+    public IReadOnlyList<string> ExtraColumns => dsr is null ? [] : OffPolicySupport.Columns;
+
+    TimeSpan DsrElapsed => dsr?.Elapsed ?? TimeSpan.Zero;
 
     public bool TrainEpoch(int epoch, long envStepsDone, IDictionary<string, double> row)
     {
@@ -170,23 +191,28 @@ public sealed class IqlLearner : ILearner
         var envClock = new Stopwatch();
         var sums = new double[LossColumns.Length];
         var done = 0;
+        TimeSpan dsrInEnv = TimeSpan.Zero, dsrInUpdates = TimeSpan.Zero;
         for (var s = 0; s < options.StepsPerEpoch; s++, done++)
         {
+            var before = DsrElapsed;
             if (env is not null)
             {
                 envClock.Start();
                 Interact();
                 envClock.Stop();
             }
+            dsrInEnv += DsrElapsed - before;
+            before = DsrElapsed;
             updateClock.Start();
             var finite = Update(envStepsDone + s, sums);
             updateClock.Stop();
+            dsrInUpdates += DsrElapsed - before;
             if (!finite) return false;
         }
-        row["time/update_s"] = updateClock.Elapsed.TotalSeconds;
+        row["time/update_s"] = (updateClock.Elapsed - dsrInUpdates).TotalSeconds;
         if (env is not null)
         {
-            row["time/env_s"] = envClock.Elapsed.TotalSeconds;
+            row["time/env_s"] = (envClock.Elapsed - dsrInEnv).TotalSeconds;
             if (finishedReturns.Count > 0)
             {
                 row["train/return_mean"] = finishedReturns.Average();
@@ -196,10 +222,14 @@ public sealed class IqlLearner : ILearner
         }
         for (var i = 0; i < LossColumns.Length; i++) row[LossColumns[i]] = sums[i] / done;
         row["charts/actor_lr"] = actorOptimizer.LearningRate;
+        dsr?.WriteColumns(row);
         return AllFinite();
     }
 
-    /// <summary>One env step with a sample of the policy, stored as the offline data is (z-scored, scaled).</summary>
+    /// <summary>
+    /// One env step with a sample of the policy, stored as the offline data is (z-scored, scaled), with the DSR's σ of
+    /// the raw observation and the executed action.
+    /// </summary>
     void Interact()
     {
         var e = env!;
@@ -211,7 +241,8 @@ public sealed class IqlLearner : ILearner
         var ended = e.Terminated[0] || e.Truncated[0];
         obsNorm.Normalize(rawObs, normObs, 1);
         obsNorm.Normalize(ended ? e.FinalObs : e.Obs, normNext, 1);
-        buffer.Add(normObs, action, (float)(e.Rewards[0] * RewardScale), normNext, e.Terminated[0]);
+        var sigma = dsr?.Score(rawObs, action) ?? 1f;
+        buffer.Add(normObs, action, (float)(e.Rewards[0] * RewardScale), normNext, e.Terminated[0], sigma);
         if (!ended) return;
         finishedReturns.Add(e.EpisodeReturn[0]);
         finishedLengths.Add(e.EpisodeLength[0]);
@@ -220,10 +251,12 @@ public sealed class IqlLearner : ILearner
     /// <summary>The actor's learning rate at update k: lr·(1 + cos(π·k / Steps)) / 2 (CORL's schedule).</summary>
     public static double CosineLr(double lr, long k, long steps) => lr * 0.5 * (1 + Math.Cos(Math.PI * k / steps));
 
-    /// <summary>One batch: V, then Q and its targets, then the actor.</summary>
+    /// <summary>One batch: V, then Q and its targets, then the actor. Online, k is the env steps done before this one.
+    /// </summary>
     bool Update(long k, double[] sums)
     {
         buffer.Sample(batch, rng);
+        dsr?.ShapeRewards(batch, k);
         using var scope = NewDisposeScope();
         int n = batch.Size, od = spec.ObsDim, ad = spec.ActDim;
         var obs = tensor(batch.Obs, [n, od]);
@@ -243,7 +276,9 @@ public sealed class IqlLearner : ILearner
         var target = IqlLosses.QTarget(tensor(batch.Rewards), tensor(batch.Terminals), nextV, gamma);
         var (q1, q2) = critics.Values(obs, act);
         var qLoss = IqlLosses.QLoss(q1, q2, target);
-        if (!GradientStep.TryStep(qLoss, criticOptimizer)) return false;
+        // The DSR's value term joins the step; losses/q stays the regression loss (the term is dsr/penalty_mean).
+        var qStep = dsr is { CriticBeta: > 0 } ? qLoss.add(SupportTerm(obs), One) : qLoss;
+        if (!GradientStep.TryStep(qStep, criticOptimizer)) return false;
         critics.UpdateTargets();
 
         var (logProb, _) = actor.Evaluate(obs, act);
@@ -260,6 +295,38 @@ public sealed class IqlLearner : ILearner
             sums[4] += v.mean().item<float>();
         }
         return true;
+    }
+
+    /// <summary>
+    /// Value pessimism: ½·β_t·Σ_k mean((1 − σ(s, a'))·Q_k(s, a')) (½ as in the Q loss) over a' ~ π(·|s),
+    /// the Gaussian actor's sample clipped to the action box as the environment would, σ of the raw (denormalised)
+    /// states.
+    /// </summary>
+    Tensor SupportTerm(Tensor obs)
+    {
+        int n = batch.Size, od = spec.ObsDim, ad = spec.ActDim;
+        for (var i = 0; i < policyNoise.Length; i++) policyNoise[i] = (float)rng.NextGaussian();
+        Tensor piAction;
+        using (no_grad())
+        {
+            var sample = actor.call(obs).add(actor.LogStd.exp() * tensor(policyNoise, [n, ad]), One);
+            piAction = sample.clamp(ActionLow, ActionHigh);
+        }
+        piAction.data<float>().CopyTo(policyActions);
+        Denormalize(obsNorm, batch.Obs, rawStates, n);
+        var penalty = dsr!.PolicyPenalty(rawStates, policyActions, n);
+        var (q1, q2) = critics.Values(obs, piAction);
+        return dsr.CriticTerm(penalty, q1, q2, weight: 0.5);
+    }
+
+    /// <summary>Raw observations back from z-scores: x = z·√(var + ε) + mean (the normaliser's clip is not undone).
+    /// </summary>
+    public static void Denormalize(RunningNorm norm, ReadOnlySpan<float> z, Span<float> raw, int n)
+    {
+        var d = norm.Dim;
+        for (var r = 0; r < n; r++)
+            for (var j = 0; j < d; j++)
+                raw[r * d + j] = (float)(z[r * d + j] * Math.Sqrt(norm.Var[j] + norm.Epsilon) + norm.Mean[j]);
     }
 
     bool AllFinite() =>
@@ -279,6 +346,7 @@ public sealed class IqlLearner : ILearner
         state.Add("envs.reals", reals);
         state.Add("envs.ints", ints);
         buffer.WriteState(state);
+        dsr?.WriteState(state);
     }
 
     /// <summary>The agent's networks and normaliser (what fine-tuning starts from).</summary>
@@ -310,6 +378,7 @@ public sealed class IqlLearner : ILearner
         if (env is null) return;
         env.SetState(state.Doubles("envs.reals"), state.Longs("envs.ints"));
         buffer.ReadState(state);
+        dsr?.ReadState(state);
     }
 
     /// <summary>
@@ -342,5 +411,6 @@ public sealed class IqlLearner : ILearner
         gamma.Dispose();
         expectile.Dispose();
         beta.Dispose();
+        dsr?.Dispose();
     }
 }

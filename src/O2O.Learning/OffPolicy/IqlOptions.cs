@@ -47,6 +47,10 @@ public sealed record IqlOptions : O2O.Learning.Training.IRunOptions
     public double? MixingRatio { get; init; }
     /// <summary>Online transitions the replay buffer keeps.</summary>
     public int BufferSize { get; init; } = 2_000_000;
+    /// <summary>A frozen DSR checkpoint (train-dsr) whose support shapes the online phase; null: none.</summary>
+    public string? DsrPath { get; init; }
+    /// <summary>How the DSR shapes it (pessimism, β, η, annealing, support mode); read only with DsrPath.</summary>
+    public O2O.Learning.Ppo.DsrShapingOptions Shaping { get; init; } = new();
     [JsonIgnore] public bool Verbose { get; init; } = true;
     [JsonIgnore] public bool Online => InitAgent is not null;
 
@@ -80,5 +84,9 @@ public sealed record IqlOptions : O2O.Learning.Training.IRunOptions
         OptionError.Require(BufferSize > 0, $"BufferSize must be > 0, got {BufferSize}", nameof(BufferSize));
         OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
+        OptionError.Require(DsrPath is null || Online,
+            "DsrPath shapes online transitions: it needs InitAgent (fine-tuning), not offline IQL",
+            nameof(DsrPath), nameof(InitAgent));
+        if (DsrPath is not null) Shaping.Validate();
     }
 }

@@ -20,6 +20,11 @@ public sealed class ReplayBatch(int size, int obsDim, int actDim)
     /// rows and for offline data given without returns, as in Cal-QL.
     /// </summary>
     public float[] Returns { get; } = new float[size];
+    /// <summary>
+    /// The frozen DSR's support σ(s, a) ∈ [0, 1] of each row, scored once when the row was stored (1 when the buffer
+    /// was given no σ): <see cref="OffPolicySupport"/> shapes the batch's rewards from it.
+    /// </summary>
+    public float[] Support { get; } = new float[size];
     /// <summary>Rows of the batch that came from the offline part.</summary>
     public int OfflineRows { get; internal set; }
 }
@@ -30,14 +35,15 @@ public sealed class ReplayBatch(int size, int obsDim, int actDim)
 /// the two: with a mixing ratio R, R of every batch comes from the offline part (Cal-QL's 0.5; 0 = online only);
 /// without one, both parts form a single pool sampled uniformly (CORL appends online data after the offline data).
 /// A fractional R·batch is carried over from batch to batch, so the share of offline rows is exactly R in the long
-/// run. The ring (and the carry) go into checkpoints, so a resumed run samples the same rows.
+/// run. Each row also carries a support σ (the DSR's, scored once at insertion; 1 without a DSR). The ring (with its
+/// σ) and the carry go into checkpoints, so a resumed run samples the same rows.
 /// </summary>
 public sealed class ReplayBuffer
 {
     readonly int obsDim, actDim;
-    readonly float[] obs, actions, rewards, nextObs, terminals;
+    readonly float[] obs, actions, rewards, nextObs, terminals, support;
     readonly OfflineDataset? offline;
-    readonly float[]? offlineReturns;
+    readonly float[]? offlineReturns, offlineSupport;
     const double CarryTolerance = 1e-9;
     double offlineCarry;
     int head;
@@ -47,8 +53,9 @@ public sealed class ReplayBuffer
     /// </param>
     /// <param name="mixingRatio">Share of each batch from the offline part, in [0, 1]; null samples one pool.</param>
     /// <param name="offlineReturns">Monte-Carlo return of each offline row (Cal-QL), or null.</param>
+    /// <param name="offlineSupport">The DSR's support σ of each offline row, or null (σ = 1).</param>
     public ReplayBuffer(int obsDim, int actDim, int capacity, OfflineDataset? offline = null,
-        double? mixingRatio = null, float[]? offlineReturns = null)
+        double? mixingRatio = null, float[]? offlineReturns = null, float[]? offlineSupport = null)
     {
         if (capacity <= 0) throw new OptionError($"BufferSize must be > 0, got {capacity}", "BufferSize");
         if (mixingRatio is < 0 or > 1)
@@ -69,8 +76,11 @@ public sealed class ReplayBuffer
         this.actDim = actDim;
         if (offlineReturns is not null && offlineReturns.Length != (offline?.Count ?? 0))
             throw new ArgumentException("one Monte-Carlo return per offline row is needed", nameof(offlineReturns));
+        if (offlineSupport is not null && offlineSupport.Length != (offline?.Count ?? 0))
+            throw new ArgumentException("one support value per offline row is needed", nameof(offlineSupport));
         this.offline = offline;
         this.offlineReturns = offlineReturns;
+        this.offlineSupport = offlineSupport;
         Capacity = capacity;
         MixingRatio = mixingRatio;
         obs = new float[(long)capacity * obsDim];
@@ -78,6 +88,7 @@ public sealed class ReplayBuffer
         rewards = new float[capacity];
         nextObs = new float[(long)capacity * obsDim];
         terminals = new float[capacity];
+        support = new float[capacity];
     }
 
     public int Capacity { get; }
@@ -88,15 +99,19 @@ public sealed class ReplayBuffer
     /// <summary>Online transitions added since the start (including overwritten ones).</summary>
     public long Added { get; private set; }
 
-    /// <summary>Store one online transition; <paramref name="terminated"/> is a true end, not a time limit.</summary>
+    /// <summary>
+    /// Store one online transition; <paramref name="terminated"/> is a true end, not a time limit;
+    /// <paramref name="supportValue"/> is the DSR's σ of the pair (1 without a DSR).
+    /// </summary>
     public void Add(ReadOnlySpan<float> observation, ReadOnlySpan<float> action, float reward,
-        ReadOnlySpan<float> nextObservation, bool terminated)
+        ReadOnlySpan<float> nextObservation, bool terminated, float supportValue = 1f)
     {
         observation.CopyTo(obs.AsSpan(head * obsDim, obsDim));
         action.CopyTo(actions.AsSpan(head * actDim, actDim));
         rewards[head] = reward;
         nextObservation.CopyTo(nextObs.AsSpan(head * obsDim, obsDim));
         terminals[head] = terminated ? 1f : 0f;
+        support[head] = supportValue;
         head = (head + 1) % Capacity;
         OnlineCount = Math.Min(OnlineCount + 1, Capacity);
         Added++;
@@ -140,6 +155,7 @@ public sealed class ReplayBuffer
         nextObs.AsSpan(k * obsDim, obsDim).CopyTo(b.NextObs.AsSpan(i * obsDim, obsDim));
         b.Terminals[i] = terminals[k];
         b.Returns[i] = 0f;
+        b.Support[i] = support[k];
     }
 
     void CopyOffline(int k, ReplayBatch b, int i)
@@ -151,9 +167,10 @@ public sealed class ReplayBuffer
         d.NextObservations.AsSpan(k * obsDim, obsDim).CopyTo(b.NextObs.AsSpan(i * obsDim, obsDim));
         b.Terminals[i] = d.Terminals![k] ? 1f : 0f;
         b.Returns[i] = offlineReturns?[k] ?? 0f;
+        b.Support[i] = offlineSupport?[k] ?? 1f;
     }
 
-    /// <summary>The online ring's filled part, its write position and the mixing carry.</summary>
+    /// <summary>The online ring's filled part (σ included), its write position and the mixing carry.</summary>
     public void WriteState(TrainingState state, string prefix = "replay.")
     {
         var n = OnlineCount;
@@ -162,6 +179,7 @@ public sealed class ReplayBuffer
         state.Add(prefix + "rewards", rewards[..n]);
         state.Add(prefix + "next_obs", nextObs[..(n * obsDim)]);
         state.Add(prefix + "terminals", terminals[..n]);
+        state.Add(prefix + "support", support[..n]);
         state.Add(prefix + "counters", [head, n, Added, OfflineCount]);
         state.Add(prefix + "carry", [offlineCarry]);
     }
@@ -178,6 +196,9 @@ public sealed class ReplayBuffer
         state.Floats(prefix + "rewards").CopyTo(rewards, 0);
         state.Floats(prefix + "next_obs").CopyTo(nextObs, 0);
         state.Floats(prefix + "terminals").CopyTo(terminals, 0);
+        // Checkpoints written before the support column existed held no DSR: σ = 1.
+        if (state.Contains(prefix + "support")) state.Floats(prefix + "support").CopyTo(support, 0);
+        else Array.Fill(support, 1f, 0, n);
         head = (int)c[0];
         OnlineCount = n;
         Added = c[2];

@@ -17,6 +17,9 @@ namespace O2O.Learning.OffPolicy;
 /// gradient update at a time: act (uniformly at random for the first LearningStarts steps) → store the transition
 /// (a time limit is not a termination) → sample a batch → twin-critic update towards the soft Bellman target of
 /// the Polyak-averaged target critics → actor update → temperature update → target update.
+/// With a DSR (<see cref="OffPolicySupport"/>) each stored pair gets its support σ, each sampled batch's rewards
+/// are shaped with the current β_t and η_t, and with value pessimism the critic loss gains
+/// β_t·E[(1 − σ(s, a'))·Q(s, a')].
 /// The <see cref="RunHarness"/> does the rest (evaluation, logs, checkpoints, resume, rollback).
 /// </summary>
 public sealed class SacLearner : ILearner
@@ -39,9 +42,11 @@ public sealed class SacLearner : ILearner
     readonly ReplayBuffer buffer;
     readonly ReplayBatch batch;
     readonly SquashedPolicy policy;
+    readonly OffPolicySupport? dsr;
     readonly Rng rng;
-    readonly float[] observation, action, noise;
+    readonly float[] observation, action, noise, policyActions;
     readonly Scalar gamma, targetEntropy;
+    static readonly Scalar One = 1.0;
     readonly List<double> finishedReturns = [], finishedLengths = [];
 
     public SacLearner(SacOptions options)
@@ -49,6 +54,8 @@ public sealed class SacLearner : ILearner
         options.Validate();
         this.options = options;
         spec = EnvRegistry.Get(options.EnvId);
+        // Loaded before the seed is set: building the DSR's networks draws from libtorch's generator.
+        dsr = OffPolicySupport.Create(options.DsrPath, options.Shaping, spec, 1.0, options.TotalSteps);
         TorchRuntime.Configure(options.Seed, options.TorchThreads);
         rng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 3);
         int od = spec.ObsDim, ad = spec.ActDim;
@@ -64,6 +71,7 @@ public sealed class SacLearner : ILearner
         observation = new float[od];
         action = new float[ad];
         noise = new float[options.BatchSize * ad];
+        policyActions = dsr is { ValuePessimism: true } ? new float[options.BatchSize * ad] : [];
         gamma = options.Gamma;
         targetEntropy = options.TargetEntropy ?? -ad;
         env = new VecEnv(options.EnvId, 1, options.Seed, threads: 1);
@@ -71,9 +79,10 @@ public sealed class SacLearner : ILearner
     }
 
     public string Name => "sac";
-    public IReadOnlyList<string> TimeColumns => TimeColumnNames;
+    public IReadOnlyList<string> TimeColumns =>
+        dsr is null ? TimeColumnNames : [.. TimeColumnNames, OffPolicySupport.TimeColumn];
     public IReadOnlyList<string> MetricColumns => MetricColumnNames;
-    public IReadOnlyList<string> ExtraColumns => [];
+    public IReadOnlyList<string> ExtraColumns => dsr is null ? [] : OffPolicySupport.Columns;
 
     bool AutoTemperature => options.Alpha is null;
 
@@ -85,6 +94,7 @@ public sealed class SacLearner : ILearner
         var envClock = new Stopwatch();
         var actClock = new Stopwatch();
         var updateClock = new Stopwatch();
+        var dsrInUpdates = TimeSpan.Zero;
         var finite = true;
         for (var s = 0; s < options.StepsPerEpoch && finite; s++)
         {
@@ -97,13 +107,15 @@ public sealed class SacLearner : ILearner
             envClock.Stop();
             Store();
             if (envStepsDone + s < options.LearningStarts) continue;
+            var dsrBefore = dsr?.Elapsed ?? TimeSpan.Zero;
             updateClock.Start();
-            finite = Update(stats);
+            finite = Update(stats, envStepsDone + s);
             updateClock.Stop();
+            dsrInUpdates += (dsr?.Elapsed ?? TimeSpan.Zero) - dsrBefore;
         }
         row["time/env_s"] = envClock.Elapsed.TotalSeconds;
         row["time/act_s"] = actClock.Elapsed.TotalSeconds;
-        row["time/update_s"] = updateClock.Elapsed.TotalSeconds;
+        row["time/update_s"] = (updateClock.Elapsed - dsrInUpdates).TotalSeconds;
         if (finishedReturns.Count > 0)
         {
             row["train/return_mean"] = finishedReturns.Average();
@@ -111,6 +123,7 @@ public sealed class SacLearner : ILearner
         }
         row["train/episodes"] = finishedReturns.Count;
         stats.WriteTo(row, Alpha());
+        dsr?.WriteColumns(row);
         return finite && AllFinite();
     }
 
@@ -125,11 +138,15 @@ public sealed class SacLearner : ILearner
         policy.Act(observation, 1, action, rng);
     }
 
-    /// <summary>The last step as a transition; after an episode end the next observation is the final one.</summary>
+    /// <summary>
+    /// The last step as a transition, with the DSR's σ of the pair; after an episode end the next observation is the
+    /// final one.
+    /// </summary>
     void Store()
     {
         var ended = env.Terminated[0] || env.Truncated[0];
-        buffer.Add(observation, action, env.Rewards[0], ended ? env.FinalObs : env.Obs, env.Terminated[0]);
+        var sigma = dsr?.Score(observation, action) ?? 1f;
+        buffer.Add(observation, action, env.Rewards[0], ended ? env.FinalObs : env.Obs, env.Terminated[0], sigma);
         if (!ended) return;
         finishedReturns.Add(env.EpisodeReturn[0]);
         finishedLengths.Add(env.EpisodeLength[0]);
@@ -142,10 +159,14 @@ public sealed class SacLearner : ILearner
         return a.item<float>();
     }
 
-    /// <summary>One gradient step of critics, actor and temperature, then the target update.</summary>
-    bool Update(UpdateStats stats)
+    /// <summary>
+    /// One gradient step of critics, actor and temperature, then the target update; <paramref name="step"/> is the
+    /// env steps done before this one (the DSR's annealing clock).
+    /// </summary>
+    bool Update(UpdateStats stats, long step)
     {
         buffer.Sample(batch, rng);
+        dsr?.ShapeRewards(batch, step);
         using var scope = NewDisposeScope();
         int n = batch.Size, od = spec.ObsDim, ad = spec.ActDim;
         var obs = tensor(batch.Obs, [n, od]);
@@ -163,7 +184,9 @@ public sealed class SacLearner : ILearner
         }
         var (q1Value, q2Value) = critics.Values(obs, act);
         var criticLoss = SacLosses.CriticLoss(q1Value, q2Value, target);
-        if (!GradientStep.TryStep(criticLoss, criticOptimizer)) return false;
+        // The DSR's value term joins the step; losses/critic stays the regression loss (the term is dsr/penalty_mean).
+        var criticStep = dsr is { CriticBeta: > 0 } ? criticLoss.add(SupportTerm(obs), One) : criticLoss;
+        if (!GradientStep.TryStep(criticStep, criticOptimizer)) return false;
 
         var (piAction, logProb) = actor.Sample(obs, Noise());
         var (q1Pi, q2Pi) = critics.Values(obs, piAction);
@@ -182,6 +205,20 @@ public sealed class SacLearner : ILearner
         stats.Add(criticLoss.item<float>(), actorLoss.item<float>(), temperatureLoss, q1Value.mean().item<float>(),
             logProb.mean().item<float>());
         return true;
+    }
+
+    /// <summary>
+    /// Value pessimism: β_t·Σ_k mean((1 − σ(s, a'))·Q_k(s, a')) over a' ~ π(·|s) at the batch's states (raw in
+    /// SAC's buffer), σ without gradient and a' fixed: it pushes each critic down where the data's support is low.
+    /// </summary>
+    Tensor SupportTerm(Tensor obs)
+    {
+        Tensor piAction;
+        using (no_grad()) piAction = actor.Sample(obs, Noise()).Action;
+        piAction.data<float>().CopyTo(policyActions);
+        var penalty = dsr!.PolicyPenalty(batch.Obs, policyActions, batch.Size);
+        var (q1, q2) = critics.Values(obs, piAction);
+        return dsr.CriticTerm(penalty, q1, q2, weight: 1);
     }
 
     /// <summary>Standard-normal noise for a batch of actions, from the learner's RNG (checkpointed).</summary>
@@ -237,6 +274,7 @@ public sealed class SacLearner : ILearner
         state.Add("envs.reals", reals);
         state.Add("envs.ints", ints);
         buffer.WriteState(state);
+        dsr?.WriteState(state);
     }
 
     public void ReadState(TrainingState state, bool modelOnly)
@@ -252,6 +290,7 @@ public sealed class SacLearner : ILearner
         rng.SetState(state.Words("rng"));
         env.SetState(state.Doubles("envs.reals"), state.Longs("envs.ints"));
         buffer.ReadState(state);
+        dsr?.ReadState(state);
     }
 
     /// <summary>The actor as a PyTorch state dict (net.fc0 …, net.out) with metadata; format o2o.sac-actor.</summary>
@@ -289,5 +328,6 @@ public sealed class SacLearner : ILearner
         logAlpha.Dispose();
         gamma.Dispose();
         targetEntropy.Dispose();
+        dsr?.Dispose();
     }
 }

@@ -32,6 +32,10 @@ public sealed record SacOptions : O2O.Learning.Training.IRunOptions
     public double? Alpha { get; init; }
     /// <summary>Target entropy H̄ of the automatic temperature; null = −|A|.</summary>
     public double? TargetEntropy { get; init; }
+    /// <summary>A frozen DSR checkpoint (train-dsr) whose support shapes the online phase; null: none.</summary>
+    public string? DsrPath { get; init; }
+    /// <summary>How the DSR shapes it (pessimism, β, η, annealing, support mode); read only with DsrPath.</summary>
+    public O2O.Learning.Ppo.DsrShapingOptions Shaping { get; init; } = new();
     public int Seed { get; init; } = 1;
     /// <summary>Evaluate every this many env steps (rounded up to whole epochs).</summary>
     public long EvalEvery { get; init; } = 5000;
@@ -72,5 +76,6 @@ public sealed record SacOptions : O2O.Learning.Training.IRunOptions
         OptionError.Require(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
         OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
+        if (DsrPath is not null) Shaping.Validate();
     }
 }
