@@ -194,6 +194,52 @@ public class CqlRunTests : IDisposable
     }
 
     [Fact]
+    public void The_dsr_at_beta_and_eta_zero_gives_the_plain_numbers_and_both_pessimisms_differ()
+    {
+        var (_, online) = AgentAndOnline("dsr", calibrated: false);
+        var plain = online with { RunName = "plain" };
+        using (var t = new CqlTrainer(plain, null)) t.Run();
+        var zero = online with
+        {
+            RunName = "zero", DsrPath = OffPolicySupportTests.FixtureDsr(),
+            Shaping = new O2O.Learning.Ppo.DsrShapingOptions { Beta = 0, Eta = 0 },
+        };
+        using (var t = new CqlTrainer(zero, null)) t.Run();
+        Assert.Equal(SacRunTests.WithoutTimingAndDsr(plain.Csv), SacRunTests.WithoutTimingAndDsr(zero.Csv));
+        Assert.Contains("time/dsr_s", File.ReadLines(zero.Csv).First(), StringComparison.Ordinal);
+        string Critic(string pessimism)
+        {
+            var o = online with
+            {
+                RunName = "rv-" + pessimism, DsrPath = OffPolicySupportTests.FixtureDsr(),
+                Shaping = new O2O.Learning.Ppo.DsrShapingOptions { Pessimism = pessimism, Beta = 1, Eta = 0, Anneal = "none" },
+            };
+            using (var t = new CqlTrainer(o, null)) t.Run();
+            var lines = File.ReadAllLines(o.Csv);
+            return lines[2].Split(',')[Array.IndexOf(lines[0].Split(','), "losses/critic")];
+        }
+        var none = File.ReadAllLines(plain.Csv)[2].Split(',')[Array.IndexOf(File.ReadLines(plain.Csv).First().Split(','), "losses/critic")];
+        var (reward, value) = (Critic("reward"), Critic("value"));
+        Assert.NotEqual(none, reward);
+        Assert.NotEqual(none, value);
+        Assert.NotEqual(reward, value);
+    }
+
+    [Fact]
+    public void Fine_tuning_with_the_dsr_in_the_value_resumes_to_the_same_log()
+    {
+        var (_, online) = AgentAndOnline("dsr-resume", calibrated: false);
+        var o = online with
+        {
+            DsrPath = OffPolicySupportTests.FixtureDsr(),
+            Shaping = new O2O.Learning.Ppo.DsrShapingOptions { Pessimism = "value", AnnealFrac = 1 },
+        };
+        var (whole, resumed) = WholeAndResumed(o, null);
+        Assert.Equal(4, whole.Length);
+        Assert.Equal(whole, resumed);
+    }
+
+    [Fact]
     public void Agents_of_another_algorithm_or_env_and_bad_settings_are_one_line_errors()
     {
         var (data, online) = AgentAndOnline("bad", calibrated: false);
@@ -214,6 +260,8 @@ public class CqlRunTests : IDisposable
             new CqlTrainer(online with { MixingRatio = -0.1 }, null)).Options);
         Assert.Equal(["KeepConservative"], Assert.Throws<O2O.Core.OptionError>(() =>
             new CqlTrainer(Tiny("k", 1) with { KeepConservative = true }, data)).Options);
+        Assert.Equal(["DsrPath", "InitAgent"], Assert.Throws<O2O.Core.OptionError>(() =>
+            new CqlTrainer(Tiny("d", 1) with { DsrPath = OffPolicySupportTests.FixtureDsr() }, data)).Options);
         var walker = new OfflineDataset(3, 17, 6, new float[51], new float[18], new float[3]);
         Assert.Contains("17 observation and 6 action dims but Hopper-v4 has 11 and 3",
             Assert.ThrowsAny<O2O.Core.UserError>(() => new CqlTrainer(Tiny("w", 1), walker)).Message, StringComparison.Ordinal);

@@ -55,9 +55,9 @@ public class IqlRunTests : IDisposable
         bool[] terminals = [false, true, false, false, true, false, false];
         bool[] timeouts = [false, false, false, false, false, false, true];
         var data = new OfflineDataset(7, 1, 1, new float[7], new float[7], r, null, terminals, timeouts);
-        Assert.Equal([3.0, 13.0, 10.0], IqlLearner.EpisodeReturns(data));
-        Assert.Equal(1000 / 10.0, IqlLearner.ScaleForReturns(IqlLearner.EpisodeReturns(data)), 12);
-        Assert.Equal(1.0, IqlLearner.ScaleForReturns([4.0]));
+        Assert.Equal([3.0, 13.0, 10.0], OfflineTransitions.EpisodeReturns(data));
+        Assert.Equal(1000 / 10.0, OfflineTransitions.ScaleForReturns(OfflineTransitions.EpisodeReturns(data)), 12);
+        Assert.Equal(1.0, OfflineTransitions.ScaleForReturns([4.0]));
         Assert.Equal(3e-4, IqlLearner.CosineLr(3e-4, 0, 100), 15);
         Assert.Equal(1.5e-4, IqlLearner.CosineLr(3e-4, 50, 100), 15);
     }
@@ -71,7 +71,7 @@ public class IqlRunTests : IDisposable
         var z = new float[4];
         var back = new float[4];
         norm.Normalize(raw, z, 2);
-        IqlLearner.Denormalize(norm, z, back, 2);
+        OfflineTransitions.Denormalize(norm, z, back, 2);
         for (var i = 0; i < 4; i++) Assert.Equal(raw[i], back[i], 4);
     }
 

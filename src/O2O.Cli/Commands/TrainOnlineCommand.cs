@@ -287,6 +287,8 @@ public static class TrainOnlineCommand
             BufferSize = a.Has("buffer_size") ? sac.BufferSize : o.BufferSize,
             TargetEntropy = sac.TargetEntropy,
             LogDir = a.RequiredString("log_csv"),
+            DsrPath = OffPolicyDsrPath(a),
+            Shaping = ShapingOptions(a),
         };
         var arm = o.KeepConservative ? "conservative" : "plain";
         o = o with

@@ -21,7 +21,9 @@ namespace O2O.Learning.OffPolicy;
 /// the agent with SAC in the environment, one update per env step, with the conservative term kept
 /// (KeepConservative: Cal-QL's fine-tuning) or removed (the Off2On setting where fine-tuning is known to dip), the
 /// offline data kept in the buffer or dropped. Observations are z-scored with the offline data's statistics (kept
-/// in the agent) and rewards scaled as offline, online too.
+/// in the agent) and rewards scaled as offline, online too. Online, a frozen DSR (DsrPath) scores each stored pair on
+/// its raw observation and shapes every sampled batch (<see cref="OffPolicySupport"/>), or, with value pessimism,
+/// adds β_t·Σ_k mean((1 − σ(s, a'))·Q_k(s, a')) over a' ~ π(·|s) to the critic loss.
 /// </summary>
 public sealed class CqlLearner : ILearner
 {
@@ -48,10 +50,12 @@ public sealed class CqlLearner : ILearner
     readonly Rng rng;
     readonly Scalar gamma, targetEntropy, weight;
     readonly VecEnv? env;
+    readonly OffPolicySupport? dsr;
     readonly SquashedPolicy policy;
     readonly float[] rawObs = [], action = [], normObs = [], normNext = [];
     readonly int[] hidden;
     readonly Dictionary<int, float[]> draws = [];
+    float[]? rawStates, policyActions;
     readonly List<double> finishedReturns = [], finishedLengths = [];
 
     /// <summary>
@@ -69,6 +73,9 @@ public sealed class CqlLearner : ILearner
         if (keep) OfflineTransitions.Check(data, spec, options.Algo);
         using var agent = options.Online ? AgentFile.Load(options.InitAgent!, spec.Id, od, ad, "cql", "calql") : null;
         calibrated = agent is null ? options.Calibrated : (string?)agent.Meta["algo"] == "calql";
+        // Loaded before the seed is set: building the DSR's networks draws from libtorch's generator.
+        dsr = agent is null ? null
+            : OffPolicySupport.Create(options.DsrPath, options.Shaping, spec, agent.RewardScale, options.Steps);
         TorchRuntime.Configure(options.Seed, options.TorchThreads);
         rng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 7);
         RewardScale = agent?.RewardScale ?? (options.NormalizeReward
@@ -76,10 +83,14 @@ public sealed class CqlLearner : ILearner
         obsNorm = agent is null
             ? OfflineTransitions.DataNorm(data!.Observations, data.Count)
             : OfflineTransitions.AgentNorm(agent.State, od);
-        var offline = keep ? OfflineTransitions.Prepare(data!.ToQLearningTransitions(), obsNorm, RewardScale) : null;
+        var transitions = keep ? data!.ToQLearningTransitions() : null;
+        var offline = transitions is null ? null : OfflineTransitions.Prepare(transitions, obsNorm, RewardScale);
         var returns = offline is not null && calibrated ? CqlLosses.MonteCarloReturns(offline, options.Gamma) : null;
+        // σ of the kept offline rows, once and batched, on the raw observations the DSR was trained on.
+        var support = transitions is null || dsr is null ? null
+            : dsr.ScoreOffline(transitions.Observations, transitions.Actions, transitions.Count);
         buffer = options.Online
-            ? new ReplayBuffer(od, ad, options.BufferSize, offline, options.MixingRatio, returns)
+            ? new ReplayBuffer(od, ad, options.BufferSize, offline, options.MixingRatio, returns, support)
             : new ReplayBuffer(od, ad, capacity: 1, offline, mixingRatio: 1.0, returns);
         hidden = agent?.Hidden ?? options.Hidden;
         actor = new SquashedGaussianActor(od, ad, hidden);
@@ -107,10 +118,13 @@ public sealed class CqlLearner : ILearner
     public double RewardScale { get; }
 
     public string Name => options.Online ? "sac" : options.Algo;
-    public IReadOnlyList<string> TimeColumns =>
-        options.Online ? ["time/env_s", "time/update_s"] : ["time/update_s"];
+    public IReadOnlyList<string> TimeColumns => options.Online
+        ? ["time/env_s", "time/update_s", .. dsr is null ? [] : new[] { OffPolicySupport.TimeColumn }]
+        : ["time/update_s"];
     public IReadOnlyList<string> MetricColumns => [.. options.Online ? EpisodeColumns : [], .. LossColumns];
-    public IReadOnlyList<string> ExtraColumns => [];
+    public IReadOnlyList<string> ExtraColumns => dsr is null ? [] : OffPolicySupport.Columns;
+
+    TimeSpan DsrElapsed => dsr?.Elapsed ?? TimeSpan.Zero;
 
     public bool TrainEpoch(int epoch, long envStepsDone, IDictionary<string, double> row)
     {
@@ -119,23 +133,29 @@ public sealed class CqlLearner : ILearner
         var updateClock = new Stopwatch();
         var envClock = new Stopwatch();
         var sums = new double[LossColumns.Length];
+        var dsrStart = DsrElapsed;
+        TimeSpan dsrInEnv = TimeSpan.Zero;
         for (var s = 0; s < options.StepsPerEpoch; s++)
         {
             if (env is not null)
             {
+                var before = DsrElapsed;
                 envClock.Start();
                 Interact();
                 envClock.Stop();
+                dsrInEnv += DsrElapsed - before;
             }
             updateClock.Start();
-            var finite = Update(sums);
+            var finite = Update(envStepsDone + s, sums);
             updateClock.Stop();
             if (!finite) return false;
         }
-        row["time/update_s"] = updateClock.Elapsed.TotalSeconds;
+        var dsrTime = DsrElapsed - dsrStart;
+        row["time/update_s"] = (updateClock.Elapsed - (dsrTime - dsrInEnv)).TotalSeconds;
+        dsr?.WriteColumns(row);
         if (env is not null)
         {
-            row["time/env_s"] = envClock.Elapsed.TotalSeconds;
+            row["time/env_s"] = (envClock.Elapsed - dsrInEnv).TotalSeconds;
             if (finishedReturns.Count > 0)
             {
                 row["train/return_mean"] = finishedReturns.Average();
@@ -148,7 +168,10 @@ public sealed class CqlLearner : ILearner
         return AllFinite();
     }
 
-    /// <summary>One env step with a sample of the policy, stored as the offline data is (z-scored, scaled).</summary>
+    /// <summary>
+    /// One env step with a sample of the policy, stored as the offline data is (z-scored, scaled), with the DSR's σ
+    /// of the raw observation and the action.
+    /// </summary>
     void Interact()
     {
         var e = env!;
@@ -158,7 +181,8 @@ public sealed class CqlLearner : ILearner
         var ended = e.Terminated[0] || e.Truncated[0];
         obsNorm.Normalize(rawObs, normObs, 1);
         obsNorm.Normalize(ended ? e.FinalObs : e.Obs, normNext, 1);
-        buffer.Add(normObs, action, (float)(e.Rewards[0] * RewardScale), normNext, e.Terminated[0]);
+        var sigma = dsr?.Score(rawObs, action) ?? 1f;
+        buffer.Add(normObs, action, (float)(e.Rewards[0] * RewardScale), normNext, e.Terminated[0], sigma);
         if (!ended) return;
         finishedReturns.Add(e.EpisodeReturn[0]);
         finishedLengths.Add(e.EpisodeLength[0]);
@@ -171,10 +195,14 @@ public sealed class CqlLearner : ILearner
         return a.item<float>();
     }
 
-    /// <summary>One batch: critics (with the conservative term), actor, temperature, then the targets.</summary>
-    bool Update(double[] sums)
+    /// <summary>
+    /// One batch at env step <paramref name="k"/>: the DSR's shaping of its rewards, critics (with the conservative
+    /// term and the DSR's value term), actor, temperature, then the targets.
+    /// </summary>
+    bool Update(long k, double[] sums)
     {
         buffer.Sample(batch, rng);
+        dsr?.ShapeRewards(batch, k);
         using var scope = NewDisposeScope();
         int n = batch.Size, od = spec.ObsDim, ad = spec.ActDim;
         var obs = tensor(batch.Obs, [n, od]);
@@ -195,6 +223,8 @@ public sealed class CqlLearner : ILearner
         var criticLoss = SacLosses.CriticLoss(q1, q2, target);
         var gap = options.Conservative ? Conservative(obs, next, q1, q2) : null;
         var loss = gap is null ? criticLoss : criticLoss.add(gap, weight);
+        // The DSR's value term joins the step; losses/critic stays the regression loss (the term is dsr/penalty_mean).
+        if (dsr is { CriticBeta: > 0 }) loss = loss.add(SupportTerm(obs), One);
         if (!GradientStep.TryStep(loss, criticOptimizer)) return false;
 
         var (piAction, logProb) = actor.Sample(obs, Gaussian(n));
@@ -242,6 +272,24 @@ public sealed class CqlLearner : ILearner
         return Gap(all1, q1).add(Gap(all2, q2), One);
     }
 
+    /// <summary>
+    /// Value pessimism: β_t·Σ_k mean((1 − σ(s, a'))·Q_k(s, a')) over a' ~ π(·|s) (SAC's squashed sample, no gradient
+    /// into the actor), σ of the raw (denormalised) states.
+    /// </summary>
+    Tensor SupportTerm(Tensor obs)
+    {
+        int n = batch.Size, od = spec.ObsDim;
+        Tensor piAction;
+        using (no_grad()) (piAction, _) = actor.Sample(obs, Gaussian(n));
+        rawStates ??= new float[n * od];
+        policyActions ??= new float[n * spec.ActDim];
+        piAction.data<float>().CopyTo(policyActions);
+        OfflineTransitions.Denormalize(obsNorm, batch.Obs, rawStates, n);
+        var penalty = dsr!.PolicyPenalty(rawStates, policyActions, n);
+        var (q1, q2) = critics.Values(obs, piAction);
+        return dsr.CriticTerm(penalty, q1, q2, weight: 1.0);
+    }
+
     /// <summary>Standard-normal noise for <paramref name="rows"/> actions, from the learner's RNG.</summary>
     Tensor Gaussian(int rows)
     {
@@ -276,6 +324,7 @@ public sealed class CqlLearner : ILearner
         AdamState.Write(state, criticOptimizer, "adam_critic.");
         AdamState.Write(state, alphaOptimizer, "adam_alpha.");
         state.Add("rng", rng.GetState());
+        dsr?.WriteState(state);
         if (env is null) return;
         var (reals, ints) = env.GetState();
         state.Add("envs.reals", reals);
@@ -308,6 +357,7 @@ public sealed class CqlLearner : ILearner
         policy.Refresh(actor);
         if (modelOnly) return;
         rng.SetState(state.Words("rng"));
+        dsr?.ReadState(state);
         if (env is null) return;
         env.SetState(state.Doubles("envs.reals"), state.Longs("envs.ints"));
         buffer.ReadState(state);
@@ -341,6 +391,7 @@ public sealed class CqlLearner : ILearner
     public void Dispose()
     {
         env?.Dispose();
+        dsr?.Dispose();
         actorOptimizer.Dispose();
         criticOptimizer.Dispose();
         alphaOptimizer.Dispose();

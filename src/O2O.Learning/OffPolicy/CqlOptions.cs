@@ -65,6 +65,11 @@ public sealed record CqlOptions : O2O.Learning.Training.IRunOptions
     public double? MixingRatio { get; init; }
     /// <summary>Online transitions the replay buffer keeps.</summary>
     public int BufferSize { get; init; } = 1_000_000;
+    /// <summary>Online: the frozen DSR that shapes the fine-tuning (reward or value pessimism, frontier bonus).
+    /// </summary>
+    public string? DsrPath { get; init; }
+    /// <summary>How the DSR shapes it (pessimism, β, η, annealing, support mode); read only with DsrPath.</summary>
+    public O2O.Learning.Ppo.DsrShapingOptions Shaping { get; init; } = new();
     [JsonIgnore] public bool Verbose { get; init; } = true;
     [JsonIgnore] public bool Online => InitAgent is not null;
     /// <summary>Whether the conservative term is in the critic loss.</summary>
@@ -108,6 +113,10 @@ public sealed record CqlOptions : O2O.Learning.Training.IRunOptions
         OptionError.Require(BufferSize > 0, $"BufferSize must be > 0, got {BufferSize}", nameof(BufferSize));
         OptionError.Require(!KeepConservative || Online,
             "KeepConservative is a fine-tuning setting; give InitAgent, or drop it", nameof(KeepConservative));
+        OptionError.Require(DsrPath is null || Online,
+            "DsrPath shapes online transitions: it needs InitAgent (fine-tuning), not offline CQL",
+            nameof(DsrPath), nameof(InitAgent));
+        if (DsrPath is not null) Shaping.Validate();
         OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
     }

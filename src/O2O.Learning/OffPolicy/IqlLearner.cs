@@ -34,9 +34,6 @@ public sealed class IqlLearner : ILearner
 
     static readonly string[] EpisodeColumns = ["train/return_mean", "train/length_mean", "train/episodes"];
 
-    /// <summary>CORL scales rewards so that the data's best and worst episode returns are this far apart.</summary>
-    public const double RewardSpan = 1000;
-
     readonly IqlOptions options;
     readonly EnvSpec spec;
     readonly GaussianActor actor;
@@ -67,17 +64,20 @@ public sealed class IqlLearner : ILearner
         spec = EnvRegistry.Get(options.EnvId);
         int od = spec.ObsDim, ad = spec.ActDim;
         var keep = !options.Online || options.OfflineData == "keep";
-        if (keep) CheckData(data);
+        if (keep) OfflineTransitions.Check(data, spec, "IQL");
         using var agent = options.Online ? AgentFile.Load(options.InitAgent!, spec.Id, od, ad, Name) : null;
         // Loaded before the seed is set: building the DSR's networks draws from libtorch's generator.
         dsr = agent is null ? null
             : OffPolicySupport.Create(options.DsrPath, options.Shaping, spec, agent.RewardScale, options.Steps);
         TorchRuntime.Configure(options.Seed, options.TorchThreads);
         rng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 5);
-        RewardScale = agent?.RewardScale ?? (options.NormalizeReward ? ScaleForReturns(EpisodeReturns(data!)) : 1.0);
-        obsNorm = agent is null ? DataNorm(data!.Observations, data.Count) : AgentNorm(agent.State, od);
+        RewardScale = agent?.RewardScale ?? (options.NormalizeReward
+            ? OfflineTransitions.ScaleForReturns(OfflineTransitions.EpisodeReturns(data!)) : 1.0);
+        obsNorm = agent is null
+            ? OfflineTransitions.DataNorm(data!.Observations, data.Count)
+            : OfflineTransitions.AgentNorm(agent.State, od);
         var transitions = keep ? data!.ToQLearningTransitions() : null;
-        var offline = transitions is null ? null : Prepare(transitions);
+        var offline = transitions is null ? null : OfflineTransitions.Prepare(transitions, obsNorm, RewardScale);
         // σ of the kept offline rows, once and batched, on the raw observations the DSR was trained on.
         var offlineSupport = transitions is null || dsr is null ? null
             : dsr.ScoreOffline(transitions.Observations, transitions.Actions, transitions.Count);
@@ -112,66 +112,8 @@ public sealed class IqlLearner : ILearner
         env.Reset();
     }
 
-    void CheckData(OfflineDataset? data)
-    {
-        if (data is null)
-            throw new OptionError("OfflineData keep needs the offline data; give it, or set OfflineData drop",
-                "OfflineData");
-        if (data.ObsDim != spec.ObsDim || data.ActDim != spec.ActDim)
-            throw new UserError($"the offline data has {data.ObsDim} observation and {data.ActDim} action dims but "
-                + $"{spec.Id} has {spec.ObsDim} and {spec.ActDim}; use data recorded in {spec.Id}");
-        if (data.Rewards is null) throw new UserError("the offline data has no rewards; IQL learns from rewards");
-    }
-
-    static RunningNorm DataNorm(float[] observations, int count)
-    {
-        var norm = new RunningNorm(observations.Length / count);
-        norm.Update(observations, count);
-        norm.Frozen = true;
-        return norm;
-    }
-
-    static RunningNorm AgentNorm(TrainingState state, int obsDim)
-    {
-        var norm = new RunningNorm(obsDim);
-        norm.Set(state.Doubles("obs_rms.mean"), state.Doubles("obs_rms.var"), state.Doubles("obs_rms.count")[0]);
-        norm.Frozen = true;
-        return norm;
-    }
-
     /// <summary>The factor rewards were multiplied by.</summary>
     public double RewardScale { get; }
-
-    /// <summary>Returns of the data's complete episodes (ended by a terminal or a time limit).</summary>
-    public static double[] EpisodeReturns(OfflineDataset data)
-    {
-        var returns = new List<double>();
-        double sum = 0;
-        for (var i = 0; i < data.Count; i++)
-        {
-            sum += data.Rewards![i];
-            if (!data.EndsEpisode(i)) continue;
-            returns.Add(sum);
-            sum = 0;
-        }
-        return [.. returns];
-    }
-
-    /// <summary>RewardSpan / (max − min) of the episode returns; 1 when they do not spread.</summary>
-    public static double ScaleForReturns(IReadOnlyCollection<double> returns) =>
-        returns.Count < 2 || returns.Max() - returns.Min() <= 0 ? 1.0 : RewardSpan / (returns.Max() - returns.Min());
-
-    /// <summary>The transitions with z-scored observations and scaled rewards, as the buffer's offline part.</summary>
-    OfflineDataset Prepare(OfflineDataset t)
-    {
-        var obs = new float[t.Observations.Length];
-        var next = new float[t.Observations.Length];
-        obsNorm.Normalize(t.Observations, obs, t.Count);
-        obsNorm.Normalize(t.NextObservations!, next, t.Count);
-        var rewards = t.Rewards!.Select(r => (float)(r * RewardScale)).ToArray();
-        return new OfflineDataset(t.Count, t.ObsDim, t.ActDim, obs, t.Actions, rewards, next, t.Terminals,
-            t.Timeouts);
-    }
 
     public string Name => "iql";
     public IReadOnlyList<string> TimeColumns =>
@@ -313,20 +255,10 @@ public sealed class IqlLearner : ILearner
             piAction = sample.clamp(ActionLow, ActionHigh);
         }
         piAction.data<float>().CopyTo(policyActions);
-        Denormalize(obsNorm, batch.Obs, rawStates, n);
+        OfflineTransitions.Denormalize(obsNorm, batch.Obs, rawStates, n);
         var penalty = dsr!.PolicyPenalty(rawStates, policyActions, n);
         var (q1, q2) = critics.Values(obs, piAction);
         return dsr.CriticTerm(penalty, q1, q2, weight: 0.5);
-    }
-
-    /// <summary>Raw observations back from z-scores: x = z·√(var + ε) + mean (the normaliser's clip is not undone).
-    /// </summary>
-    public static void Denormalize(RunningNorm norm, ReadOnlySpan<float> z, Span<float> raw, int n)
-    {
-        var d = norm.Dim;
-        for (var r = 0; r < n; r++)
-            for (var j = 0; j < d; j++)
-                raw[r * d + j] = (float)(z[r * d + j] * Math.Sqrt(norm.Var[j] + norm.Epsilon) + norm.Mean[j]);
     }
 
     bool AllFinite() =>
@@ -355,9 +287,7 @@ public sealed class IqlLearner : ILearner
         state.AddModule("actor.", actor);
         critics.WriteState(state);
         state.AddModule("value.", value);
-        state.Add("obs_rms.mean", obsNorm.Mean);
-        state.Add("obs_rms.var", obsNorm.Var);
-        state.Add("obs_rms.count", [obsNorm.Count]);
+        OfflineTransitions.WriteNorm(state, obsNorm);
     }
 
     void LoadModel(TrainingState state)

@@ -85,4 +85,14 @@ public static class OfflineTransitions
         return new OfflineDataset(t.Count, t.ObsDim, t.ActDim, obs, t.Actions, rewards, next, t.Terminals,
             t.Timeouts);
     }
+
+    /// <summary>Raw observations back from z-scores: x = z·√(var + ε) + mean (the normaliser's clip is not undone).
+    /// </summary>
+    public static void Denormalize(RunningNorm norm, ReadOnlySpan<float> z, Span<float> raw, int n)
+    {
+        var d = norm.Dim;
+        for (var r = 0; r < n; r++)
+            for (var j = 0; j < d; j++)
+                raw[r * d + j] = (float)(z[r * d + j] * Math.Sqrt(norm.Var[j] + norm.Epsilon) + norm.Mean[j]);
+    }
 }
