@@ -4,7 +4,7 @@ namespace O2O.Cli.Tests;
 public class OffPolicyDsrCommandTests(LearningData data) : IClassFixture<LearningData>
 {
     /// <summary>The Hopper-v4 DSR of tests/fixtures/ppo-baseline (a tiny flow; its README has the command).</summary>
-    static string FixtureDsr()
+    internal static string FixtureDsr()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {

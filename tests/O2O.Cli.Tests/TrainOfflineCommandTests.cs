@@ -118,6 +118,10 @@ public class TrainOfflineCommandTests(LearningData data) : IClassFixture<Learnin
         Assert.True(plain.Code == 0, plain.Err + plain.Out);
         Assert.Contains("conservative term removed", plain.Out, StringComparison.Ordinal);
         Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, "Hopper-v4_sac_plain_drop_s1.csv")).Length);
+        var shaped = CliHarness.Run([.. online, "--init_agent", cql, "--offline_data", "drop", "--run_name", "dsr",
+            "--dsr_path", OffPolicyDsrCommandTests.FixtureDsr(), "--pessimism", "value"]);
+        Assert.True(shaped.Code == 0, shaped.Err + shaped.Out);
+        Assert.Contains("dsr/penalty_mean", File.ReadLines(Path.Combine(dir, "dsr.csv")).First(), StringComparison.Ordinal);
         var kept = CliHarness.Run([.. online, "--init_agent", calql, "--keep_conservative", "--offline_path",
             data.HopperHdf5, "--mixing_ratio", "0.5"]);
         Assert.True(kept.Code == 0, kept.Err + kept.Out);
