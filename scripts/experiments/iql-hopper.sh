@@ -6,8 +6,10 @@ O="${O2O:-$(cd "$(dirname "$0")/../.." && pwd)/o2o}"
 mkdir -p "${EXP_DIR:-runs/iql-hopper}" && cd "${EXP_DIR:-runs/iql-hopper}"
 [ -f hopper-medium-v2.hdf5 ] || $O data collect --env_id Hopper-v4 --quality medium --steps 1000000 --seed 1 \
   --out hopper-medium-v2.hdf5 > data.log 2>&1
-[ -f bc_s1_actor.pt ] || $O pretrain-bc --offline_path hopper-medium-v2.hdf5 --env_id Hopper-v4 --out_actor bc_s1_actor.pt \
-  --epochs 20 --batch_size 1024 --seed 1 > bc_s1.log 2>&1
+for s in ${SEEDS:-1 2 3}; do
+  [ -f bc_s${s}_actor.pt ] || $O pretrain-bc --offline_path hopper-medium-v2.hdf5 --env_id Hopper-v4 \
+    --out_actor bc_s${s}_actor.pt --epochs 20 --batch_size 1024 --seed $s > bc_s$s.log 2>&1
+done
 for s in ${SEEDS:-1 2 3}; do
   [ -f iql_s${s}_agent.pt ] && continue
   resume=""; [ -d iql_s${s}_agent.ckpt ] && resume="--resume"
@@ -15,5 +17,5 @@ for s in ${SEEDS:-1 2 3}; do
     --out iql_s${s}_agent.pt $resume > iql_s$s.log 2>&1 &
 done
 wait
-grep "bc eval" bc_s1.log
+grep "bc eval" bc_s*.log
 $O compare --variant "iql=$(ls iql_s*_agent.csv | paste -sd, -)" --out compare.md
