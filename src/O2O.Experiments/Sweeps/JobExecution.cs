@@ -16,11 +16,17 @@ public sealed record JobExecution(IReadOnlyList<string> Launcher)
     public (List<string> Argv, bool Resumed) CommandFor(SweepJob job, int threads)
     {
         var argv = job.Argv(threads).ToList();
-        var resumed = job.ResumePath is { } r && (File.Exists(r) || Directory.Exists(r));
+        var resumed = job.ResumePath is { } r && HasContent(r);
         if (resumed) argv.Add("--resume");
         if (argv.Count > 0 && argv[0] == "o2o") argv = [.. Launcher, .. argv.Skip(1)];
         return (argv, resumed);
     }
+
+    /// <summary>A file, or a folder with a finished file in it: a learner makes its checkpoint folder before the
+    /// first checkpoint is in it (an empty folder is no checkpoint to resume from).</summary>
+    static bool HasContent(string path) => File.Exists(path) || (Directory.Exists(path)
+        && Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
+            .Any(f => !Path.GetFileName(f).StartsWith(".tmp-", StringComparison.Ordinal)));
 
     /// <summary>Run <paramref name="job"/> to its end; returns its exit code. <paramref name="started"/> sees the
     /// process (to kill it on cancel).</summary>

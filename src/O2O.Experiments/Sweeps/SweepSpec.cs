@@ -75,14 +75,22 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
     public static SweepSpec Parse(string text, string file)
     {
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
             var msg = e.InnerException is YamlException inner ? inner.Message : e.Message;
             throw new UserError($"{file}:{e.Start.Line}:{e.Start.Column}: not valid YAML: {OneLine(msg)}");
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner gives up on some broken flow collections without a position: say where it was.
+            var at = parser.Current?.End ?? Mark.Empty;
+            throw new UserError($"{file}:{at.Line}:{at.Column}: not valid YAML: the text after this point does not "
+                + "parse (an unclosed '{' or '[' ?)");
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new UserError($"{file}: a sweep spec is a YAML mapping (name:, tasks:, arms:, seeds:, stages:, …)");
