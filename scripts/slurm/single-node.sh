@@ -18,6 +18,8 @@ if [[ $(id -u) -ne 0 ]]; then
   SUDO="sudo"
 fi
 say() { echo "single-node.sh: $*" >&2; }
+# A live (not zombie) process of that name.
+alive() { ps -C "$1" -o stat= 2>/dev/null | grep -qv '^Z'; }
 
 install() {
   local missing=()
@@ -71,7 +73,7 @@ CONF
 }
 
 start_munge() {
-  if pgrep -x munged >/dev/null; then return 0; fi
+  if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then return 0; fi
   [[ -f /etc/munge/munge.key ]] || $SUDO mungekey --create 2>/dev/null \
     || $SUDO sh -c 'dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null'
   $SUDO chown munge:munge /etc/munge/munge.key && $SUDO chmod 0400 /etc/munge/munge.key
@@ -85,8 +87,8 @@ start() {
   install
   configure
   start_munge
-  pgrep -x slurmctld >/dev/null || $SUDO slurmctld
-  pgrep -x slurmd >/dev/null || $SUDO slurmd
+  alive slurmctld || $SUDO slurmctld -c  # -c: no jobs left from an earlier start
+  alive slurmd || $SUDO slurmd
   local host t
   host="$(hostname -s)"
   for t in $(seq 1 60); do
@@ -107,7 +109,7 @@ stop() {
     for pidfile in "$state/slurmctld.pid" "$state/slurmd.pid"; do
       [[ -f $pidfile ]] && $SUDO kill "$(cat "$pidfile")" 2>/dev/null || true
     done
-    for t in $(seq 1 20); do pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || break; sleep 0.5; done
+    for t in $(seq 1 60); do alive slurmctld || alive slurmd || break; sleep 0.5; done
   fi
   if [[ -f $state/started-munged ]]; then
     [[ -f /run/munge/munged.pid ]] && $SUDO kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
