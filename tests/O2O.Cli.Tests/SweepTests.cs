@@ -103,6 +103,21 @@ public class SweepTests : IDisposable
     }
 
     [Fact]
+    public void Set_vars_and_sweep_folders_are_checked()
+    {
+        var tiny = Path.Combine(Experiments(), "tiny.yaml");
+        CliHarness.AssertOneLineError(CliHarness.Run("sweep", "run", tiny, "--set", "nope=1", "--dry_run"),
+            "--set nope: the spec's vars: have no 'nope'; vars: steps");
+        CliHarness.AssertOneLineError(CliHarness.Run("sweep", "run", tiny, "--set", "steps", "--dry_run"),
+            "--set 'steps' must look like NAME=VALUE");
+        var r = CliHarness.Run("sweep", "run", tiny, "--set", "steps=512", "--dry_run", "--out", tmp);
+        Assert.Contains("--total_steps 512", r.Out);
+        CliHarness.AssertOneLineError(CliHarness.Run("sweep", "status", tmp), "is not a sweep folder (no sweep.yaml)");
+        CliHarness.AssertOneLineError(CliHarness.Run("sweep", "report", tmp), "is not a sweep folder");
+        CliHarness.AssertOneLineError(CliHarness.Run("sweep", "run", tiny, "--backend", "pbs"), "--backend");
+    }
+
+    [Fact]
     public void Every_committed_spec_expands()
     {
         foreach (var spec in Directory.GetFiles(Experiments(), "*.yaml"))

@@ -30,6 +30,7 @@ public static class SweepCommand
             new("threads", "libtorch threads per job ({threads})")
                 { DefaultNote = "the spec's threads:, else cores / jobs" },
             new("dry_run", "print the jobs and their commands; run nothing", "false", IsFlag: true),
+            new("set", "NAME=VALUE[,NAME=VALUE…]: set variables of the spec's vars: (kept in the sweep's folder)"),
             .. SlurmFlags,
         ],
         ExecuteRun,
@@ -98,7 +99,12 @@ public static class SweepCommand
         var spec = Path.Combine(dir, "sweep.yaml");
         if (!File.Exists(spec))
             throw new UserError($"'{dir}' is not a sweep folder (no sweep.yaml); give the --out of 'o2o sweep run'");
-        return SweepPlan.Expand(SweepSpec.Load(spec), dir);
+        var loaded = SweepSpec.Load(spec);
+        var vars = Path.Combine(dir, "sweep-vars.json");
+        if (File.Exists(vars))
+            loaded = loaded.WithVars(System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(
+                File.ReadAllText(vars)) ?? []);
+        return SweepPlan.Expand(loaded, dir);
     }
 
     static int ExecuteRun(CommandContext ctx)
@@ -107,6 +113,17 @@ public static class SweepCommand
         var path = a.PositionalValue ?? throw new UsageError("give the sweep spec: o2o sweep run SPEC.yaml");
         var backend = a.Choice("backend", "local", "slurm");
         var spec = SweepSpec.Load(path);
+        if (a.String("set") is { } set)
+            spec = spec.WithVars(set.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv =>
+            {
+                var eq = kv.IndexOf('=');
+                var value = kv[(eq + 1)..].Trim();
+                // Jobs run in their own folders: a relative path that exists here is made absolute.
+                if (value.Length > 0 && (File.Exists(value) || Directory.Exists(value)))
+                    value = Path.GetFullPath(value);
+                return eq > 0 ? KeyValuePair.Create(kv[..eq].Trim(), value)
+                    : throw new UsageError($"--set '{kv}' must look like NAME=VALUE");
+            }).ToDictionary());
         var plan = SweepPlan.Expand(spec, a.String("out") ?? Path.Combine("runs", spec.Name));
         var cores = Environment.ProcessorCount;
         var jobs = a.Has("jobs") ? a.Int("jobs", 1, 4096) : cores;

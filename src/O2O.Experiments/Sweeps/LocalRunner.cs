@@ -22,6 +22,9 @@ public static class LocalRunner
     {
         Directory.CreateDirectory(plan.Root);
         AtomicFile.WriteText(Path.Combine(plan.Root, "sweep.yaml"), plan.Spec.Text);
+        // The variables as run (with --set), which the folder's spec alone would not give back.
+        AtomicFile.WriteText(Path.Combine(plan.Root, "sweep-vars.json"),
+            System.Text.Json.JsonSerializer.Serialize(plan.Spec.Vars));
     }
 
     /// <summary>Jobs already done; a job done with another command is an error (a changed spec).</summary>

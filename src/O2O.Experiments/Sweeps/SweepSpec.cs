@@ -64,6 +64,21 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
         _ => Axes[axis],
     };
 
+    /// <summary>The spec with some variables set to other values (`--set NAME=VALUE`); a name the spec's vars: do not
+    /// have is an error.</summary>
+    public SweepSpec WithVars(IReadOnlyDictionary<string, string> set)
+    {
+        var vars = new Dictionary<string, string>(Vars);
+        foreach (var (k, v) in set)
+        {
+            if (!vars.ContainsKey(k))
+                throw new UserError($"--set {k}: the spec's vars: have no '{k}'; vars: "
+                    + (vars.Count == 0 ? "none" : string.Join(", ", vars.Keys)));
+            vars[k] = v;
+        }
+        return this with { Vars = vars };
+    }
+
     /// <summary>Read and check a spec file.</summary>
     public static SweepSpec Load(string path)
     {
