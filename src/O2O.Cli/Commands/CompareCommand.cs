@@ -24,8 +24,9 @@ public static class CompareCommand
             new("report", "write a report here: report.md (per-run metrics with stratified bootstrap intervals, IQM, "
                 + "probability of improvement) and a PNG of curves with 95 % bands per task"),
             new("baseline", "with --report: the variant the others are compared with (probability of improvement)"),
-            new("resamples", "with --report: bootstrap resamples", "2000"),
-            new("seed", "with --report: bootstrap seed", "0"),
+            ReportFlags.Flag(nameof(ReportOptions.Resamples), "with --report: bootstrap resamples", min: 100,
+                max: 1_000_000),
+            ReportFlags.Flag(nameof(ReportOptions.Seed), "with --report: bootstrap seed"),
         ],
         Execute);
 
@@ -69,8 +70,8 @@ public static class CompareCommand
             if (a.String("baseline") is { } b && variants.All(v => v.Name != b))
                 throw new UsageError($"--baseline '{b}' is no variant; variants: "
                     + string.Join(", ", variants.Select(v => v.Name)));
-            ComparisonReport.Write(dir, report, new ReportOptions(metric, reference, total, a.String("baseline"),
-                a.RequiredString("title"), a.Int("resamples", 100, 1_000_000), a.Int("seed")));
+            ComparisonReport.Write(dir, report, ReportFlags.Apply(a, new ReportOptions(metric, reference, total,
+                a.String("baseline"), a.RequiredString("title"))));
             ctx.Log($"report: {Path.Combine(dir, "report.md")}");
         }
         else if (a.Has("baseline"))

@@ -60,8 +60,8 @@ public static class SweepCommand
             new("out", "folder of report.md and the PNGs") { DefaultNote = "DIR/report" },
             new("baseline", "variant the others are compared with (probability of improvement)")
                 { DefaultNote = "the spec's compare: baseline" },
-            new("resamples", "bootstrap resamples", "2000"),
-            new("seed", "bootstrap seed", "0"),
+            ReportFlags.Flag(nameof(ReportOptions.Resamples), "bootstrap resamples", min: 100, max: 1_000_000),
+            ReportFlags.Flag(nameof(ReportOptions.Seed), "bootstrap seed"),
         ],
         ExecuteReport,
         Positional: "dir",
@@ -149,7 +149,7 @@ public static class SweepCommand
         var outcome = LocalRunner.Run(plan, jobs, threads, new JobExecution(Launcher()), ctx.Log, ctx.Cancel);
         if (outcome.Failed.Count > 0) throw new UserError(LocalRunner.FailureMessage(outcome));
         ctx.Log($"sweep {spec.Name}: {outcome.Ran} job(s) run now, {outcome.AlreadyDone} already done");
-        if (spec.Compare is not null) WriteReport(ctx, plan, Path.Combine(plan.Root, "report"), null, 2000, 0);
+        if (spec.Compare is not null) WriteReport(ctx, plan, Path.Combine(plan.Root, "report"));
         return 0;
     }
 
@@ -169,7 +169,7 @@ public static class SweepCommand
                 + string.Join("; ", failed.Select(f => $"{f.Job.Id} ({f.State}{Exit(f.Status)}; log: {f.Job.LogPath})"))
                 + $"; fix the cause and run 'o2o sweep resubmit {plan.Root}'");
         }
-        if (plan.Spec.Compare is not null) WriteReport(ctx, plan, Path.Combine(plan.Root, "report"), null, 2000, 0);
+        if (plan.Spec.Compare is not null) WriteReport(ctx, plan, Path.Combine(plan.Root, "report"));
         return 0;
     }
 
@@ -185,7 +185,8 @@ public static class SweepCommand
             ctx.Out.WriteLine(
                 $"{job.Id.PadRight(w)}  {exit,4}  {s?.Attempts ?? 0,5}  {s?.SlurmJobId ?? "–",-12}  {state}");
         }
-        var counts = states.GroupBy(s => s.State.Split(' ')[0]).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}");
+        var counts = states.GroupBy(s => s.State.Split(" (")[0]).OrderBy(g => g.Key)
+            .Select(g => $"{g.Count()} {g.Key}");
         ctx.Out.WriteLine($"{plan.Jobs.Count} jobs: {string.Join(", ", counts)}");
         return 0;
     }
@@ -202,13 +203,16 @@ public static class SweepCommand
         var a = ctx.Args;
         var plan = FromDir(a, "sweep report");
         WriteReport(ctx, plan, a.String("out") ?? Path.Combine(plan.Root, "report"), a.String("baseline"),
-            a.Int("resamples", 100, 1_000_000), a.Int("seed"));
+            ReportFlags.Apply(a, new ReportOptions()));
         return 0;
     }
 
-    static void WriteReport(CommandContext ctx, SweepPlan plan, string outDir, string? baseline, int resamples,
-        int seed)
+    /// <summary>The report of the spec's compare:; <paramref name="boot"/> carries the bootstrap's settings.</summary>
+    static void WriteReport(CommandContext ctx, SweepPlan plan, string outDir, string? baseline = null,
+        ReportOptions? boot = null)
     {
+        var (resamples, seed) = boot is null ? (new ReportOptions().Resamples, new ReportOptions().Seed)
+            : (boot.Resamples, boot.Seed);
         var c = plan.Spec.Compare ?? throw new UserError(
             $"{plan.Spec.File}: the spec has no compare: block; add one (docs/sweeps.md) to make a report");
         var jobs = plan.Jobs.Where(j => j.Stage == c.Stage).ToList();

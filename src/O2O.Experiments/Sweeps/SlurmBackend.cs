@@ -134,6 +134,9 @@ public static class SlurmBackend
                     : s.State == JobStatus.Submitted && queue.Keys.Any(k => k.StartsWith(id.Split('_')[0] + "_["))
                         ? "submitted (slurm: pending)"
                         : "lost (no longer in squeue: cancelled, timed out or node failure)";
+            else if (s is { State: JobStatus.Running, SlurmJobId: null, Pid: int pid }
+                && !Directory.Exists($"/proc/{pid}"))
+                state = "killed (runs again, resuming, at the next 'o2o sweep run')";
             return (j, state, s);
         }).ToList();
     }
@@ -147,7 +150,7 @@ public static class SlurmBackend
             var states = States(plan);
             var open = states.Count(s => s.State.StartsWith("submitted", StringComparison.Ordinal)
                 || s.State.StartsWith("running", StringComparison.Ordinal));
-            var summary = string.Join(", ", states.GroupBy(s => s.State.Split(' ')[0]).OrderBy(g => g.Key)
+            var summary = string.Join(", ", states.GroupBy(s => s.State.Split(" (")[0]).OrderBy(g => g.Key)
                 .Select(g => $"{g.Count()} {g.Key}"));
             if (summary != last) log("waiting: " + summary);
             last = summary;
