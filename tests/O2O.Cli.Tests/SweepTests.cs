@@ -239,7 +239,7 @@ public class SweepTests : IDisposable
         Skip.IfNot(wanted, "the single-node Slurm is not running (./test.sh starts it: O2O_SLURM=1)");
         var outDir = Path.Combine(tmp, "slurm");
         var r = CliHarness.Run("sweep", "run", Path.Combine(Experiments(), "tiny.yaml"), "--out", outDir,
-            "--backend", "slurm", "--wait");
+            "--backend", "slurm", "--wait", "--wait_minutes", "8");
         Assert.True(r.Code == 0, r.Err + r.Out);
         Assert.Contains("submitted stage run", r.Out);
         var statuses = Directory.GetFiles(outDir, "status.json", SearchOption.AllDirectories)

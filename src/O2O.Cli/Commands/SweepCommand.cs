@@ -18,6 +18,8 @@ public static class SweepCommand
         new("cpus_per_task", "Slurm CPUs per job (also its libtorch threads)"),
         new("mem", "Slurm memory per job, e.g. 4G"),
         new("wait", "after submitting, wait until no job is queued or running (then report)", "false", IsFlag: true),
+        new("wait_minutes", "with --wait: give up waiting after this many minutes (the jobs stay queued)")
+            { DefaultNote = "no limit" },
     ];
 
     public static readonly CommandSpec Run = new(
@@ -155,7 +157,11 @@ public static class SweepCommand
 
     static int WaitAndReport(CommandContext ctx, SweepPlan plan)
     {
-        SlurmBackend.Wait(plan, ctx.Log, ctx.Cancel, TimeSpan.FromSeconds(2));
+        var limit = ctx.Args.Has("wait_minutes") ? TimeSpan.FromMinutes(ctx.Args.Double("wait_minutes", 0.01))
+            : Timeout.InfiniteTimeSpan;
+        if (!SlurmBackend.Wait(plan, ctx.Log, ctx.Cancel, TimeSpan.FromSeconds(2), limit))
+            throw new UserError($"jobs still queued or running after --wait_minutes {ctx.Args.String("wait_minutes")}; "
+                + $"follow them with 'o2o sweep status {plan.Root}' (squeue shows why they wait)");
         var failed = SlurmBackend.States(plan).Where(s => s.State != JobStatus.Done).ToList();
         if (failed.Count > 0)
         {

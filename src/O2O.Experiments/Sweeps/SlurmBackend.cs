@@ -141,10 +141,12 @@ public static class SlurmBackend
         }).ToList();
     }
 
-    /// <summary>Wait until no job is submitted or running under Slurm any more.</summary>
-    public static void Wait(SweepPlan plan, Action<string> log, CancellationToken cancel, TimeSpan poll)
+    /// <summary>Wait until no job is submitted or running under Slurm any more; false when
+    /// <paramref name="limit"/> passed first.</summary>
+    public static bool Wait(SweepPlan plan, Action<string> log, CancellationToken cancel, TimeSpan poll, TimeSpan limit)
     {
         var last = "";
+        var clock = Stopwatch.StartNew();
         while (true)
         {
             var states = States(plan);
@@ -154,7 +156,8 @@ public static class SlurmBackend
                 .Select(g => $"{g.Count()} {g.Key}"));
             if (summary != last) log("waiting: " + summary);
             last = summary;
-            if (open == 0) return;
+            if (open == 0) return true;
+            if (limit != Timeout.InfiniteTimeSpan && clock.Elapsed > limit) return false;
             Task.Delay(poll, cancel).Wait(cancel);
         }
     }
