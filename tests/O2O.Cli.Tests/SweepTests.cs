@@ -265,4 +265,35 @@ public class SweepTests : IDisposable
         var again = CliHarness.Run("sweep", "resubmit", outDir);
         Assert.Contains("nothing to submit", again.Out);
     }
+
+    [SkippableFact]
+    public void Under_slurm_a_failed_job_is_named_its_dependents_are_cancelled_and_resubmit_finishes_the_sweep()
+    {
+        Skip.IfNot(Environment.GetEnvironmentVariable("O2O_SLURM") == "1",
+            "the single-node Slurm is not running (./test.sh starts it: O2O_SLURM=1)");
+        var spec = Spec("slurm-fail.yaml", """
+            name: slurm-fail
+            stages:
+              bad:
+                command: o2o data info {dir}/input.npz
+              after:
+                command: o2o envs
+                needs: [bad]
+            """);
+        var outDir = Path.Combine(tmp, "slurm-fail");
+        var r = CliHarness.Run("sweep", "run", spec, "--out", outDir, "--backend", "slurm", "--wait", "--wait_minutes",
+            "5");
+        CliHarness.AssertOneLineError(r, "2 job(s) did not finish", "bad/all (failed, exit 1", "after/all (lost",
+            "o2o sweep resubmit");
+        Assert.Contains("input.npz", r.Out);
+        var status = CliHarness.Run("sweep", "status", outDir);
+        Assert.Contains("2 jobs: 1 failed, 1 lost", status.Out);
+        // Repair the cause; resubmit runs both again, the dependency included.
+        var fixtures = Path.Combine(Path.GetDirectoryName(Experiments())!, "tests", "fixtures");
+        File.Copy(Path.Combine(fixtures, "tiny_numpy_stored.npz"), Path.Combine(outDir, "input.npz"));
+        var again = CliHarness.Run("sweep", "resubmit", outDir, "--wait", "--wait_minutes", "5");
+        Assert.True(again.Code == 0, again.Err + again.Out);
+        Assert.Contains("2 jobs: 2 done", CliHarness.Run("sweep", "status", outDir).Out);
+        Assert.Equal(2, Status(outDir, "bad/all")["attempts"]!.GetValue<int>());
+    }
 }
