@@ -110,6 +110,11 @@ public class SweepTests : IDisposable
             "--set nope: the spec's vars: have no 'nope'; vars: steps");
         CliHarness.AssertOneLineError(CliHarness.Run("sweep", "run", tiny, "--set", "steps", "--dry_run"),
             "--set 'steps' must look like NAME=VALUE");
+        CliHarness.AssertOneLineError(CliHarness.Run("sweep", "run", tiny, "--set", "steps=many", "--dry_run"),
+            "compare total_steps 'many' is not a positive integer");
+        var bad = Spec("budget.yaml", File.ReadAllText(tiny).Replace("total_steps: \"{steps}\"", "total_steps: \"{stpes}\""));
+        CliHarness.AssertOneLineError(CliHarness.Run("sweep", "run", bad, "--dry_run"),
+            "budget.yaml:39:16: compare total_steps '{stpes}' is not a positive integer");
         var r = CliHarness.Run("sweep", "run", tiny, "--set", "steps=512", "--dry_run", "--out", tmp);
         Assert.Contains("--total_steps 512", r.Out);
         CliHarness.AssertOneLineError(CliHarness.Run("sweep", "status", tmp), "is not a sweep folder (no sweep.yaml)");

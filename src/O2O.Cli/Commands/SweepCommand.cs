@@ -229,7 +229,9 @@ public static class SweepCommand
         var variants = c.Variants.Select(v => new ReportVariant(v.Name, jobs
             .Where(j => j.Values.TryGetValue("arm", out var arm) && v.Arms.Contains(arm))
             .Select(j => new TaskRun(j.Values.GetValueOrDefault("task") ?? "all", j.ResultPath!)).ToList())).ToList();
-        var options = new ReportOptions(c.Metric, c.Reference, c.TotalSteps, baseline ?? c.Baseline, c.Title,
+        var vars = plan.Spec.Vars;
+        var options = new ReportOptions(c.Metric, c.ReferenceWith(vars), c.TotalStepsWith(vars), baseline ?? c.Baseline,
+            c.Title,
             resamples, seed);
         ComparisonReport.Write(outDir, variants, options);
         ctx.Log($"report: {Path.Combine(outDir, "report.md")}");

@@ -36,9 +36,28 @@ public sealed record StageSpec(string Name, IReadOnlyList<string> Per, IReadOnly
     string Command, string? Resume, string? Result, SlurmResources? Slurm, SpecPlace Place,
     IReadOnlyDictionary<string, SpecPlace> NeedPlaces);
 
-/// <summary>The comparison a sweep produces (`o2o sweep report`).</summary>
-public sealed record CompareSpec(string Stage, string Metric, string? Baseline, double? Reference,
-    long? TotalSteps, IReadOnlyList<(string Name, IReadOnlyList<string> Arms)> Variants, string Title);
+/// <summary>The comparison a sweep produces (`o2o sweep report`). <see cref="Reference"/> and
+/// <see cref="TotalSteps"/> are a number or a variable ("{steps}"), read with the sweep's variables.</summary>
+public sealed record CompareSpec(string Stage, string Metric, string? Baseline, string? Reference,
+    string? TotalSteps, IReadOnlyList<(string Name, IReadOnlyList<string> Arms)> Variants, string Title)
+{
+    /// <summary>The text of a field with a "{variable}" replaced by its value.</summary>
+    public static string Resolve(string text, IReadOnlyDictionary<string, string> vars) =>
+        text.Length > 2 && text[0] == '{' && text[^1] == '}' && vars.TryGetValue(text[1..^1], out var v) ? v : text;
+
+    /// <summary>The reference score with these variables (null: each run's first evaluation).</summary>
+    public double? ReferenceWith(IReadOnlyDictionary<string, string> vars) =>
+        Reference is null ? null
+            : double.TryParse(Resolve(Reference, vars), NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
+                ? d : throw new UserError($"compare reference '{Resolve(Reference, vars)}' is not a number");
+
+    /// <summary>The budget with these variables (null: each run's last logged step).</summary>
+    public long? TotalStepsWith(IReadOnlyDictionary<string, string> vars) =>
+        TotalSteps is null ? null
+            : long.TryParse(Resolve(TotalSteps, vars), NumberStyles.Integer, CultureInfo.InvariantCulture, out var l)
+                && l > 0 ? l
+                : throw new UserError($"compare total_steps '{Resolve(TotalSteps, vars)}' is not a positive integer");
+}
 
 /// <summary>
 /// A sweep spec (YAML, docs/sweeps.md): a grid of tasks × arms × seeds (and further axes), stages with command
@@ -76,6 +95,8 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
                     + (vars.Count == 0 ? "none" : string.Join(", ", vars.Keys)));
             vars[k] = v;
         }
+        Compare?.ReferenceWith(vars);
+        Compare?.TotalStepsWith(vars);
         return this with { Vars = vars };
     }
 
@@ -241,7 +262,7 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
             int? threads = f.TryGetValue("threads", out var th) ? Int(th.Value, "threads", 1) : null;
             var slurm = f.TryGetValue("slurm", out var sl) ? Slurm(sl.Value, "slurm") : new SlurmResources();
             var stages = Stages(Need("stages"), axes, arms, vars);
-            var compare = f.TryGetValue("compare", out var cn) ? Compare(cn.Value, stages, arms) : null;
+            var compare = f.TryGetValue("compare", out var cn) ? Compare(cn.Value, stages, arms, vars) : null;
             var spec = new SweepSpec(name, file, text, tasks, seeds, arms, axes, vars, stages, slurm, compare, threads);
             foreach (var st in stages)
                 foreach (var axis in st.Per)
@@ -353,7 +374,8 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
             return order;
         }
 
-        CompareSpec Compare(YamlNode node, List<StageSpec> stages, List<ArmSpec> arms)
+        CompareSpec Compare(YamlNode node, List<StageSpec> stages, List<ArmSpec> arms,
+            Dictionary<string, string> vars)
         {
             var f = Fields(node, "compare", CompareFields);
             string? S(string k) => f.TryGetValue(k, out var x) ? Scalar(x.Value, k) : null;
@@ -385,16 +407,19 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
             if (baseline is not null && variants.All(v => v.Item1 != baseline))
                 throw Error(f["baseline"].Value, $"compare baseline '{baseline}' is no variant; variants: "
                     + string.Join(", ", variants.Select(v => v.Item1)));
-            double? reference = null;
-            if (S("reference") is { } r)
-                reference = double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d
-                    : throw Error(f["reference"].Value, $"compare reference '{r}' is not a number");
-            long? total = null;
-            if (S("total_steps") is { } ts)
-                total = long.TryParse(ts, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) && l > 0 ? l
-                    : throw Error(f["total_steps"].Value, $"compare total_steps '{ts}' is not a positive integer");
-            return new CompareSpec(stageName, S("metric") ?? "eval/normalized", baseline, reference, total, variants,
-                S("title") ?? "learning curves");
+            var c = new CompareSpec(stageName, S("metric") ?? "eval/normalized", baseline, S("reference"),
+                S("total_steps"), variants, S("title") ?? "learning curves");
+            try
+            {
+                c.ReferenceWith(vars);
+                c.TotalStepsWith(vars);
+            }
+            catch (UserError e)
+            {
+                throw Error(f[e.Message.Contains("reference", StringComparison.Ordinal) ? "reference" : "total_steps"]
+                    .Value, e.Message + " (or a variable of vars:, e.g. \"{steps}\")");
+            }
+            return c;
         }
     }
 }
