@@ -14,6 +14,18 @@ echo "== build" >&2
 dotnet build O2O.slnx -c Release -nologo -v q -clp:ErrorsOnly || { echo "test.sh: build failed" >&2; exit 1; }
 
 passed=0; failed=0; skipped=0; status=0
+# The Slurm backend's test (SweepTests) runs against a one-node Slurm on this machine, started here and stopped at
+# the end (scripts/slurm/single-node.sh; O2O_SKIP_SLURM=1 leaves it out and the test skips).
+if [[ "${O2O_SKIP_SLURM:-0}" != 1 ]]; then
+  echo "== single-node Slurm" >&2
+  if scripts/slurm/single-node.sh start; then
+    export O2O_SLURM=1
+    trap 'scripts/slurm/single-node.sh stop' EXIT
+  else
+    echo "test.sh: could not start the single-node Slurm (scripts/slurm/single-node.sh start)" >&2
+    failed=1; status=1
+  fi
+fi
 log="$(mktemp)"
 for proj in tests/*/*.csproj; do
   echo "== $(basename "$proj" .csproj)" >&2

@@ -5,6 +5,7 @@ global using ConvertFlags = O2O.Cli.Binder<O2O.Data.ConvertOptions>;
 global using DsrFlags = O2O.Cli.Binder<O2O.Learning.Dsr.DsrOptions>;
 global using PpoFlags = O2O.Cli.Binder<O2O.Learning.Ppo.PpoOptions>;
 global using QualityFlags = O2O.Cli.Binder<O2O.Experiments.QualityOptions>;
+global using ReportFlags = O2O.Cli.Binder<O2O.Experiments.ReportOptions>;
 global using RunFlags = O2O.Cli.Binder<O2O.Experiments.PipelineOptions>;
 global using SacFlags = O2O.Cli.Binder<O2O.Learning.OffPolicy.SacOptions>;
 global using IqlFlags = O2O.Cli.Binder<O2O.Learning.OffPolicy.IqlOptions>;
@@ -42,6 +43,7 @@ public static class RecordDefaults
         [typeof(SacOptions)] = new SacOptions(),
         [typeof(IqlOptions)] = new IqlOptions(),
         [typeof(CqlOptions)] = new CqlOptions(),
+        [typeof(ReportOptions)] = new ReportOptions(),
     };
 
     /// <summary>The default-constructed record of type <paramref name="record"/>.</summary>

@@ -18,6 +18,11 @@ public static class CommandTable
         DataInfoCommand.Spec,
         CollectCommand.Spec,
         CompareCommand.Spec,
+        SweepCommand.Run,
+        SweepCommand.Status,
+        SweepCommand.Resubmit,
+        SweepCommand.Report,
+        SweepCommand.Job,
         EnvsCommand.Spec,
         TorchCheckCommand.Spec,
     ];

@@ -31,6 +31,9 @@ public class DefaultsTests
         ["data download --timeout"] = "an argument of D4rlDownload.Fetch",
         ["compare --metric"] = "an argument of Comparison.Summarise",
         ["compare --title"] = "an argument of Comparison.Plot",
+        ["sweep run --backend"] = "chooses LocalRunner or SlurmBackend, not a setting of either",
+        ["sweep run --dry_run"] = "the command prints the plan instead of running it",
+        ["--wait"] = "the command polls SlurmBackend.States after submitting",
     };
 
     /// <summary>Bound flags whose default the command works out at run time although the record has a value.</summary>

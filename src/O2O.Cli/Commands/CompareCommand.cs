@@ -21,8 +21,29 @@ public static class CompareCommand
             new("out", "write the table (markdown) here too"),
             new("plot", "write the mean learning curves (PNG) here"),
             new("title", "plot title", "learning curves"),
+            new("report", "write a report here: report.md (per-run metrics with stratified bootstrap intervals, IQM, "
+                + "probability of improvement) and a PNG of curves with 95 % bands per task"),
+            new("baseline", "with --report: the variant the others are compared with (probability of improvement)"),
+            ReportFlags.Flag(nameof(ReportOptions.Resamples), "with --report: bootstrap resamples", min: 100,
+                max: 1_000_000),
+            ReportFlags.Flag(nameof(ReportOptions.Seed), "with --report: bootstrap seed"),
         ],
         Execute);
+
+    /// <summary>The task of a run: the env id in the options JSON train-online writes beside its CSV, else "all".
+    /// </summary>
+    static string TaskOf(string csv)
+    {
+        var json = Path.ChangeExtension(csv, ".json");
+        try
+        {
+            if (File.Exists(json) && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(json)) is
+                System.Text.Json.Nodes.JsonObject o && (o["EnvId"] ?? o["env_id"]) is { } env)
+                return env.GetValue<string>();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or IOException) { }
+        return "all";
+    }
 
     const StringSplitOptions Parts = StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries;
 
@@ -42,6 +63,19 @@ public static class CompareCommand
         var md = Comparison.Markdown(rows, metric);
         ctx.Out.Write(md);
         if (a.String("out") is { } outPath) AtomicFile.WriteText(outPath, md);
+        if (a.String("report") is { } dir)
+        {
+            var report = variants.Select(v => new ReportVariant(v.Name, v.Csvs.Select(c => new TaskRun(TaskOf(c), c))
+                .ToList())).ToList();
+            if (a.String("baseline") is { } b && variants.All(v => v.Name != b))
+                throw new UsageError($"--baseline '{b}' is no variant; variants: "
+                    + string.Join(", ", variants.Select(v => v.Name)));
+            ComparisonReport.Write(dir, report, ReportFlags.Apply(a, new ReportOptions(metric, reference, total,
+                a.String("baseline"), a.RequiredString("title"))));
+            ctx.Log($"report: {Path.Combine(dir, "report.md")}");
+        }
+        else if (a.Has("baseline"))
+            throw new UsageError("--baseline needs --report DIR (the probability of improvement is in the report)");
         if (a.String("plot") is { } plot)
         {
             Comparison.Plot(plot, a.RequiredString("title"), variants, metric, reference);

@@ -76,7 +76,9 @@ public static class LibTorchSharpFix
         var flags = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(offset));
         if ((flags & VerFlgWeak) != 0) return Outcome.AlreadyPatched;
         BinaryPrimitives.WriteUInt16LittleEndian(elf.AsSpan(offset), (ushort)(flags | VerFlgWeak));
-        var tmp = path + ".o2o-patch.tmp";
+        // One temporary name per process: parallel first starts after a build (a sweep's jobs) patch at once, each
+        // writes the same bytes and renames them in; a shared name made one of them fail.
+        var tmp = $"{path}.o2o-patch-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp";
         File.WriteAllBytes(tmp, elf);
         File.Move(tmp, path, overwrite: true);
         return Outcome.Patched;
