@@ -88,7 +88,9 @@ public static class LocalRunner
                 blocked.Add(j);
                 failedIds.Add(j.Id);
             }
-            var ready = pending.Where(j => j.Needs.All(done.Contains)).ToList();
+            // Jobs with more dependencies first (a stable order otherwise): a run whose inputs are ready goes before
+            // another long shared stage, so that results complete early rather than all at the end.
+            var ready = pending.Where(j => j.Needs.All(done.Contains)).OrderByDescending(j => j.Needs.Count).ToList();
             foreach (var j in ready.Take(workers - running.Count))
             {
                 cancel.ThrowIfCancellationRequested();
