@@ -71,6 +71,7 @@ public static class D4rlDownload
         CancellationToken ct = default,
         TimeSpan? timeout = null)
     {
+        using var stopPoint = Interruption.StopPoint(ct);  // a cancelled download stops between chunks
         var t = D4rlTask.Parse(task);
         var url = UrlFor(task, baseUrl);
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))

@@ -17,7 +17,7 @@ public static class DataDownloadCommand
             new("base_url", "server folder holding {env}_{quality}-v2.hdf5", D4rlDownload.DefaultBaseUrl),
             new("timeout", "seconds without progress (connect, headers, or data) before giving up", "60"),
         ],
-        Execute) { StopsOnCancel = true };
+        Execute) { StopsOnCancel = true, Resume = ResumeStyle.Rerun };
 
     static int Execute(CommandContext ctx)
     {
