@@ -10,7 +10,10 @@ namespace O2O.Cli.Tests;
 /// </summary>
 internal sealed class ChildProcess : IDisposable
 {
-    public const int SigInt = 2, SigTerm = 15;
+    public const int SigInt = 2, SigKill = 9, SigTerm = 15;
+
+    /// <summary>The process id.</summary>
+    public int Pid => process.Id;
 
     readonly Process process;
     readonly StringBuilder stdout = new(), stderr = new();
