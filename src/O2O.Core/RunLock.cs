@@ -34,7 +34,7 @@ public sealed class RunLock : IDisposable
             var holder = Holder.Read(lockPath);
             if (holder is null) continue;  // released (or half-written) meanwhile: try again
             if (holder.Alive)
-                throw new UserError($"{what} '{folder}' is in use by another o2o run (PID {holder.Pid} on "
+                throw new UserError($"{what} '{folder}' is in use by another o2o process (PID {holder.Pid} on "
                     + $"{holder.Host}, since {holder.Since}); wait for it to end or choose another folder"
                     + (holder.Host == Environment.MachineName ? "" : $" (if that run is gone, delete '{lockPath}')"));
             log?.Invoke($"{what} '{folder}': taking over the stale lock of PID {holder.Pid} on {holder.Host} "

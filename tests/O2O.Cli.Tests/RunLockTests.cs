@@ -22,7 +22,7 @@ public sealed class RunLockTests(LearningData data) : IClassFixture<LearningData
             pid = first.Pid;
             var second = CliHarness.Run(run);
             Assert.Equal(1, second.Code);
-            CliHarness.AssertOneLineError(second, $"run root '{root}' is in use by another o2o run (PID {pid} on "
+            CliHarness.AssertOneLineError(second, $"run root '{root}' is in use by another o2o process (PID {pid} on "
                 + $"{Environment.MachineName}, since ", "wait for it to end or choose another folder");
             first.Signal(ChildProcess.SigKill);
             first.WaitForExit(TimeSpan.FromMinutes(1));

@@ -14,7 +14,7 @@ public class RunLockTests
         using (var held = RunLock.Acquire(tmp.Path, "run root", notes.Add))
         {
             var e = Assert.Throws<UserError>(() => RunLock.Acquire(tmp.Path, "run root"));
-            AssertOneLine.Message(e, $"is in use by another o2o run (PID {Environment.ProcessId} on "
+            AssertOneLine.Message(e, $"is in use by another o2o process (PID {Environment.ProcessId} on "
                 + Environment.MachineName);
             Assert.True(File.Exists(held.Path));
         }
