@@ -52,6 +52,17 @@ public sealed record CommandContext(ParsedArgs Args, TextWriter Out, TextWriter 
     public void Log(string line) => Out.WriteLine(line);
 }
 
+/// <summary>How a command stopped by a signal is continued.</summary>
+public enum ResumeStyle
+{
+    /// <summary>Nothing is kept mid-way: the same command starts over.</summary>
+    StartOver,
+    /// <summary>The same command with --resume continues from the checkpoint.</summary>
+    ResumeFlag,
+    /// <summary>The same command again continues: it reuses what is done and resumes the rest by itself.</summary>
+    Rerun,
+}
+
 /// <summary>A command: its flags, an optional positional argument, and what it runs.</summary>
 public sealed record CommandSpec(
     string Name,
@@ -63,6 +74,9 @@ public sealed record CommandSpec(
 {
     /// <summary>The command watches <see cref="CommandContext.Cancel"/>: Ctrl-C stops it, not kills it.</summary>
     public bool StopsOnCancel { get; init; }
+
+    /// <summary>How a stopped (SIGTERM, SIGINT) run of this command goes on: see <see cref="ResumeStyle"/>.</summary>
+    public ResumeStyle Resume { get; init; }
 
     /// <summary>Help text: usage line, summary and every flag with its default.</summary>
     public string HelpText()

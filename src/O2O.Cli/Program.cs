@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using O2O.Core;
 
 namespace O2O.Cli;
@@ -5,21 +6,108 @@ namespace O2O.Cli;
 /// <summary>Entry point: find the command, parse, run, and turn errors into one line and an exit code.</summary>
 public static class Program
 {
-    static volatile bool stopsOnCancel;
+    static volatile CommandSpec? running;
+    static volatile TextWriter? runningError;
+    static IReadOnlyList<string> runningArgs = [];
+    static ParsedArgs? runningParsed;
+    static int signalCount, stopSignal;
 
     public static int Main(string[] args)
     {
-        // Ctrl-C cancels a command that stops on cancel (it stops at its next check and exits 130); any other
-        // command is killed as usual.
+        // SIGTERM (a scheduler pre-empting the job) and SIGINT (Ctrl-C) stop a command cleanly: see OnSignal.
         using var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (!stopsOnCancel) return;
-            e.Cancel = true;
-            cts.Cancel();
-        };
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, cts));
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, cts));
         return Run(args, Console.Out, Console.Error, CommandTable.All, cts.Token, !Console.IsOutputRedirected);
     }
+
+    /// <summary>
+    /// A first signal while the command is at a stop point (the run harness, a download) cancels it: it stops at
+    /// the end of the current epoch, after its checkpoint, and <see cref="Run"/> prints how to resume. Otherwise (a
+    /// phase that keeps no checkpoint, or a second signal) the process prints the same line and exits at once: every
+    /// file is written atomically, so none is left partial, and the last checkpoint stays complete.
+    /// </summary>
+    static void OnSignal(PosixSignalContext c, CancellationTokenSource cts)
+    {
+        var spec = running;
+        var err = runningError;
+        if (spec is null || err is null) return;  // no command yet: the signal's default action
+        c.Cancel = true;
+        var first = Interlocked.Increment(ref signalCount) == 1;
+        if (first) Interlocked.Exchange(ref stopSignal, (int)c.Signal);
+        if (first && spec.StopsOnCancel && Interruption.AtStopPoint)
+        {
+            err.WriteLine($"o2o {spec.Name}: {SignalName(c.Signal)}: stopping at the end of the current epoch, "
+                + "after its checkpoint (signal again to stop at once)");
+            err.Flush();
+            cts.Cancel();
+            return;
+        }
+        err.WriteLine(StopLine(spec, runningArgs, runningParsed, c.Signal));
+        err.Flush();
+        Console.Out.Flush();
+        // Not Environment.Exit: libtorch's static destructors would run while a worker thread is still inside it
+        // (SIGSEGV). Nothing needs finishing: the files are written atomically, the checkpoint is complete.
+        ExitNow(ExitCode(c.Signal));
+    }
+
+    [DllImport("libc", EntryPoint = "_exit")]
+    static extern void ExitNow(int code);
+
+    /// <summary>130 for SIGINT, 143 for SIGTERM (128 + the signal's number, as a shell reports it).</summary>
+    internal static int ExitCode(PosixSignal signal) => signal == PosixSignal.SIGTERM ? 143 : 130;
+
+    static string SignalName(PosixSignal signal) => signal == PosixSignal.SIGTERM ? "SIGTERM" : "SIGINT";
+
+    /// <summary>
+    /// The line printed when a signal stops <paramref name="spec"/>: what is kept and the exact command that goes
+    /// on (with --resume for a command that resumes by flag, once a checkpoint exists).
+    /// </summary>
+    internal static string StopLine(
+        CommandSpec spec, IReadOnlyList<string> args, ParsedArgs? parsed, PosixSignal signal)
+    {
+        var head = $"o2o {spec.Name}: stopped by {SignalName(signal)}";
+        var saved = Interruption.Checkpoint;
+        var kept = saved is null ? "" : $"; checkpoint {saved} is complete";
+        switch (spec.Resume)
+        {
+            case ResumeStyle.ResumeFlag:
+                var resumed = parsed is not null && spec.Options.Any(o => o.Name == "resume") && parsed.Bool("resume");
+                if (saved is null && !resumed)
+                    return $"{head} before its first checkpoint; nothing to resume: start again with: "
+                        + Command(args);
+                return $"{head}{kept}; resume with: {Command(WithResume(args))}";
+            case ResumeStyle.Rerun:
+                return $"{head}{kept}; finished steps are kept: rerun to continue: {Command(args)}";
+            default:
+                return $"{head}; this command keeps no checkpoint and left no partial file: rerun to start over: "
+                    + Command(args);
+        }
+    }
+
+    /// <summary><paramref name="args"/> with any --resume flag (and its value) replaced by one --resume at the end.
+    /// </summary>
+    static List<string> WithResume(IReadOnlyList<string> args)
+    {
+        var list = new List<string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = ParsedArgs.Canonical(args[i].Split('=')[0]);
+            if (name != "--resume") { list.Add(args[i]); continue; }
+            if (!args[i].Contains('=') && i + 1 < args.Count
+                && args[i + 1].ToLowerInvariant() is "true" or "false" or "1" or "0" or "yes" or "no")
+                i++;
+        }
+        list.Add("--resume");
+        return list;
+    }
+
+    /// <summary>The command line as a shell reads it back: `o2o` and each argument quoted where needed.</summary>
+    static string Command(IEnumerable<string> args) => "o2o " + string.Join(' ', args.Select(Quote));
+
+    static string Quote(string a) =>
+        a.Length > 0 && a.All(ch => char.IsAsciiLetterOrDigit(ch) || "_-./:=,@+%".Contains(ch))
+            ? a : "'" + a.Replace("'", "'\\''") + "'";
 
     /// <summary>Run one command line; used in-process by the CLI tests.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr) =>
@@ -51,10 +139,14 @@ public static class Program
             return 2;
         }
         if (rest.Any(a => a is "--help" or "-h")) { stdout.Write(spec.HelpText()); return 0; }
+        ParsedArgs? parsed = null;
         try
         {
-            var parsed = ParsedArgs.Parse(spec, rest);
-            stopsOnCancel = spec.StopsOnCancel;
+            parsed = ParsedArgs.Parse(spec, rest);
+            Interruption.Reset();
+            (runningArgs, runningParsed, signalCount, stopSignal) = (args, parsed, 0, 0);
+            runningError = stderr;
+            running = spec;
             return spec.Run(new CommandContext(parsed, stdout, stderr, cancel, interactive));
         }
         catch (UserError e)
@@ -66,14 +158,20 @@ public static class Program
         }
         catch (OperationCanceledException)
         {
-            stderr.WriteLine($"o2o {spec.Name}: interrupted");
-            return 130;
+            // Cancelled by a signal (see OnSignal), or by the caller's token (in-process: as Ctrl-C).
+            var signal = stopSignal == 0 ? PosixSignal.SIGINT : (PosixSignal)stopSignal;
+            stderr.WriteLine(StopLine(spec, args, parsed, signal));
+            return ExitCode(signal);
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("O2O_DEBUG") is null or "" or "0")
         {
             stderr.WriteLine($"o2o {spec.Name}: internal error ({e.GetType().Name}): {OneLine(e.Message)} "
                 + "— rerun with O2O_DEBUG=1 for the stack trace and report it");
             return 70;
+        }
+        finally
+        {
+            running = null;
         }
     }
 

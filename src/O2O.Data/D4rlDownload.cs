@@ -55,8 +55,9 @@ public static class D4rlDownload
         string? baseUrl = null,
         IProgress<DownloadProgress>? progress = null,
         CancellationToken ct = default,
-        TimeSpan? timeout = null) =>
-        FetchAsync(task, dir, baseUrl, progress, ct, timeout).GetAwaiter().GetResult();
+        TimeSpan? timeout = null,
+        string? sha256 = null) =>
+        FetchAsync(task, dir, baseUrl, progress, ct, timeout, sha256).GetAwaiter().GetResult();
 
     /// <summary>
     /// Download <paramref name="task"/> into <paramref name="dir"/> unless its file is already there; returns its path.
@@ -69,8 +70,10 @@ public static class D4rlDownload
         string? baseUrl = null,
         IProgress<DownloadProgress>? progress = null,
         CancellationToken ct = default,
-        TimeSpan? timeout = null)
+        TimeSpan? timeout = null,
+        string? sha256 = null)
     {
+        using var stopPoint = Interruption.StopPoint(ct);  // a cancelled download stops between chunks
         var t = D4rlTask.Parse(task);
         var url = UrlFor(task, baseUrl);
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
@@ -82,8 +85,14 @@ public static class D4rlDownload
         if (limit <= TimeSpan.Zero)
             throw new OptionError($"Timeout must be positive, got {limit.TotalSeconds} s", "Timeout");
         var byHand = $"or place {t.LocalFileName} (from {url}) in '{dir}' by hand, {CollectHint}";
+        var expected = sha256?.Trim().ToLowerInvariant();
+        if (expected is not null && (expected.Length != 64 || !expected.All(char.IsAsciiHexDigit)))
+            throw new OptionError($"Sha256 '{sha256}' is not a SHA-256 (64 hexadecimal digits)", "Sha256");
         if (File.Exists(final))
         {
+            if (expected is not null && FileHash.Sha256(final) is var have && have != expected)
+                throw new OptionError($"'{final}' is already there but its SHA-256 is {have}, not the Sha256 given "
+                    + $"({expected}); delete it to download again, or check the checksum", "Sha256");
             progress?.Report(
                 new DownloadProgress("done", new FileInfo(final).Length, null, $"{final} is already there"));
             return final;
@@ -207,6 +216,13 @@ public static class D4rlDownload
         }
 
         Verify(part, url, byHand);
+        if (expected is not null && FileHash.Sha256(part) is var actual && actual != expected)
+        {
+            try { File.Delete(part); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw new OptionError($"the file downloaded from {url} has SHA-256 {actual}, not the Sha256 given "
+                + $"({expected}): it is damaged or another file; it was deleted — check the checksum and download "
+                + "again", "Sha256");
+        }
         File.Move(part, final, overwrite: false);
         progress?.Report(new DownloadProgress("done", new FileInfo(final).Length, null, $"saved {final}"));
         return final;

@@ -282,8 +282,13 @@ public static class Npz
                 if (e.FullName.EndsWith('/')) continue;
                 var key = e.FullName.EndsWith(".npy", StringComparison.Ordinal) ? e.FullName[..^4] : e.FullName;
                 using var es = e.Open();
-                using var bs = new BufferedStream(es, 1 << 16);
+                var crc = new Crc32Stream(es);
+                using var bs = new BufferedStream(crc, 1 << 16);
                 result[key] = Npy.Read(bs, $"'{path}' entry '{e.FullName}'");
+                bs.CopyTo(Stream.Null);  // the CRC covers the whole entry, as numpy's zipfile checks it
+                if (crc.Crc != e.Crc32)
+                    throw new UserError($"'{path}' entry '{e.FullName}' is damaged: Bad CRC-32 (stored {e.Crc32:x8}, "
+                        + $"computed {crc.Crc:x8}); write or download the file again");
             }
         }
         catch (InvalidDataException ex)

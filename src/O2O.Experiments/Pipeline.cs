@@ -132,6 +132,7 @@ public static class Pipeline
         var layout = new RunLayout(o.Root);
         foreach (var d in new[] { layout.DataDir, layout.CheckpointDir, layout.LogDir })
             AtomicFile.EnsureWritableFolder(Path.Combine(d, "x"), "folder");
+        using var runLock = RunLock.Acquire(o.Root, "run root", log);  // one run per root
         var h5 = given?.Path ?? Path.Combine(layout.DataDir, task!.LocalFileName);
         var npz = Path.Combine(layout.DataDir, stem + ".npz");
         var dsrPath = Path.Combine(layout.CheckpointDir, stem + "_dsr.pt");

@@ -90,7 +90,10 @@ public class DataCommandTests : IDisposable
     public void Info_reads_hdf5_and_npz_and_reports_bad_files_in_one_line()
     {
         Assert.Equal(0, Run("data", "info", Fixture("d4rl_tiny_h5py.hdf5")).code);
-        Assert.Equal(0, Run("data", "info", Fixture("tiny_numpy_compressed.npz")).code);
+        var info = CliHarness.Run("data", "info", Fixture("tiny_numpy_compressed.npz"));
+        Assert.Equal(0, info.Code);
+        // As `sha256sum tests/fixtures/tiny_numpy_compressed.npz` prints it.
+        Assert.Contains("sha256 6534e3f19b740f9d4485241647cfde12e741e422a139736abe92e89a34432eae  ", info.Out);
         var (code, err) = Run("data", "info", Path.Combine(tmp, "none.npz"));
         Assert.Equal(1, code);
         OneLineError(err, "does not exist");
@@ -101,6 +104,9 @@ public class DataCommandTests : IDisposable
         (code, err) = Run("data", "info");
         Assert.Equal(2, code);
         OneLineError(err, "o2o data info PATH");
+        (code, err) = Run("data", "download", "--task", "hopper-medium-v2", "--dir", tmp, "--sha256", "xyz");
+        Assert.Equal(1, code);
+        OneLineError(err, "--sha256 'xyz' is not a SHA-256");
     }
 
     [Fact]

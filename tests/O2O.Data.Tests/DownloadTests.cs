@@ -162,6 +162,34 @@ public class DownloadTests
     }
 
     [Fact]
+    public void A_given_sha256_keeps_a_matching_file_and_refuses_and_removes_another()
+    {
+        using var tmp = new TempDir();
+        using var srv = new LocalHttpServer();
+        srv.Body = Hdf5Bytes(tmp);
+        var right = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(srv.Body));
+        var wrong = new string('0', 64);
+        var e = Assert.Throws<OptionError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.File("a"), srv.BaseUrl,
+            timeout: Quick, sha256: wrong));
+        AssertOneLine.Message(e, $"has SHA-256 {right}, not the Sha256 given ({wrong})", "deleted");
+        Assert.Equal(["Sha256"], e.Options);
+        Assert.Empty(Directory.GetFiles(tmp.File("a")));
+
+        var path = D4rlDownload.Fetch("hopper-medium-v2", tmp.File("b"), srv.BaseUrl, timeout: Quick,
+            sha256: right.ToUpperInvariant());
+        Assert.Equal(srv.Body, File.ReadAllBytes(path));
+        Assert.Equal(right, FileHash.Sha256(path));
+        // The file in place is checked too, and kept: it may be the user's.
+        e = Assert.Throws<OptionError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.File("b"), srv.BaseUrl,
+            timeout: Quick, sha256: wrong));
+        AssertOneLine.Message(e, "already there but its SHA-256 is", "delete it to download again");
+        Assert.True(File.Exists(path));
+        e = Assert.Throws<OptionError>(() => D4rlDownload.Fetch("hopper-medium-v2", tmp.File("c"), srv.BaseUrl,
+            timeout: Quick, sha256: "abc"));
+        AssertOneLine.Message(e, "is not a SHA-256 (64 hexadecimal digits)");
+    }
+
+    [Fact]
     public void Truncated_body_is_never_given_the_final_name()
     {
         using var tmp = new TempDir();

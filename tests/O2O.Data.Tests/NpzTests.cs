@@ -36,6 +36,43 @@ public class NpzTests
     }
 
     [Fact]
+    public void Crc32_matches_the_standard_check_value()
+    {
+        Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
+        Assert.Equal(0u, Crc32.Compute([]));
+    }
+
+    /// <summary>A copy of the stored (uncompressed) fixture with one byte of the 'states' data flipped.</summary>
+    static string WithFlippedStatesByte()
+    {
+        var bytes = File.ReadAllBytes(Fixtures.Path("tiny_numpy_stored.npz"));
+        var name = bytes.AsSpan().IndexOf("states.npy"u8);
+        var magic = name + bytes.AsSpan(name).IndexOf("NUMPY"u8) - 1;  // the magic is \x93NUMPY
+        var headerLength = bytes[magic + 8] | bytes[magic + 9] << 8;  // .npy version 1.0
+        bytes[magic + 10 + headerLength + 5] ^= 0x10;  // inside the first float64 of the data
+        var path = System.IO.Path.Combine(Directory.CreateTempSubdirectory("o2o-crc-").FullName, "flipped.npz");
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [Fact]
+    public void A_flipped_data_byte_is_refused_with_the_entry_and_the_crc_mismatch()
+    {
+        var path = WithFlippedStatesByte();
+        var e = Assert.Throws<UserError>(() => Npz.Read(path));
+        AssertOneLine.Message(e, "entry 'states.npy'", "Bad CRC-32", "stored", "computed", "again");
+        Assert.Throws<UserError>(() => DatasetIO.Load(path));
+    }
+
+    [PythonFact]
+    public void Numpy_refuses_the_same_flipped_byte()
+    {
+        var (code, _, err) = Python.Run("import numpy, sys; numpy.load(sys.argv[1])['states']", WithFlippedStatesByte());
+        Assert.NotEqual(0, code);
+        Assert.Contains("Bad CRC-32", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Refuses_pickled_object_arrays()
     {
         var e = Assert.ThrowsAny<UserError>(() => DatasetIO.Load(Fixtures.Path("pickled_object.npz")));

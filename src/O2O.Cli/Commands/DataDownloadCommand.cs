@@ -16,8 +16,10 @@ public static class DataDownloadCommand
             new("dir", "data folder", "data"),
             new("base_url", "server folder holding {env}_{quality}-v2.hdf5", D4rlDownload.DefaultBaseUrl),
             new("timeout", "seconds without progress (connect, headers, or data) before giving up", "60"),
+            new("sha256", "expected SHA-256 of the file (64 hex digits): a mismatch is an error and the file is "
+                + "not kept"),
         ],
-        Execute) { StopsOnCancel = true };
+        Execute) { StopsOnCancel = true, Resume = ResumeStyle.Rerun };
 
     static int Execute(CommandContext ctx)
     {
@@ -42,7 +44,8 @@ public static class DataDownloadCommand
         string path;
         try
         {
-            path = D4rlDownload.Fetch(task, dir, a.String("base_url"), progress, ctx.Cancel, timeout);
+            path = D4rlDownload.Fetch(task, dir, a.String("base_url"), progress, ctx.Cancel, timeout,
+                a.String("sha256"));
         }
         catch (UserError e) when (e.Message.Contains(D4rlDownload.CollectHint, StringComparison.Ordinal))
         {

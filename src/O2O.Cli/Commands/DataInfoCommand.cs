@@ -21,6 +21,9 @@ public static class DataInfoCommand
         var stats = DatasetStats.Compute(ds, path);
         var kind = Minari.IsMinari(ds) ? "Minari" : DatasetIO.DetectKind(path).ToString();
         ctx.Out.Write(stats.Format($"{path} ({kind})"));
+        // As sha256sum prints it, to compare with a published checksum.
+        var file = Minari.Locate(path) ?? path;
+        ctx.Out.WriteLine($"sha256 {FileHash.Sha256(file)}  {file}");
         return 0;
     }
 }

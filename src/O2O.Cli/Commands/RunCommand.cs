@@ -43,7 +43,7 @@ public static class RunCommand
                 "libtorch threads for the DSR and BC phases (1 is safe on a shared machine)", min: 1, max: 64),
             CommonOptions.Device,
         ],
-        Execute) { StopsOnCancel = true };
+        Execute) { StopsOnCancel = true, Resume = ResumeStyle.Rerun };
 
     static int Execute(CommandContext ctx)
     {

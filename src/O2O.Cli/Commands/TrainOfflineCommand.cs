@@ -59,7 +59,7 @@ public static class TrainOfflineCommand
             new("resume", "continue the run from its last checkpoint", "false", IsFlag: true),
             CommonOptions.Device,
         ],
-        Execute) { StopsOnCancel = true };
+        Execute) { StopsOnCancel = true, Resume = ResumeStyle.ResumeFlag };
 
     /// <summary>Flags only CQL and Cal-QL take.</summary>
     static readonly string[] CqlOnly =

@@ -102,7 +102,7 @@ public static class TrainOnlineCommand
             CqlFlags.Flag(nameof(CqlOptions.KeepConservative),
                 "SAC from a CQL/Cal-QL agent: keep the conservative term online (Cal-QL's fine-tuning)"),
         ],
-        Execute) { StopsOnCancel = true };
+        Execute) { StopsOnCancel = true, Resume = ResumeStyle.ResumeFlag };
 
     /// <summary>Build PPO options from the command line.</summary>
     internal static PpoOptions Options(ParsedArgs a)

@@ -50,6 +50,7 @@ public static class StateDictFile
         Hashtable raw;
         try
         {
+            PickleGuard.Check(path, what);  // nothing outside a state dict's allowlist is ever unpickled
             using var fs = File.OpenRead(path);
             raw = PyTorchUnpickler.UnpickleStateDict(fs, leaveOpen: false, skipTensorRead: false);
         }

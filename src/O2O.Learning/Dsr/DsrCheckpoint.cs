@@ -78,6 +78,7 @@ internal static class DsrCheckpoint
         Hashtable table;
         try
         {
+            Checkpoints.PickleGuard.Check(path, "DSR checkpoint");  // see StateDictFile.Load
             using var fs = File.OpenRead(path);
             table = PyTorchUnpickler.UnpickleStateDict(fs, false, false);
         }

@@ -90,11 +90,18 @@ public static class RunHarness
         var wallOffset = progress.WallSeconds;
         var firstEpoch = progress.Epoch;
         var rollbacks = new Queue<int>();
+        Checkpointed(s, progress);
+        // Cancelled (SIGTERM, Ctrl-C), the run ends at the next epoch boundary, its checkpoint written.
         using (csv)
+        using (Interruption.StopPoint(ct))
         {
             while (progress.Epoch < s.Epochs)
             {
-                ct.ThrowIfCancellationRequested();
+                if (ct.IsCancellationRequested)
+                {
+                    log($"stopped after epoch {progress.Epoch}/{s.Epochs}; checkpoint '{s.CheckpointPath}'");
+                    throw new OperationCanceledException(ct);
+                }
                 var row = new Dictionary<string, double>();
                 var finite = TrainEpoch(learner, progress, s.StepsPerEpoch, row, log);
                 progress = progress with { Epoch = progress.Epoch + 1, EnvSteps = progress.EnvSteps + s.StepsPerEpoch };
@@ -105,6 +112,7 @@ public static class RunHarness
                 csv.Write(row);
                 tensorboard?.Write(row, progress.EnvSteps);
                 checkpoint.Save(learner, progress, s.Options);
+                Checkpointed(s, progress);
                 var eta = Eta(wall, progress.Epoch - firstEpoch, s.Epochs - progress.Epoch);
                 if (s.Verbose) log(ProgressLine(learner, s, progress, row, eta));
                 if (stopWhen?.Invoke(new EpochReport(progress.Epoch, progress.EnvSteps, EvalMean(row))) == true) break;
@@ -114,6 +122,9 @@ public static class RunHarness
         return new RunResult(progress.Epoch, progress.EnvSteps, wallOffset + wall.Elapsed.TotalSeconds,
             progress.LastEval, progress.BestEval, s.CsvPath, s.FinalActorPath);
     }
+
+    static void Checkpointed(RunSettings s, RunProgress p) =>
+        Interruption.Checkpointed($"'{s.CheckpointPath}' (epoch {p.Epoch} of {s.Epochs})");
 
     static (RunProgress, CsvLog) Start(ILearner learner, RunSettings s, RunCheckpoint checkpoint, string[] columns)
     {
