@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Superseded by experiments/dip-hopper.yaml (o2o sweep), which runs the same commands; kept because docs/results.md
+# §9 cites its first single-seed numbers.
 # The dip, measured (issue 13): on the generated hopper-medium-v2 (1M, from scripts/experiments/iql-hopper.sh),
 # per seed one offline agent per algorithm (250k updates) shared by the arms that start from it, then 100k online
 # steps per arm: IQL keep, IQL drop, CQL -> SAC with the term removed and drop, and the same with the DSR.
@@ -19,7 +21,7 @@ ONLINE="--env_id Hopper-v4 --total_steps 100000 --steps_per_epoch 2500 --log_csv
 run() {
   local name=$1 done=$2 ckpt=$3; shift 3
   [ -f "$done" ] && return 0
-  local resume=""; [ -d "$ckpt" ] && resume="--resume"
+  local resume=""; [ -n "$(ls -A "$ckpt" 2>/dev/null)" ] && resume="--resume"   # a checkpoint with a file in it
   echo "$(date -u +%FT%TZ) start $name $resume" >> lanes.log
   "$@" $resume >> "$name.log" 2>&1
   echo "$(date -u +%FT%TZ) done $name" >> lanes.log
