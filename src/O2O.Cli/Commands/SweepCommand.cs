@@ -37,7 +37,11 @@ public static class SweepCommand
         ],
         ExecuteRun,
         Positional: "spec",
-        PositionalHelp: "the sweep spec (YAML, e.g. experiments/hopper-o2o-claim.yaml)") { StopsOnCancel = true, Resume = ResumeStyle.Rerun };
+        PositionalHelp: "the sweep spec (YAML, e.g. experiments/hopper-o2o-claim.yaml)")
+    {
+        StopsOnCancel = true,
+        Resume = ResumeStyle.Rerun,
+    };
 
     public static readonly CommandSpec Status = new(
         "sweep status",
