@@ -12,6 +12,22 @@ internal sealed class ChildProcess : IDisposable
 {
     public const int SigInt = 2, SigKill = 9, SigTerm = 15;
 
+    /// <summary>
+    /// True when this process ignores SIGINT, as a job started with `&amp;` by a non-interactive shell does: its children
+    /// inherit the ignored signal and, as Unix programs should, do not take it back, so SIGINT cannot reach them.
+    /// </summary>
+    public static bool SigIntIgnored
+    {
+        get
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+            return line is not null && (Convert.ToUInt64(line[7..].Trim(), 16) & (1UL << (SigInt - 1))) != 0;
+        }
+    }
+
+    public const string SigIntIgnoredReason =
+        "this test process ignores SIGINT (started in the background by a non-interactive shell), so its children do too";
+
     /// <summary>The process id.</summary>
     public int Pid => process.Id;
 
