@@ -240,6 +240,21 @@ public class CqlRunTests : IDisposable
     }
 
     [Fact]
+    public void Resuming_with_another_dsr_or_without_one_is_refused()
+    {
+        var (_, online) = AgentAndOnline("dsr-keys", calibrated: false);
+        var o = online with { DsrPath = OffPolicySupportTests.FixtureDsr(), Verbose = true };
+        using (var cts = new CancellationTokenSource())
+        using (var t = new CqlTrainer(o, null, l => { if (l.StartsWith("epoch 1/", StringComparison.Ordinal)) cts.Cancel(); }))
+            Assert.Throws<OperationCanceledException>(() => t.Run(ct: cts.Token));
+        using (var t = new CqlTrainer(o with { DsrPath = null, Verbose = false }, null))
+            Assert.Equal(["DsrPath"], Assert.Throws<O2O.Core.OptionError>(() => t.Run(resume: true)).Options);
+        var beta = o with { Shaping = new O2O.Learning.Ppo.DsrShapingOptions { Beta = 2 }, Verbose = false };
+        using (var t = new CqlTrainer(beta, null))
+            Assert.Equal(["Shaping"], Assert.Throws<O2O.Core.OptionError>(() => t.Run(resume: true)).Options);
+    }
+
+    [Fact]
     public void Agents_of_another_algorithm_or_env_and_bad_settings_are_one_line_errors()
     {
         var (data, online) = AgentAndOnline("bad", calibrated: false);

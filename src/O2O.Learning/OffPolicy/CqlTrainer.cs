@@ -7,8 +7,12 @@ namespace O2O.Learning.OffPolicy;
 /// </summary>
 public sealed class CqlTrainer(CqlOptions options, OfflineDataset? data, Action<string>? log = null) : IDisposable
 {
+    /// <summary>What a resumed run must share with its checkpoint (another agent, data or DSR is another run).
+    /// </summary>
     static readonly string[] ResumeKeys =
-        [nameof(CqlOptions.StepsPerEpoch), nameof(CqlOptions.BatchSize), nameof(CqlOptions.Seed)];
+        [nameof(CqlOptions.StepsPerEpoch), nameof(CqlOptions.BatchSize), nameof(CqlOptions.Seed),
+        nameof(CqlOptions.InitAgent), nameof(CqlOptions.OfflineData), nameof(CqlOptions.KeepConservative),
+        nameof(CqlOptions.Calibrated), nameof(CqlOptions.DsrPath), nameof(CqlOptions.Shaping)];
 
     readonly CqlLearner learner = new(options, data);
 

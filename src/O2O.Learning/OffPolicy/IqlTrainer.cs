@@ -6,8 +6,12 @@ namespace O2O.Learning.OffPolicy;
 /// <summary>IQL through the run harness, offline or fine-tuning online (<see cref="IqlLearner"/>).</summary>
 public sealed class IqlTrainer(IqlOptions options, OfflineDataset? data, Action<string>? log = null) : IDisposable
 {
+    /// <summary>What a resumed run must share with its checkpoint (another agent, data or DSR is another run).
+    /// </summary>
     static readonly string[] ResumeKeys =
-        [nameof(IqlOptions.StepsPerEpoch), nameof(IqlOptions.BatchSize), nameof(IqlOptions.Seed)];
+        [nameof(IqlOptions.StepsPerEpoch), nameof(IqlOptions.BatchSize), nameof(IqlOptions.Seed),
+        nameof(IqlOptions.InitAgent), nameof(IqlOptions.OfflineData), nameof(IqlOptions.DsrPath),
+        nameof(IqlOptions.Shaping)];
 
     readonly IqlLearner learner = new(options, data);
 

@@ -6,8 +6,11 @@ namespace O2O.Learning.OffPolicy;
 public sealed class SacTrainer(SacOptions options, Action<string>? log = null) : IDisposable
 {
     /// <summary>Options a resumed run must share with its checkpoint.</summary>
+    /// <summary>What a resumed run must share with its checkpoint (another agent, data or DSR is another run).
+    /// </summary>
     static readonly string[] ResumeKeys =
-        [nameof(SacOptions.StepsPerEpoch), nameof(SacOptions.BatchSize), nameof(SacOptions.Seed)];
+        [nameof(SacOptions.StepsPerEpoch), nameof(SacOptions.BatchSize), nameof(SacOptions.Seed),
+        nameof(SacOptions.DsrPath), nameof(SacOptions.Shaping)];
 
     readonly SacLearner learner = new(options);
 
