@@ -240,6 +240,22 @@ public class CqlRunTests : IDisposable
     }
 
     [Fact]
+    public void A_warm_up_acts_with_the_agent_and_updates_nothing_until_it_ends()
+    {
+        var (_, online) = AgentAndOnline("warm", calibrated: false);
+        var o = online with { WarmupSteps = 60, RunName = "warm" };
+        using (var t = new CqlTrainer(o, null)) t.Run();
+        var lines = File.ReadAllLines(o.Csv);
+        var header = lines[0].Split(',');
+        string Cell(int row, string col) => lines[row].Split(',')[Array.IndexOf(header, col)];
+        Assert.Equal("", Cell(1, "losses/critic"));
+        Assert.NotEqual("", Cell(2, "losses/critic"));
+        Assert.NotEqual("", Cell(1, "eval/return_mean"));
+        Assert.Equal(["WarmupSteps", "InitAgent"], Assert.Throws<O2O.Core.OptionError>(() =>
+            new CqlTrainer(Tiny("w0", 1) with { WarmupSteps = 10 }, IqlRunTests.RandomHopper(300))).Options);
+    }
+
+    [Fact]
     public void Resuming_with_another_dsr_or_without_one_is_refused()
     {
         var (_, online) = AgentAndOnline("dsr-keys", calibrated: false);

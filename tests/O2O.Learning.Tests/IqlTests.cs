@@ -158,6 +158,19 @@ public class IqlRunTests : IDisposable
     }
 
     [Fact]
+    public void A_warm_up_acts_with_the_agent_and_updates_nothing_until_it_ends()
+    {
+        var (_, online) = AgentAndOnline("ft-warm");
+        var o = online with { OfflineData = "drop", WarmupSteps = 150, RunName = "warm" };
+        using (var t = new IqlTrainer(o, null)) t.Run();
+        var lines = File.ReadAllLines(o.Csv);
+        var header = lines[0].Split(',');
+        string Cell(int row, string col) => lines[row].Split(',')[Array.IndexOf(header, col)];
+        Assert.Equal("", Cell(1, "losses/q"));
+        Assert.NotEqual("", Cell(2, "losses/q"));
+    }
+
+    [Fact]
     public void Bad_agents_and_settings_for_fine_tuning_are_one_line_errors()
     {
         var (data, online) = AgentAndOnline("ft-bad");

@@ -99,6 +99,8 @@ public static class TrainOnlineCommand
             IqlFlags.Flag(nameof(IqlOptions.MixingRatio),
                 "with --init_agent: share of each batch from the offline data, or uniform (one pool)", min: 0, max: 1,
                 nullWord: "uniform"),
+            IqlFlags.Flag(nameof(IqlOptions.WarmupSteps),
+                "with --init_agent: env steps acted by the agent before the first update (WSRL's warm-up)", min: 0),
             CqlFlags.Flag(nameof(CqlOptions.KeepConservative),
                 "SAC from a CQL/Cal-QL agent: keep the conservative term online (Cal-QL's fine-tuning)"),
         ],
@@ -165,7 +167,7 @@ public static class TrainOnlineCommand
     }
 
     /// <summary>Flags of IQL fine-tuning that PPO and SAC do not take.</summary>
-    static readonly string[] IqlOnly = ["init_agent", "offline_data", "offline_path", "mixing_ratio"];
+    static readonly string[] IqlOnly = ["init_agent", "offline_data", "offline_path", "mixing_ratio", "warmup_steps"];
 
     /// <summary>Flags of SAC that PPO does not take.</summary>
     static readonly string[] SacOnly =
@@ -273,6 +275,7 @@ public static class TrainOnlineCommand
         o = o with
         {
             InitAgent = iql.InitAgent,
+            WarmupSteps = iql.WarmupSteps,
             OfflineData = iql.OfflineData,
             MixingRatio = iql.MixingRatio,
             Steps = a.Has("total_steps") ? ppo.TotalSteps : o.Steps,

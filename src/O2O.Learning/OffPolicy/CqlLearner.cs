@@ -133,6 +133,7 @@ public sealed class CqlLearner : ILearner
         var updateClock = new Stopwatch();
         var envClock = new Stopwatch();
         var sums = new double[LossColumns.Length];
+        var updates = 0;
         var dsrStart = DsrElapsed;
         TimeSpan dsrInEnv = TimeSpan.Zero;
         for (var s = 0; s < options.StepsPerEpoch; s++)
@@ -145,9 +146,11 @@ public sealed class CqlLearner : ILearner
                 envClock.Stop();
                 dsrInEnv += DsrElapsed - before;
             }
+            if (envStepsDone + s < options.WarmupSteps) continue;
             updateClock.Start();
             var finite = Update(envStepsDone + s, sums);
             updateClock.Stop();
+            updates++;
             if (!finite) return false;
         }
         var dsrTime = DsrElapsed - dsrStart;
@@ -163,7 +166,8 @@ public sealed class CqlLearner : ILearner
             }
             row["train/episodes"] = finishedReturns.Count;
         }
-        for (var i = 0; i < LossColumns.Length; i++) row[LossColumns[i]] = sums[i] / options.StepsPerEpoch;
+        if (updates > 0)
+            for (var i = 0; i < LossColumns.Length; i++) row[LossColumns[i]] = sums[i] / updates;
         row["charts/alpha"] = Alpha();
         return AllFinite();
     }

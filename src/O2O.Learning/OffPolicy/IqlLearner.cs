@@ -132,9 +132,9 @@ public sealed class IqlLearner : ILearner
         var updateClock = new Stopwatch();
         var envClock = new Stopwatch();
         var sums = new double[LossColumns.Length];
-        var done = 0;
+        var updates = 0;
         TimeSpan dsrInEnv = TimeSpan.Zero, dsrInUpdates = TimeSpan.Zero;
-        for (var s = 0; s < options.StepsPerEpoch; s++, done++)
+        for (var s = 0; s < options.StepsPerEpoch; s++)
         {
             var before = DsrElapsed;
             if (env is not null)
@@ -145,9 +145,11 @@ public sealed class IqlLearner : ILearner
             }
             dsrInEnv += DsrElapsed - before;
             before = DsrElapsed;
+            if (envStepsDone + s < options.WarmupSteps) continue;
             updateClock.Start();
             var finite = Update(envStepsDone + s, sums);
             updateClock.Stop();
+            updates++;
             dsrInUpdates += DsrElapsed - before;
             if (!finite) return false;
         }
@@ -162,7 +164,8 @@ public sealed class IqlLearner : ILearner
             }
             row["train/episodes"] = finishedReturns.Count;
         }
-        for (var i = 0; i < LossColumns.Length; i++) row[LossColumns[i]] = sums[i] / done;
+        if (updates > 0)
+            for (var i = 0; i < LossColumns.Length; i++) row[LossColumns[i]] = sums[i] / updates;
         row["charts/actor_lr"] = actorOptimizer.LearningRate;
         dsr?.WriteColumns(row);
         return AllFinite();

@@ -51,6 +51,9 @@ public sealed record IqlOptions : O2O.Learning.Training.IRunOptions
     public string? DsrPath { get; init; }
     /// <summary>How the DSR shapes it (pessimism, β, η, annealing, support mode); read only with DsrPath.</summary>
     public O2O.Learning.Ppo.DsrShapingOptions Shaping { get; init; } = new();
+    /// <summary>Online: env steps acted by the loaded agent's policy before the first update (WSRL's warm-up), so
+    /// that a run without the offline data does not start by fitting a buffer of one transition.</summary>
+    public long WarmupSteps { get; init; }
     [JsonIgnore] public bool Verbose { get; init; } = true;
     [JsonIgnore] public bool Online => InitAgent is not null;
 
@@ -81,6 +84,9 @@ public sealed record IqlOptions : O2O.Learning.Training.IRunOptions
             nameof(OfflineData));
         OptionError.Require(MixingRatio is null or (>= 0 and <= 1), $"MixingRatio must be in [0, 1], got {MixingRatio}",
             nameof(MixingRatio));
+        OptionError.Require(WarmupSteps >= 0, $"WarmupSteps must be ≥ 0, got {WarmupSteps}", nameof(WarmupSteps));
+        OptionError.Require(WarmupSteps == 0 || Online, "WarmupSteps is a fine-tuning setting; give InitAgent",
+            nameof(WarmupSteps), nameof(InitAgent));
         OptionError.Require(BufferSize > 0, $"BufferSize must be > 0, got {BufferSize}", nameof(BufferSize));
         OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
