@@ -255,7 +255,7 @@ internal static partial class MinariHdf5
     {
         var src = ds.Metadata.TryGetValue("dataset_id", out var sid) ? $"'{sid}'" : "the dataset";
         var next = ds.NextObservations ?? throw new UserError($"{src} has no next observations; Minari's layout " +
-            "stores each episode's final observation — collect the data here or convert a file with next_observations");
+            "stores each episode's final observation - collect the data here or convert a file with next_observations");
         var d = ds.ObsDim;
         var starts = ds.EpisodeStarts();
         var root = new H5File();

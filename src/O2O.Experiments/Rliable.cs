@@ -8,8 +8,8 @@ namespace O2O.Experiments;
 public static class Rliable
 {
     /// <summary>
-    /// Interquartile mean of all scores pooled: the mean of what is left after cutting ⌊0.25·n⌋ of the sorted scores
-    /// from each end (scipy.stats.trim_mean(x, 0.25), as rliable computes it).
+    /// Interquartile mean of all scores pooled: the mean of what is left after cutting floor(0.25 n) of the sorted
+    /// scores from each end (scipy.stats.trim_mean(x, 0.25), as rliable computes it).
     /// </summary>
     public static double Iqm(IEnumerable<double> scores)
     {

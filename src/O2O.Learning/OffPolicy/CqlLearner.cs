@@ -277,8 +277,8 @@ public sealed class CqlLearner : ILearner
     }
 
     /// <summary>
-    /// Value pessimism: β_t·Σ_k mean((1 − σ(s, a'))·Q_k(s, a')) over a' ~ π(·|s) (SAC's squashed sample, no gradient
-    /// into the actor), σ of the raw (denormalised) states.
+    /// Value pessimism: β_t·Σ_k mean((1 − σ(s, a'))·Q_k(s, a')) over a' ~ π(·|s) (SAC's squashed sample, no
+    /// gradient into the actor), σ of the raw (denormalised) states.
     /// </summary>
     Tensor SupportTerm(Tensor obs)
     {

@@ -15,7 +15,8 @@ public static class CqlLosses
 
     /// <summary>
     /// For one critic, mean over the batch of τ·logsumexp(x/τ) − Q(s, a_data), where x gathers, for each state s,
-    /// N uniform actions Q(s, a_u) − log(0.5^|A|), N actions of the policy at the next state Q(s, a') − log π(a'|s')
+    /// N uniform actions Q(s, a_u) − log(0.5^|A|), N actions of the policy at the next state
+    /// Q(s, a') − log π(a'|s')
     /// and N of the policy at s, Q(s, a) − log π(a|s) (the log-densities importance-correct the sampling). Pushing
     /// it down lowers Q where the policy and chance look and raises it at the data's actions. With
     /// <paramref name="lowerBound"/> (Cal-QL), the policy actions' Q values are first raised to at least the
