@@ -238,7 +238,7 @@ public sealed class CqlLearner : ILearner
         var temperatureLoss = SacLosses.TemperatureLoss(logAlpha, logProb, targetEntropy);
         if (!GradientStep.TryStep(temperatureLoss, alphaOptimizer)) return false;
         critics.UpdateTargets();
-        policy.Refresh(actor);
+        if (env is not null) policy.Refresh(actor); // offline nothing acts with it (evaluation makes its own)
 
         sums[0] += criticLoss.item<float>();
         sums[1] += gap?.item<float>() ?? 0;

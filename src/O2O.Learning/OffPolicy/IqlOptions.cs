@@ -80,19 +80,8 @@ public sealed record IqlOptions : O2O.Learning.Training.IRunOptions
             nameof(Expectile));
         OptionError.Require(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
         OptionError.Require(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
-        OptionError.Require(OfflineData is "keep" or "drop", $"OfflineData '{OfflineData}' must be keep or drop",
-            nameof(OfflineData));
-        OptionError.Require(MixingRatio is null or (>= 0 and <= 1), $"MixingRatio must be in [0, 1], got {MixingRatio}",
-            nameof(MixingRatio));
-        OptionError.Require(WarmupSteps >= 0, $"WarmupSteps must be ≥ 0, got {WarmupSteps}", nameof(WarmupSteps));
-        OptionError.Require(WarmupSteps == 0 || Online, "WarmupSteps is a fine-tuning setting; give InitAgent",
-            nameof(WarmupSteps), nameof(InitAgent));
-        OptionError.Require(BufferSize > 0, $"BufferSize must be > 0, got {BufferSize}", nameof(BufferSize));
+        FineTuningRules.Require(OfflineData, MixingRatio, WarmupSteps, BufferSize, Online, DsrPath, Shaping, "IQL");
         OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
-        OptionError.Require(DsrPath is null || Online,
-            "DsrPath shapes online transitions: it needs InitAgent (fine-tuning), not offline IQL",
-            nameof(DsrPath), nameof(InitAgent));
-        if (DsrPath is not null) Shaping.Validate();
     }
 }
