@@ -25,6 +25,8 @@ public sealed record DatasetStats(
 
     /// <summary>The env the dataset names itself (a Minari dataset's env spec, e.g. Hopper-v5), else null.</summary>
     public string? NamedEnvId { get; init; }
+    /// <summary>Mean length of the complete episodes (all episodes when none is complete).</summary>
+    public double? LengthMean { get; init; }
 
     /// <summary>
     /// Compute the statistics; <paramref name="fileName"/> helps guess the env (e.g. "hopper-medium-v2.hdf5").
@@ -85,7 +87,18 @@ public sealed record DatasetStats(
         return new DatasetStats(
             ds.Count, starts.Length, complete, ds.ObsDim, ds.ActDim, obsMean, obsStd, actMean, actStd,
             returns, mean, std, min, max, env, note, score, Frac(ds.Terminals), Frac(ds.Timeouts),
-            ds.Terminals is not null, ds.Timeouts is not null, problems) { ScoreNote = scoreNote, NamedEnvId = named };
+            ds.Terminals is not null, ds.Timeouts is not null, problems)
+        {
+            ScoreNote = scoreNote, NamedEnvId = named, LengthMean = MeanLength(starts, complete, ds.Count),
+        };
+    }
+
+    static double? MeanLength(int[] starts, int complete, int rows)
+    {
+        var n = complete > 0 ? complete : starts.Length;
+        if (n == 0) return null;
+        var end = n < starts.Length ? starts[n] : rows;
+        return (double)end / n;
     }
 
     static (double[] mean, double[] std) Moments(float[] x, int rows, int width)
@@ -160,6 +173,7 @@ public sealed record DatasetStats(
         w.AppendLine($"transitions:      {Transitions}");
         var cutOff = Episodes > CompleteEpisodes ? ", the last one cut off" : "";
         w.AppendLine($"episodes:         {Episodes} ({CompleteEpisodes} complete{cutOff})");
+        w.AppendLine($"episode length:   mean {F(LengthMean, "F1")} (complete episodes)");
         w.AppendLine($"obs dim:          {ObsDim}");
         w.AppendLine($"act dim:          {ActDim}");
         w.AppendLine(NamedEnvId is not null

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using O2O.Core;
 using O2O.Data;
 using O2O.Learning.Ppo;
@@ -20,20 +21,69 @@ public sealed record QualityOptions(
     public int EvalEpisodes { get; init; } = 10;
     /// <summary>Env steps between behaviour-training evaluations.</summary>
     public long EvalEvery { get; init; } = 16384;
+    /// <summary><see cref="DatasetRecipe.Matched"/> (default) or <see cref="DatasetRecipe.V1"/>.</summary>
+    public string Recipe { get; init; } = DatasetRecipe.Matched.Id;
+    /// <summary>Overrides the recipe's stop score (normalised) for medium and medium-replay.</summary>
+    public double? Target { get; init; }
+    /// <summary>Overrides the recipe's bound of the behaviour policy's log-std.</summary>
+    public double? LogStdMax { get; init; }
 }
 
 /// <summary>
-/// D4RL's recipe with our PPO in place of SAC. medium: a policy stopped at about one third of expert
-/// performance (first deterministic evaluation at or above <see cref="MediumTarget"/> normalised), then
-/// sampled stochastically; expert: trained for the whole budget; medium-replay: every transition the
-/// learner collected up to the medium point; medium-expert: medium and expert concatenated.
+/// How the behaviour policy of a generated dataset is made.
+/// <see cref="V1"/> (until issue 19): PPO with a free std, stopped at the first <em>deterministic</em> evaluation
+/// at or above one third of expert, its <em>stochastic</em> policy sampled — data weaker and choppier than D4RL's.
+/// <see cref="Matched"/>: PPO whose log-std is bounded (<see cref="LogStdMax"/>), stopped at the first evaluation
+/// of the <em>stochastic</em> policy — the one that collects — within <see cref="Band"/> points of the normalised
+/// score of D4RL's own file of that quality (<see cref="Target"/>), so that the data's return and episode lengths
+/// match D4RL's; when no evaluation lands in the band, the policy whose evaluation came closest.
+/// </summary>
+/// <param name="Id">Recorded in every file's metadata as recipe_id.</param>
+/// <param name="StochasticStop">Whether the stop rule evaluates the stochastic policy.</param>
+/// <param name="LogStdMax">Bound of the PPO policy's log-std; null = unbounded.</param>
+public sealed record DatasetRecipe(string Id, bool StochasticStop, double? LogStdMax)
+{
+    public static readonly DatasetRecipe V1 = new("ppo-third-v1", false, null);
+    public static readonly DatasetRecipe Matched = new("ppo-matched-v2", true, Math.Log(0.5));
+    public static readonly DatasetRecipe[] All = [Matched, V1];
+
+    /// <summary>The recipe named <paramref name="id"/> ("v1"/"v2" accepted); a one-line error otherwise.</summary>
+    public static DatasetRecipe Get(string id) =>
+        All.FirstOrDefault(r => r.Id == id || r.Id.EndsWith("-" + id, StringComparison.Ordinal))
+        ?? throw new UserError($"--recipe '{id}' is not known; use one of: {string.Join(", ", All.Select(r => r.Id))}");
+
+    /// <summary>
+    /// The normalised score at which a medium (and medium-replay) behaviour policy is frozen: one third of expert for
+    /// V1; for Matched, the score of D4RL's medium file for the env (docs/data.md gives the sources).
+    /// </summary>
+    public double Target(string envId) => this == V1 ? 100.0 / 3 : D4rlScores.Require(envId).Name switch
+    {
+        "hopper" => HopperMedium,
+        "walker2d" => Walker2dMedium,
+        _ => HalfCheetahMedium,
+    };
+
+    /// <summary>Half-width (normalised points) of the band around the target in which Matched stops.</summary>
+    public const double Band = 3;
+
+    /// <summary>D4RL medium-v2 files' normalised return (docs/data.md, "Targets").</summary>
+    public const double HopperMedium = 44.3, Walker2dMedium = 62.1, HalfCheetahMedium = 40.7;
+
+    /// <summary>Whether a file's metadata says it was made by the V1 recipe (files from before recipe ids).</summary>
+    public static string Describe(IReadOnlyDictionary<string, string> meta) =>
+        meta.TryGetValue("recipe_id", out var id) ? id
+        : meta.ContainsKey("generated_by") && meta.ContainsKey("medium_target_normalized")
+            ? $"{V1.Id} (old recipe: deterministic stop at a third of expert, free std; before recipe ids)"
+            : "none recorded";
+}
+
+/// <summary>
+/// D4RL's recipe with our PPO in place of SAC (<see cref="DatasetRecipe"/>). medium: a policy stopped at the
+/// recipe's target, then sampled stochastically; expert: trained for the whole budget; medium-replay: every
+/// transition the learner collected up to the medium point; medium-expert: medium and expert concatenated.
 /// </summary>
 public static class BehaviourDatasets
 {
-    /// <summary>Normalised score at which the medium policy is frozen: one third of expert (D4RL's description).
-    /// </summary>
-    public const double MediumTarget = 100.0 / 3;
-
     /// <summary>The band a medium dataset's behaviour (stochastic) score is documented to fall in.</summary>
     public static readonly (double Lo, double Hi) MediumBand = (20, 50);
 
@@ -55,19 +105,19 @@ public static class BehaviourDatasets
                     new CollectOptions(env, new BehaviourPolicy.Random(), o.Steps, o.Seed, "random"), log);
             case "medium":
             {
-                var actor = TrainBehaviour(o, "medium", untilTarget: true, log, recorder: null);
-                return Label(CollectWith(actor, "medium"), o, actor);
+                var b = TrainBehaviour(o, "medium", untilTarget: true, log, recorder: null);
+                return Label(CollectWith(b.ActorPath, "medium"), o, b);
             }
             case "expert":
             {
-                var actor = TrainBehaviour(o, "expert", untilTarget: false, log, recorder: null);
-                return Label(CollectWith(actor, "expert"), o, actor);
+                var b = TrainBehaviour(o, "expert", untilTarget: false, log, recorder: null);
+                return Label(CollectWith(b.ActorPath, "expert"), o, b);
             }
             case "medium-replay":
             {
                 var replay = new ReplayRecorder(EnvRegistry.Get(env));
-                var actor = TrainBehaviour(o, "medium-replay", untilTarget: true, log, replay.Add);
-                return Label(replay.ToDataset(o.Steps, "medium-replay"), o, actor);
+                var b = TrainBehaviour(o, "medium-replay", untilTarget: true, log, replay.Add);
+                return Label(replay.ToDataset(o.Steps, "medium-replay"), o, b);
             }
             default:
             {
@@ -78,16 +128,25 @@ public static class BehaviourDatasets
         }
     }
 
-    /// <summary>Train (or reuse) a behaviour PPO policy; returns its actor file.</summary>
-    static string TrainBehaviour(
+    /// <summary>What the behaviour training did, for the file's metadata.</summary>
+    sealed record Behaviour(string ActorPath, long Steps, double? Reached, double Target, DatasetRecipe Recipe);
+
+    /// <summary>Train (or reuse) a behaviour PPO policy.</summary>
+    static Behaviour TrainBehaviour(
         QualityOptions o, string tag, bool untilTarget, Action<string> log, Action<RolloutBatch>? recorder)
     {
-        var name = $"{o.EnvId}_{tag}_behaviour_s{o.Seed}";
+        var recipe = DatasetRecipe.Get(o.Recipe);
+        var target = o.Target ?? recipe.Target(o.EnvId);
+        // V1 keeps its file names, so that actors made before recipe ids are still found.
+        var name = recipe == DatasetRecipe.V1 ? $"{o.EnvId}_{tag}_behaviour_s{o.Seed}"
+            : $"{o.EnvId}_{tag}_{recipe.Id}_behaviour_s{o.Seed}";
         var actorPath = Path.Combine(o.WorkDir, name + "_actor.pt");
+        var infoPath = Path.Combine(o.WorkDir, name + "_stop.json");
         if (File.Exists(actorPath) && recorder is null)
         {
             log($"behaviour policy: reusing {actorPath}");
-            return actorPath;
+            var stop = File.Exists(infoPath) ? JsonSerializer.Deserialize<StopInfo>(File.ReadAllText(infoPath)) : null;
+            return new Behaviour(actorPath, stop?.Steps ?? -1, stop?.Reached, target, recipe);
         }
         var options = new PpoOptions
         {
@@ -100,35 +159,74 @@ public static class BehaviourDatasets
             Seed = o.Seed,
             EvalEvery = o.EvalEvery,
             EvalEpisodes = o.EvalEpisodes,
+            EvalStochastic = recipe.StochasticStop,
+            LogStdMax = o.LogStdMax ?? recipe.LogStdMax,
             RunName = name,
             LogDir = o.WorkDir,
         };
         using var trainer = new PpoTrainer(options, null, log) { Recorder = recorder };
-        double? reached = null;
+        var closestPath = Path.Combine(o.WorkDir, name + "_closest_actor.pt");
+        var rule = new BehaviourStopRule(recipe, target);
         var result = trainer.Run(stopWhen: r =>
         {
             if (!untilTarget || r.EvalMean is not double ev) return false;
-            var score = D4rlScores.Normalize(o.EnvId, ev);
-            if (score < MediumTarget) return false;
-            reached = score;
-            return true;
+            switch (rule.Observe(r.EnvSteps, D4rlScores.Normalize(o.EnvId, ev)))
+            {
+                case StopDecision.Stop: return true;
+                case StopDecision.NewClosest: trainer.SaveActor(closestPath, r.EnvSteps); return false;
+                default: return false;
+            }
         });
-        if (untilTarget && reached is null)
-            log($"behaviour policy: the target {MediumTarget:F1} normalised was not reached in {o.TrainBudget} steps; "
+        var reached = rule.Reached;
+        var closest = rule.Closest;
+        var kind = recipe.StochasticStop ? "stochastic" : "deterministic";
+        var actor = result.FinalActorPath;
+        var steps = result.EnvSteps;
+        if (untilTarget && reached is null && recipe != DatasetRecipe.V1 && File.Exists(closestPath))
+        {
+            log($"behaviour policy: no evaluation within {DatasetRecipe.Band} of the target {target:F1} in "
+                + $"{o.TrainBudget} steps; using the closest, {closest.Score:F1} normalised at {closest.Steps} steps");
+            File.Copy(closestPath, actorPath, overwrite: true);
+            (actor, steps, reached) = (actorPath, closest.Steps, closest.Score);
+        }
+        else if (untilTarget && reached is null)
+            log($"behaviour policy: the target {target:F1} normalised was not reached in {o.TrainBudget} steps; "
                 + $"using the final policy (best eval {result.BestEvalMean:F1})");
         else if (reached is double s)
-            log($"behaviour policy: stopped at {result.EnvSteps} steps with deterministic eval {s:F1} normalised");
-        return result.FinalActorPath;
+            log($"behaviour policy: stopped at {result.EnvSteps} steps with {kind} eval {s:F1} normalised");
+        File.Delete(closestPath);
+        AtomicFile.WriteText(infoPath, JsonSerializer.Serialize(new StopInfo(steps, reached)));
+        return new Behaviour(actor, steps, reached, target, recipe);
     }
 
-    static OfflineDataset Label(OfflineDataset ds, QualityOptions o, string actor) =>
-        ds.WithMetadata(new Dictionary<string, string>
+    sealed record StopInfo(long Steps, double? Reached);
+
+
+    static OfflineDataset Label(OfflineDataset ds, QualityOptions o, Behaviour b)
+    {
+        string F(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
+        var stops = o.Quality is "medium" or "medium-replay";
+        var rule = !stops ? $"trained for the whole budget ({o.TrainBudget} env steps)"
+            : b.Recipe == DatasetRecipe.V1 ? $"first deterministic evaluation ({o.EvalEpisodes} episodes every "
+              + $"{o.EvalEvery} env steps) at or above {F(b.Target)} normalised"
+            : $"first stochastic evaluation ({o.EvalEpisodes} episodes every {o.EvalEvery} env steps) within "
+              + $"{F(DatasetRecipe.Band)} of {F(b.Target)} normalised, else the closest";
+        var meta = new Dictionary<string, string>
         {
             ["quality"] = o.Quality,
-            ["behaviour_actor"] = Path.GetFileName(actor),
-            ["medium_target_normalized"] = MediumTarget.ToString("F2", CultureInfo.InvariantCulture),
+            ["behaviour_actor"] = Path.GetFileName(b.ActorPath),
+            ["recipe_id"] = b.Recipe.Id,
             ["recipe"] = "D4RL recipe with o2o's PPO as the online learner (docs/data.md)",
-        });
+            ["behaviour_learner"] = "ppo",
+            ["behaviour_stop_rule"] = rule,
+            ["behaviour_log_std_max"] = (o.LogStdMax ?? b.Recipe.LogStdMax) is double m ? F(m) : "none",
+        };
+        if (b.Steps >= 0) meta["behaviour_steps_trained"] = b.Steps.ToString(CultureInfo.InvariantCulture);
+        if (stops) meta["behaviour_target_normalized"] = F(b.Target);
+        if (b.Reached is double r) meta["behaviour_stop_eval_normalized"] = F(r);
+        if (b.Recipe == DatasetRecipe.V1) meta["medium_target_normalized"] = F(b.Target);
+        return ds.WithMetadata(meta);
+    }
 
     static OfflineDataset Concat(OfflineDataset a, OfflineDataset b, QualityOptions o)
     {
@@ -201,3 +299,49 @@ public static class BehaviourDatasets
         }
     }
 }
+
+/// <summary>What the behaviour training does after an evaluation.</summary>
+public enum StopDecision
+{
+    Continue,
+    /// <summary>Continue, but keep this policy: its evaluation is the closest to the target so far.</summary>
+    NewClosest,
+    Stop,
+}
+
+/// <summary>
+/// The stop rule of a dataset recipe, fed the normalised evaluations of the behaviour training in order.
+/// V1: stop at the first evaluation at or above the target. Matched: stop at the first evaluation within
+/// <see cref="DatasetRecipe.Band"/> of the target; until then, report each evaluation closer to the target than all
+/// before it, so that the caller can keep that policy for the case that none lands in the band.
+/// </summary>
+public sealed class BehaviourStopRule(DatasetRecipe recipe, double target)
+{
+    /// <summary>The evaluation that stopped the training, if any.</summary>
+    public double? Reached { get; private set; }
+    /// <summary>The evaluation closest to the target so far (distance, env steps, score).</summary>
+    public (double Distance, long Steps, double Score) Closest { get; private set; } =
+        (double.PositiveInfinity, 0, double.NaN);
+
+    public StopDecision Observe(long envSteps, double score)
+    {
+        if (Reached is not null) return StopDecision.Stop;
+        if (recipe == DatasetRecipe.V1)
+        {
+            if (score < target) return StopDecision.Continue;
+            Reached = score;
+            return StopDecision.Stop;
+        }
+        var distance = Math.Abs(score - target);
+        if (distance <= DatasetRecipe.Band)
+        {
+            Reached = score;
+            Closest = (distance, envSteps, score);
+            return StopDecision.Stop;
+        }
+        if (distance >= Closest.Distance) return StopDecision.Continue;
+        Closest = (distance, envSteps, score);
+        return StopDecision.NewClosest;
+    }
+}
+

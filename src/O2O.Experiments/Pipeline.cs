@@ -265,8 +265,11 @@ public static class Pipeline
         {
             var meta = DatasetIO.Load(h5).Metadata;
             var generated = meta.TryGetValue("generated_by", out var g);
-            log($"found {h5}{(generated ? $" (generated here: {g})" : "")}");
-            return generated ? "generated here (cached)" : "present in the data folder";
+            // Kept whatever recipe made it (docs/data.md): a cached dataset is never regenerated.
+            var recipe = generated ? DatasetRecipe.Describe(meta) : null;
+            log($"found {h5}{(generated ? $" (generated here: {g}; recipe {recipe})" : "")}");
+            return generated ? $"generated here (cached; recipe {DatasetRecipe.Describe(meta).Split(' ')[0]})"
+                : "present in the data folder";
         }
         if (o.Download)
         {

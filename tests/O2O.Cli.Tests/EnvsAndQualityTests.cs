@@ -66,8 +66,8 @@ public class QualityDatasetTests
             var ds = BehaviourDatasets.Collect(Tiny("medium-expert", dir));
             Assert.Equal(6000, ds.Count);
             Assert.Equal("medium-expert", ds.Metadata["quality"]);
-            Assert.NotEmpty(Directory.GetFiles(dir, "*_medium_behaviour_s1_actor.pt"));
-            Assert.NotEmpty(Directory.GetFiles(dir, "*_expert_behaviour_s1_actor.pt"));
+            Assert.NotEmpty(Directory.GetFiles(dir, "*_medium_ppo-matched-v2_behaviour_s1_actor.pt"));
+            Assert.NotEmpty(Directory.GetFiles(dir, "*_expert_ppo-matched-v2_behaviour_s1_actor.pt"));
             Assert.Contains("not a D4RL download", ds.Metadata["generated_by"]);
         }
         finally { Directory.Delete(dir, true); }

@@ -19,6 +19,12 @@ public static class CollectCommand
             QualityFlags.Flag(nameof(QualityOptions.TrainBudget),
                 "with --quality: most env steps the behaviour PPO trains for",
                 min: 2048, manual: true),
+            new("recipe", "with --quality: how the behaviour policy is made: ppo-matched-v2 (bounded std, stopped on "
+                + "the stochastic policy at D4RL's score; docs/data.md) or ppo-third-v1 (the recipe before it)",
+                DatasetRecipe.Matched.Id),
+            new("target", "with --quality medium|medium-replay: the normalised score that stops the behaviour "
+                + "training (default: the recipe's, e.g. D4RL's medium score for the env)"),
+            new("log_std_max", "with --quality: bound of the behaviour policy's log-std (default: the recipe's)"),
             new("deterministic", "act with the actor's mean instead of sampling", "false", IsFlag: true),
             CollectFlags.Flag(nameof(CollectOptions.Steps), "transitions to collect", min: 1, manual: true),
             new("out", "output file (.hdf5, or .npz) for d4rl; the dataset folder for minari", Required: true),
@@ -37,6 +43,8 @@ public static class CollectCommand
         BehaviourPolicy policy = policyArg.Equals("random", StringComparison.OrdinalIgnoreCase)
             ? new BehaviourPolicy.Random()
             : new BehaviourPolicy.Actor(policyArg, a.Bool("deterministic"));
+        foreach (var f in (string[])["recipe", "target", "log_std_max"])
+            if (a.Has(f) && !a.Has("quality")) throw new UsageError($"--{f} needs --quality");
         if (policy is BehaviourPolicy.Actor && !File.Exists(policyArg))
             throw new UserError($"--policy '{policyArg}' is neither 'random' nor an existing actor checkpoint");
         var steps = a.Int("steps", 1);
@@ -52,7 +60,13 @@ public static class CollectCommand
             if (a.Has("policy")) throw new UsageError("give --quality or --policy, not both");
             var quality = a.Choice("quality", BehaviourDatasets.Qualities);
             var work = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, "behaviour");
-            var options = new QualityOptions(env, quality, steps, a.Int("seed"), work, a.Long("train_budget", 2048));
+            var recipe = DatasetRecipe.Get(a.String("recipe")!);
+            var options = new QualityOptions(env, quality, steps, a.Int("seed"), work, a.Long("train_budget", 2048))
+            {
+                Recipe = recipe.Id,
+                Target = a.Has("target") ? a.Double("target", 0, 200) : null,
+                LogStdMax = a.Has("log_std_max") ? a.Double("log_std_max", -20, 2) : null,
+            };
             ds = BehaviourDatasets.Collect(options, ctx.Log);
             ctx.Log($"behaviour policies and their training logs: {work}");
         }

@@ -1,4 +1,5 @@
 using O2O.Data;
+using O2O.Experiments;
 
 namespace O2O.Cli.Commands;
 
@@ -21,6 +22,13 @@ public static class DataInfoCommand
         var stats = DatasetStats.Compute(ds, path);
         var kind = Minari.IsMinari(ds) ? "Minari" : DatasetIO.DetectKind(path).ToString();
         ctx.Out.Write(stats.Format($"{path} ({kind})"));
+        if (ds.Metadata.ContainsKey("generated_by"))
+        {
+            // Generated here: which recipe made it, and what its behaviour training did (docs/data.md).
+            ctx.Out.WriteLine($"recipe:           {DatasetRecipe.Describe(ds.Metadata)}");
+            foreach (var (k, v) in ds.Metadata.Where(m => m.Key.StartsWith("behaviour_", StringComparison.Ordinal)))
+                ctx.Out.WriteLine($"{k + ":",-18}{v}");
+        }
         // As sha256sum prints it, to compare with a published checksum.
         var file = Minari.Locate(path) ?? path;
         ctx.Out.WriteLine($"sha256 {FileHash.Sha256(file)}  {file}");

@@ -82,7 +82,8 @@ public sealed class PpoLearner : ILearner
         if (options.InitActor is null)
         {
             norm.Frozen = options.ObsNorm == "frozen";
-            return (new GaussianActor(spec.ObsDim, spec.ActDim, options.Hidden), norm);
+            var initLogStd = Math.Min(0.0, options.LogStdMax ?? 0.0);
+            return (new GaussianActor(spec.ObsDim, spec.ActDim, options.Hidden, initLogStd: initLogStd), norm);
         }
         using var init = ActorBundle.Load(options.InitActor, options.EnvId, spec.ObsDim, spec.ActDim);
         var copy = new GaussianActor(spec.ObsDim, spec.ActDim, init.Actor.Mean.Hidden, init.Actor.Mean.Act);
@@ -92,10 +93,20 @@ public sealed class PpoLearner : ILearner
             foreach (var (k, v) in copy.state_dict()) v.copy_(src[k]);
             using Scalar floor = options.InitLogStdFloor;
             copy.LogStd.clamp_(min: floor);
+            BoundLogStd(copy);
         }
         norm.Set(init.ObsNorm.Mean, init.ObsNorm.Var, init.ObsNorm.Count);
         norm.Frozen = (options.ObsNorm ?? "frozen") == "frozen";
         return (copy, norm);
+    }
+
+    /// <summary>Projects the log-std back under <see cref="PpoOptions.LogStdMax"/> (no-op when unbounded).</summary>
+    void BoundLogStd(GaussianActor a)
+    {
+        if (options.LogStdMax is not double max) return;
+        using var _ = no_grad();
+        using Scalar bound = max;
+        a.LogStd.clamp_(max: bound);
     }
 
     public bool TrainEpoch(int epoch, long envStepsDone, IDictionary<string, double> row)
@@ -305,6 +316,7 @@ public sealed class PpoLearner : ILearner
         loss.backward();
         AdamOptimizer.ClipGradNorm(parameters, options.MaxGradNorm);
         optimizer.Step();
+        BoundLogStd(actor);
 
         using (no_grad())
         {

@@ -49,6 +49,12 @@ public sealed record PpoOptions : O2O.Learning.Training.IRunOptions
     public string? InitActor { get; init; }
     /// <summary>Floor of the initial log-std when warm-starting (BC stds can be tiny).</summary>
     public double InitLogStdFloor { get; init; } = -1.6;
+    /// <summary>Upper bound of the policy's log-std (null: unbounded): the parameter starts at min(0, bound) and is
+    /// projected back under it after every optimiser step. Generated datasets use it to keep the behaviour policy's
+    /// action noise near D4RL's (docs/data.md).</summary>
+    public double? LogStdMax { get; init; }
+    /// <summary>Evaluate the stochastic policy (mean plus noise, as it acts) instead of the mean.</summary>
+    public bool EvalStochastic { get; init; }
     /// <summary>"running" or "frozen"; null = frozen when warm-started, running otherwise.</summary>
     public string? ObsNorm { get; init; }
     /// <summary>Threads for libtorch (1 gives bit-reproducible updates).</summary>
@@ -104,6 +110,8 @@ public sealed record PpoOptions : O2O.Learning.Training.IRunOptions
         OptionError.Require(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
         OptionError.Require(ObsNorm is null or "running" or "frozen",
             $"ObsNorm '{ObsNorm}' must be running or frozen", nameof(ObsNorm));
+        OptionError.Require(LogStdMax is null || double.IsFinite(LogStdMax.Value),
+            $"LogStdMax must be a finite number, got {LogStdMax}", nameof(LogStdMax));
         OptionError.Require(Hidden.Length > 0 && Hidden.All(h => h > 0),
             "Hidden must list positive widths, e.g. 64,64", nameof(Hidden));
     }

@@ -38,6 +38,9 @@ public sealed class PpoTrainer : IDisposable
         bool resume = false, CancellationToken ct = default, Func<EpochReport, bool>? stopWhen = null) =>
         RunHarness.Run(learner, Settings(options), resume, log, ct, stopWhen);
 
+    /// <summary>Saves the current actor (e.g. the one an early-stop rule just evaluated) as an actor file.</summary>
+    public void SaveActor(string path, long envSteps) => learner.SaveActor(path, options.RunName, envSteps);
+
     /// <summary>The harness's view of a PPO run.</summary>
     public static RunSettings Settings(PpoOptions o) => RunSettingsFactory.For(o, ResumeKeys);
 

@@ -17,6 +17,8 @@ public interface IRunOptions
     string FinalActorPath { get; }
     string? TensorboardDir => null;
     int EvalThreads => 0;
+    /// <summary>Evaluate the stochastic policy (the one that acts while training) instead of its mean.</summary>
+    bool EvalStochastic => false;
     bool Verbose { get; }
 }
 
@@ -36,6 +38,7 @@ public static class RunSettingsFactory
         EvalEveryEpochs = (int)Math.Max(1, (o.EvalEvery + o.StepsPerEpoch - 1) / o.StepsPerEpoch),
         EvalEpisodes = o.EvalEpisodes,
         EvalThreads = o.EvalThreads,
+        EvalStochastic = o.EvalStochastic,
         RunName = o.RunName,
         CsvPath = o.Csv,
         CheckpointPath = o.CheckpointPath,

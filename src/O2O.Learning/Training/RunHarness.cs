@@ -20,8 +20,11 @@ public sealed record RunSettings
     public required int Seed { get; init; }
     /// <summary>Evaluate every this many epochs, and after the last.</summary>
     public int EvalEveryEpochs { get; init; } = 1;
-    /// <summary>Deterministic evaluation episodes; 0 disables evaluation.</summary>
+    /// <summary>Evaluation episodes (deterministic unless <see cref="EvalStochastic"/>); 0 disables evaluation.
+    /// </summary>
     public int EvalEpisodes { get; init; } = 10;
+    /// <summary>Evaluate the stochastic policy instead of its mean (e.g. the policy that will collect data).</summary>
+    public bool EvalStochastic { get; init; }
     /// <summary>Threads running evaluation episodes (0 = cores).</summary>
     public int EvalThreads { get; init; }
     public required string RunName { get; init; }
@@ -196,8 +199,8 @@ public static class RunHarness
         }
         var clock = Stopwatch.StartNew();
         var seed = EvalSeedStride * (s.Seed + 1) + progress.Epoch * EvalEpochStride;
-        var ev = Evaluation.Run(s.EnvId, learner.CreatePolicy, s.EvalEpisodes, seed, deterministic: true,
-            threads: s.EvalThreads);
+        var ev = Evaluation.Run(s.EnvId, learner.CreatePolicy, s.EvalEpisodes, seed,
+            deterministic: !s.EvalStochastic, threads: s.EvalThreads);
         row["time/eval_s"] = clock.Elapsed.TotalSeconds;
         row["eval/return_mean"] = ev.Mean;
         row["eval/return_std"] = ev.Std;
