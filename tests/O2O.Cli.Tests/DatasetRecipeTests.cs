@@ -31,32 +31,30 @@ public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
     }
 
     [Fact]
-    public void The_matched_recipe_stops_inside_the_band_and_keeps_the_closest_policy_until_then()
+    public void The_matched_recipe_confirms_a_candidate_in_the_band_and_keeps_the_closest_policy_until_then()
     {
         var target = DatasetRecipe.Matched.Target("Hopper-v4");
         Assert.Equal(DatasetRecipe.HopperMedium, target);
-        // Rising into the band: each evaluation is the closest so far, the one in the band stops.
-        var (d, rule) = Feed(DatasetRecipe.Matched, target, 20, 30, 40.8, 43.5, 60);
-        Assert.Equal([StopDecision.NewClosest, StopDecision.NewClosest, StopDecision.NewClosest, StopDecision.Stop],
-            d);
-        Assert.Equal(43.5, rule.Reached);
-        Assert.Equal(4000, rule.Closest.Steps);
-        // Overshooting the band keeps training; a later evaluation inside it stops (the band's edge counts).
-        (d, rule) = Feed(DatasetRecipe.Matched, 40, 30, 50, 49, 28, 43);
-        Assert.Equal([StopDecision.NewClosest, StopDecision.Continue, StopDecision.NewClosest, StopDecision.Continue,
-            StopDecision.Stop], d);
-        Assert.Equal(43, rule.Reached);
-    }
-
-    [Fact]
-    public void Without_an_evaluation_in_the_band_the_closest_one_is_remembered()
-    {
-        var (d, rule) = Feed(DatasetRecipe.Matched, DatasetRecipe.Walker2dMedium, 10, 30, 80, 55, 70);
-        Assert.DoesNotContain(StopDecision.Stop, d);
+        // Rising into the band: each evaluation is the closest so far; the one in the band is a candidate.
+        var (d, rule) = Feed(DatasetRecipe.Matched, target, 20, 30, 40.8, 43.5);
+        Assert.Equal([StopDecision.NewClosest, StopDecision.NewClosest, StopDecision.NewClosest,
+            StopDecision.Candidate], d);
         Assert.Null(rule.Reached);
-        Assert.Equal(62.1 - 55, rule.Closest.Distance, 9);
-        Assert.Equal((4000L, 55.0), (rule.Closest.Steps, rule.Closest.Score));
-        Assert.Equal(DatasetRecipe.HalfCheetahMedium, DatasetRecipe.Matched.Target("HalfCheetah-v5"));
+        // Its larger evaluation falls out of the band (below the last closest): training goes on.
+        Assert.Equal(StopDecision.Continue, rule.Confirm(4000, 37.9));
+        Assert.Equal(40.8, rule.Closest.Score);
+        // A later candidate confirmed in the band stops (the band's edge counts).
+        Assert.Equal(StopDecision.Candidate, rule.Observe(5000, 46));
+        Assert.Equal(StopDecision.Stop, rule.Confirm(5000, target + DatasetRecipe.Band));
+        Assert.Equal(target + DatasetRecipe.Band, rule.Reached);
+        Assert.Equal(5000, rule.Closest.Steps);
+        // Overshooting the band keeps training; a confirmation closer than before is the new closest.
+        (d, rule) = Feed(DatasetRecipe.Matched, 40, 30, 50, 49, 28);
+        Assert.Equal([StopDecision.NewClosest, StopDecision.Continue, StopDecision.NewClosest,
+            StopDecision.Continue], d);
+        Assert.Equal(StopDecision.Candidate, rule.Observe(5000, 42));
+        Assert.Equal(StopDecision.NewClosest, rule.Confirm(5000, 45));
+        Assert.Equal((5000L, 45.0), (rule.Closest.Steps, rule.Closest.Score));
     }
 
     [Fact]
@@ -90,7 +88,7 @@ public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
         var info = CliHarness.Run("data", "info", path);
         Assert.True(info.Code == 0, info.Err);
         Assert.Contains("recipe:           ppo-matched-v2", info.Out);
-        Assert.Contains("behaviour_stop_rule:", info.Out);
+        Assert.Contains("  behaviour_stop_rule: first stochastic evaluation", info.Out);
         Assert.Contains("episode length:   mean", info.Out);
     }
 

@@ -27,7 +27,7 @@ public static class DataInfoCommand
             // Generated here: which recipe made it, and what its behaviour training did (docs/data.md).
             ctx.Out.WriteLine($"recipe:           {DatasetRecipe.Describe(ds.Metadata)}");
             foreach (var (k, v) in ds.Metadata.Where(m => m.Key.StartsWith("behaviour_", StringComparison.Ordinal)))
-                ctx.Out.WriteLine($"{k + ":",-18}{v}");
+                ctx.Out.WriteLine($"  {k}: {v}");
         }
         // As sha256sum prints it, to compare with a published checksum.
         var file = Minari.Locate(path) ?? path;

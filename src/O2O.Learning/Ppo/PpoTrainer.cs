@@ -41,6 +41,9 @@ public sealed class PpoTrainer : IDisposable
     /// <summary>Saves the current actor (e.g. the one an early-stop rule just evaluated) as an actor file.</summary>
     public void SaveActor(string path, long envSteps) => learner.SaveActor(path, options.RunName, envSteps);
 
+    /// <summary>A policy acting with the current weights (for evaluations outside the harness's schedule).</summary>
+    public O2O.Learning.IPolicy CreatePolicy() => learner.CreatePolicy();
+
     /// <summary>The harness's view of a PPO run.</summary>
     public static RunSettings Settings(PpoOptions o) => RunSettingsFactory.For(o, ResumeKeys);
 
