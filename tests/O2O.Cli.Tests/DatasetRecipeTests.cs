@@ -58,6 +58,22 @@ public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
     }
 
     [Fact]
+    public void A_learner_far_past_the_target_for_five_evaluations_stops_and_keeps_the_closest()
+    {
+        var rule = new BehaviourStopRule(DatasetRecipe.Matched, 62.1);
+        Assert.Equal(StopDecision.NewClosest, rule.Observe(1000, 50));
+        Assert.Equal(StopDecision.Candidate, rule.Observe(2000, 64));
+        Assert.Equal(StopDecision.NewClosest, rule.Confirm(2000, 66.7));
+        // Four far above, one back near (the count restarts), then five far above in a row.
+        double[] curve = [80, 90, 85, 75, 70, 80, 85, 90, 95, 99];
+        var decisions = curve.Select((v, i) => rule.Observe(3000 + 1000L * i, v)).ToArray();
+        Assert.Equal(StopDecision.Passed, decisions[^1]);
+        Assert.DoesNotContain(StopDecision.Passed, decisions[..^1]);
+        Assert.Equal((2000L, 66.7), (rule.Closest.Steps, rule.Closest.Score));
+        Assert.Null(rule.Reached);
+    }
+
+    [Fact]
     public void Unknown_recipe_is_a_one_line_error_and_short_names_work()
     {
         Assert.Same(DatasetRecipe.V1, DatasetRecipe.Get("v1"));
