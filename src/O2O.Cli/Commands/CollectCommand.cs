@@ -19,12 +19,13 @@ public static class CollectCommand
             QualityFlags.Flag(nameof(QualityOptions.TrainBudget),
                 "with --quality: most env steps the behaviour PPO trains for",
                 min: 2048, manual: true),
-            new("recipe", "with --quality: how the behaviour policy is made: ppo-matched-v2 (bounded std, stopped on "
-                + "the stochastic policy at D4RL's score; docs/data.md) or ppo-third-v1 (the recipe before it)",
-                DatasetRecipe.Matched.Id),
-            new("target", "with --quality medium|medium-replay: the normalised score that stops the behaviour "
-                + "training (default: the recipe's, e.g. D4RL's medium score for the env)"),
-            new("log_std_max", "with --quality: bound of the behaviour policy's log-std (default: the recipe's)"),
+            QualityFlags.Flag(nameof(QualityOptions.Recipe), "with --quality: how the behaviour policy is made: "
+                + "ppo-matched-v2 (bounded std, stopped on the stochastic policy at D4RL's score; docs/data.md) or "
+                + "ppo-third-v1 (the recipe before it)", manual: true),
+            QualityFlags.Flag(nameof(QualityOptions.Target), "with --quality medium|medium-replay: the normalised "
+                + "score that stops the behaviour training", nullWord: "the recipe's", min: 0, max: 200, manual: true),
+            QualityFlags.Flag(nameof(QualityOptions.LogStdMax), "with --quality: bound of the behaviour policy's "
+                + "log-std", nullWord: "the recipe's", min: -20, max: 2, manual: true),
             new("deterministic", "act with the actor's mean instead of sampling", "false", IsFlag: true),
             CollectFlags.Flag(nameof(CollectOptions.Steps), "transitions to collect", min: 1, manual: true),
             new("out", "output file (.hdf5, or .npz) for d4rl; the dataset folder for minari", Required: true),
@@ -60,7 +61,7 @@ public static class CollectCommand
             if (a.Has("policy")) throw new UsageError("give --quality or --policy, not both");
             var quality = a.Choice("quality", BehaviourDatasets.Qualities);
             var work = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, "behaviour");
-            var recipe = DatasetRecipe.Get(a.String("recipe")!);
+            var recipe = DatasetRecipe.Get(a.String("recipe") ?? DatasetRecipe.Matched.Id);
             var options = new QualityOptions(env, quality, steps, a.Int("seed"), work, a.Long("train_budget", 2048))
             {
                 Recipe = recipe.Id,
