@@ -102,6 +102,42 @@ public sealed class PpoLearner : ILearner
         return (copy, norm);
     }
 
+    /// <summary>
+    /// Fit the critic to the Monte-Carlo returns of <see cref="PpoOptions.CriticPretrainData"/> before the first
+    /// epoch (<see cref="CriticPretraining"/>), priming the reward scaler on the same data when ScaleRewards. Its
+    /// own Adam and RNG stream: the online optimiser, RNG and environments start as without it. The result lives in
+    /// the critic and the scaler, both in the checkpoint, so a resumed run does not call this again.
+    /// </summary>
+    public CriticPretrainResult PretrainCritic(Action<string> log, CancellationToken ct = default)
+    {
+        var path = options.CriticPretrainData
+            ?? throw new InvalidOperationException("PretrainCritic needs CriticPretrainData");
+        var clock = Stopwatch.StartNew();
+        var t = CriticPretraining.LoadTransitions(path, spec);
+        double? rewardStd = null;
+        if (options.ScaleRewards)
+        {
+            rewardScaler.Stats.Update(CriticPretraining.DiscountedSums(t, options.Gamma), t.Count);
+            rewardStd = rewardScaler.Std;
+        }
+        var scale = 1 / (rewardStd ?? 1.0);
+        var targets = CriticPretraining.Targets(t, options.Gamma, scale);
+        var obs = new float[t.Observations.Length];
+        obsNorm.Normalize(t.Observations, obs, t.Count);
+        log(string.Create(CultureInfo.InvariantCulture, $"critic pre-training on {t.Count} transitions of '{path}': "
+            + $"targets = discounted returns × {scale:G4} (mean {targets.Average():G4}), "
+            + $"{options.CriticPretrainSteps} steps of {options.CriticPretrainBatchSize}, lr {options.Lr:G3}"));
+        var fitRng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 3);
+        var settings = new CriticPretraining.FitSettings(
+            options.CriticPretrainSteps, options.CriticPretrainBatchSize, options.Lr, AdamEpsilon);
+        var (before, after, ev) = CriticPretraining.Fit(critic, obs, targets, settings, fitRng, log, ct);
+        var result = new CriticPretrainResult(t.Count, options.CriticPretrainSteps, rewardStd, scale,
+            targets.Average(), before, after, double.IsFinite(ev) ? ev : null, clock.Elapsed.TotalSeconds);
+        log(string.Create(CultureInfo.InvariantCulture, $"critic pre-trained: loss {before:G4} → {after:G4} over "
+            + $"all rows, explained variance {ev:F3}, {result.Seconds:F0}s"));
+        return result;
+    }
+
     /// <summary>Projects the log-std back under <see cref="PpoOptions.LogStdMax"/> (no-op when unbounded).</summary>
     void BoundLogStd(GaussianActor a)
     {
