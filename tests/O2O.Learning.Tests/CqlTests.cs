@@ -31,7 +31,7 @@ public class CqlLossesTests : IDisposable
         // A: 1 + g·2 + g²·3, 2 + g·3, 3 (terminal). B without its dropped row: 4 + g·5, 5. C: the last row has no
         // next observation in the data, so C keeps only 7: a single row whose episode the data cuts.
         double[] expected = [1 + g * 2 + g * g * 3, 2 + g * 3, 3, 4 + g * 5, 5, 7];
-        var returns = CqlLosses.MonteCarloReturns(t, g);
+        var returns = OfflineTransitions.MonteCarloReturns(t, g);
         Assert.Equal(expected.Length, returns.Length);
         for (var i = 0; i < expected.Length; i++) Assert.Equal(expected[i], returns[i], 5);
     }

@@ -33,6 +33,9 @@ public static class TrainOnlineCommand
             PpoFlags.Flag(nameof(PpoOptions.Seed), "random seed"),
             PpoFlags.Flag(nameof(PpoOptions.NumEnvs), "parallel environments", min: 1, max: 1024),
             PpoFlags.Flag(nameof(PpoOptions.Lr), "Adam learning rate (annealed linearly)", min: 1e-8, max: 1),
+            PpoFlags.Flag(nameof(PpoOptions.ActorLr),
+                "PPO: learning rate of the actor alone, annealed alike (the critic keeps --lr)", min: 1e-8, max: 1,
+                note: "--lr"),
             PpoFlags.Flag(nameof(PpoOptions.AnnealLr), "anneal the learning rate to 0"),
             PpoFlags.Flag(nameof(PpoOptions.Gamma), "discount", min: 0, max: 1),
             PpoFlags.Flag(nameof(PpoOptions.GaeLambda), "GAE λ", min: 0, max: 1),
@@ -48,6 +51,11 @@ public static class TrainOnlineCommand
                 note: "frozen with --init_actor, else running"),
             PpoFlags.Flag(nameof(PpoOptions.CriticWarmup),
                 "epochs of value-only updates before the actor moves", min: 0),
+            PpoFlags.Flag(nameof(PpoOptions.CriticPretrainData),
+                "PPO with --init_actor: offline dataset whose discounted returns the critic is fitted to before "
+                + "epoch 1 (Uni-O4's recipe)", note: "none: the critic starts fresh"),
+            PpoFlags.Flag(nameof(PpoOptions.CriticPretrainSteps),
+                "Adam steps of that fit (minibatches of 256, learning rate --lr)", min: 1),
             PpoFlags.Flag(nameof(PpoOptions.EvalEvery),
                 "evaluate every N env steps", min: 1, note: "every epoch", manual: true),
             PpoFlags.Flag(nameof(PpoOptions.EvalEpisodes), "deterministic evaluation episodes", min: 0),
@@ -128,6 +136,11 @@ public static class TrainOnlineCommand
         if (o.InitActor is not null && !File.Exists(o.InitActor))
             throw new UserError(
                 $"--init_actor '{o.InitActor}' does not exist; run 'o2o pretrain-bc' first or drop the flag");
+        if (a.Has("critic_pretrain_steps") && o.CriticPretrainData is null)
+            throw new UsageError("--critic_pretrain_steps needs --critic_pretrain_data (the offline dataset)");
+        if (o.CriticPretrainData is { } data && !File.Exists(data) && O2O.Data.Minari.Locate(data) is null)
+            throw new UserError($"--critic_pretrain_data '{data}' does not exist; give the offline dataset "
+                + $"(D4RL HDF5 or NPZ) of {env}");
         return o;
     }
 
@@ -151,6 +164,7 @@ public static class TrainOnlineCommand
     [
         "minibatch_size", "train_iters", "init_actor", "num_envs", "anneal_lr", "gae_lambda", "clip",
         "ent_coef", "vf_coef", "max_grad_norm", "target_kl", "obs_norm", "critic_warmup", "ckpt_dir", "env_threads",
+        "actor_lr", "critic_pretrain_data", "critic_pretrain_steps",
     ];
 
     /// <summary>Flags of the DSR's shaping, taken by every learner together with --dsr_path.</summary>

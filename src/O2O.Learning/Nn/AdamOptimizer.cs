@@ -18,6 +18,8 @@ public sealed class AdamOptimizer : IDisposable
     const double ClipEpsilon = 1e-6;
 
     readonly Parameter[] parameters;
+    readonly int[] groupOf;
+    readonly double[] groupLr;
     readonly Tensor[] firstMoments, secondMoments;
     readonly double beta1, beta2, eps;
 
@@ -27,17 +29,50 @@ public sealed class AdamOptimizer : IDisposable
         double eps = 1e-8,
         double beta1 = 0.9,
         double beta2 = 0.999)
+        : this([parameters], [lr], eps, beta1, beta2)
     {
-        this.parameters = parameters.ToArray();
-        LearningRate = lr;
+    }
+
+    /// <summary>
+    /// One Adam over several parameter groups, each with its own learning rate (as torch.optim's param groups):
+    /// the moments, the step count and the parameter order (for checkpoints) are those of one optimiser over the
+    /// groups' parameters in order, so equal rates give exactly the single-group update.
+    /// </summary>
+    public AdamOptimizer(
+        IReadOnlyList<IEnumerable<Parameter>> groups,
+        IReadOnlyList<double> lrs,
+        double eps = 1e-8,
+        double beta1 = 0.9,
+        double beta2 = 0.999)
+    {
+        if (groups.Count == 0 || groups.Count != lrs.Count)
+            throw new ArgumentException($"{groups.Count} parameter groups but {lrs.Count} learning rates");
+        var ps = groups.Select(g => g.ToArray()).ToArray();
+        parameters = ps.SelectMany(g => g).ToArray();
+        groupOf = ps.SelectMany((g, i) => g.Select(_ => i)).ToArray();
+        groupLr = lrs.ToArray();
         this.eps = eps;
         this.beta1 = beta1;
         this.beta2 = beta2;
-        firstMoments = this.parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
-        secondMoments = this.parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        firstMoments = parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        secondMoments = parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
     }
 
-    public double LearningRate { get; set; }
+    /// <summary>The first group's learning rate; setting it sets every group's.</summary>
+    public double LearningRate
+    {
+        get => groupLr[0];
+        set => Array.Fill(groupLr, value);
+    }
+
+    /// <summary>Number of parameter groups.</summary>
+    public int Groups => groupLr.Length;
+
+    /// <summary>Learning rate of parameter group <paramref name="group"/>.</summary>
+    public double GroupLearningRate(int group) => groupLr[group];
+
+    /// <summary>Set the learning rate of parameter group <paramref name="group"/> only.</summary>
+    public void SetGroupLearningRate(int group, double lr) => groupLr[group] = lr;
 
     /// <summary>Updates taken so far (for bias correction).</summary>
     public long Steps { get; private set; }
@@ -59,15 +94,28 @@ public sealed class AdamOptimizer : IDisposable
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         using Scalar b1 = beta1, oneMinusB1 = 1 - beta1, b2 = beta2, oneMinusB2 = 1 - beta2, epsS = eps,
-            invSqrtBc2 = 1 / Math.Sqrt(bc2), negStep = -LearningRate / bc1;
-        for (var i = 0; i < parameters.Length; i++)
+            invSqrtBc2 = 1 / Math.Sqrt(bc2);
+        var negSteps = new Scalar[groupLr.Length];
+        for (var k = 0; k < negSteps.Length; k++)
         {
-            var g = parameters[i].grad;
-            if (g is null) continue;
-            firstMoments[i].mul_(b1).add_(g, oneMinusB1);
-            secondMoments[i].mul_(b2).addcmul_(g, g, oneMinusB2);
-            var denom = secondMoments[i].sqrt().mul_(invSqrtBc2).PlusInPlace(epsS);
-            parameters[i].addcdiv_(firstMoments[i], denom, negStep);
+            Scalar negStep = -groupLr[k] / bc1;
+            negSteps[k] = negStep;
+        }
+        try
+        {
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                var g = parameters[i].grad;
+                if (g is null) continue;
+                firstMoments[i].mul_(b1).add_(g, oneMinusB1);
+                secondMoments[i].mul_(b2).addcmul_(g, g, oneMinusB2);
+                var denom = secondMoments[i].sqrt().mul_(invSqrtBc2).PlusInPlace(epsS);
+                parameters[i].addcdiv_(firstMoments[i], denom, negSteps[groupOf[i]]);
+            }
+        }
+        finally
+        {
+            foreach (var s in negSteps) s.Dispose();
         }
     }
 

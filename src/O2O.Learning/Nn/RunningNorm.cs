@@ -91,6 +91,8 @@ public sealed class RewardScaler(int numEnvs, double gamma, double epsilon = 1e-
     public RunningNorm Stats => stats;
     /// <summary>Per-env discounted return accumulators.</summary>
     public double[] Returns => discountedReturns;
+    /// <summary>What rewards are divided by at the next step before its update: √(running variance + ε).</summary>
+    public double Std => Math.Sqrt(stats.Var[0] + epsilon);
 
     /// <summary>
     /// Scale rewards in place for one vector step; <paramref name="done"/> resets accumulators after use.

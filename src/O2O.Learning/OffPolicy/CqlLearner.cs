@@ -85,7 +85,8 @@ public sealed class CqlLearner : ILearner
             : OfflineTransitions.AgentNorm(agent.State, od);
         var transitions = keep ? data!.ToQLearningTransitions() : null;
         var offline = transitions is null ? null : OfflineTransitions.Prepare(transitions, obsNorm, RewardScale);
-        var returns = offline is not null && calibrated ? CqlLosses.MonteCarloReturns(offline, options.Gamma) : null;
+        var returns = offline is not null && calibrated
+            ? OfflineTransitions.MonteCarloReturns(offline, options.Gamma) : null;
         // σ of the kept offline rows, once and batched, on the raw observations the DSR was trained on.
         var support = transitions is null || dsr is null ? null
             : dsr.ScoreOffline(transitions.Observations, transitions.Actions, transitions.Count);

@@ -1,4 +1,3 @@
-using O2O.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,34 +36,5 @@ public static class CqlLosses
         var x = cat([qRandom - randomDensity, qNext - logProbNext, qCurrent - logProbCurrent], 1);
         var ood = (x / temp).logsumexp(1) * temp;
         return (ood - qData).mean().MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Discounted return-to-go of every row, G_t = r_t + γ·(1 − terminal_t)·G_{t+1}, within episodes; an episode
-    /// ends at a terminal, a timeout, the last row, or where the next observation is not the next row's
-    /// observation (Q-learning transitions drop D4RL's final timeout rows, so that is where episodes were cut). A
-    /// cut episode (a time limit) is truncated there: nothing is bootstrapped beyond the data, as in Cal-QL.
-    /// </summary>
-    public static float[] MonteCarloReturns(OfflineDataset transitions, double gamma)
-    {
-        var t = transitions;
-        var n = t.Count;
-        var returns = new float[n];
-        double next = 0;
-        for (var i = n - 1; i >= 0; i--)
-        {
-            if (EpisodeEndsAt(t, i)) next = 0;
-            var g = t.Rewards![i] + gamma * (t.Terminals![i] ? 0 : next);
-            returns[i] = (float)g;
-            next = g;
-        }
-        return returns;
-    }
-
-    static bool EpisodeEndsAt(OfflineDataset t, int i)
-    {
-        if (i == t.Count - 1 || t.EndsEpisode(i)) return true;
-        var next = t.NextObservations!.AsSpan(i * t.ObsDim, t.ObsDim);
-        return !next.SequenceEqual(t.Observation(i + 1));
     }
 }

@@ -44,6 +44,41 @@ public static class OfflineTransitions
         return [.. returns];
     }
 
+    /// <summary>
+    /// Discounted return-to-go of every row, G_t = r_t + γ·(1 − terminal_t)·G_{t+1}, within episodes; an episode
+    /// ends where <see cref="EpisodeEndsAt"/> says. A cut episode (a time limit) is truncated there: nothing is
+    /// bootstrapped beyond the data, as in Cal-QL and Uni-O4. Used by Cal-QL's calibration (CQL) and by PPO's
+    /// critic pre-training.
+    /// </summary>
+    public static float[] MonteCarloReturns(OfflineDataset transitions, double gamma)
+    {
+        var t = transitions;
+        var n = t.Count;
+        var returns = new float[n];
+        double next = 0;
+        for (var i = n - 1; i >= 0; i--)
+        {
+            if (EpisodeEndsAt(t, i)) next = 0;
+            var g = t.Rewards![i] + gamma * (t.Terminals?[i] == true ? 0 : next);
+            returns[i] = (float)g;
+            next = g;
+        }
+        return returns;
+    }
+
+    /// <summary>
+    /// True when row <paramref name="i"/> of Q-learning transitions (with next observations) is its episode's last:
+    /// at a terminal, a timeout, the last row, or where the next observation is not the next row's observation
+    /// (<see cref="OfflineDataset.ToQLearningTransitions"/> drops D4RL's final timeout rows, so that is where
+    /// episodes were cut).
+    /// </summary>
+    public static bool EpisodeEndsAt(OfflineDataset t, int i)
+    {
+        if (i == t.Count - 1 || t.EndsEpisode(i)) return true;
+        var next = t.NextObservations!.AsSpan(i * t.ObsDim, t.ObsDim);
+        return !next.SequenceEqual(t.Observation(i + 1));
+    }
+
     /// <summary>RewardSpan / (max − min) of the episode returns; 1 when they do not spread.</summary>
     public static double ScaleForReturns(IReadOnlyCollection<double> returns) =>
         returns.Count < 2 || returns.Max() - returns.Min() <= 0 ? 1.0 : RewardSpan / (returns.Max() - returns.Min());

@@ -53,7 +53,9 @@ public sealed class PpoLearner : ILearner
         rng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 1);
         (actor, obsNorm) = CreateActor();
         critic = new Mlp("critic", spec.ObsDim, options.Hidden, 1, Activation.Tanh, outputGain: 1.0);
-        optimizer = new AdamOptimizer(Parameters(), options.Lr, eps: AdamEpsilon);
+        // Two parameter groups, actor then critic (the order of Parameters() and of the checkpoint's moments).
+        optimizer = new AdamOptimizer(
+            [actor.parameters(), critic.parameters()], [options.EffectiveActorLr, options.Lr], eps: AdamEpsilon);
         rewardScaler = new RewardScaler(options.NumEnvs, options.Gamma);
         runner = new PolicyRunner(actor, obsNorm);
         rollout = new RolloutBuffer(options.Horizon, options.NumEnvs, spec.ObsDim, spec.ActDim);
@@ -100,6 +102,42 @@ public sealed class PpoLearner : ILearner
         return (copy, norm);
     }
 
+    /// <summary>
+    /// Fit the critic to the Monte-Carlo returns of <see cref="PpoOptions.CriticPretrainData"/> before the first
+    /// epoch (<see cref="CriticPretraining"/>), priming the reward scaler on the same data when ScaleRewards. Its
+    /// own Adam and RNG stream: the online optimiser, RNG and environments start as without it. The result lives in
+    /// the critic and the scaler, both in the checkpoint, so a resumed run does not call this again.
+    /// </summary>
+    public CriticPretrainResult PretrainCritic(Action<string> log, CancellationToken ct = default)
+    {
+        var path = options.CriticPretrainData
+            ?? throw new InvalidOperationException("PretrainCritic needs CriticPretrainData");
+        var clock = Stopwatch.StartNew();
+        var t = CriticPretraining.LoadTransitions(path, spec);
+        double? rewardStd = null;
+        if (options.ScaleRewards)
+        {
+            rewardScaler.Stats.Update(CriticPretraining.DiscountedSums(t, options.Gamma), t.Count);
+            rewardStd = rewardScaler.Std;
+        }
+        var scale = 1 / (rewardStd ?? 1.0);
+        var targets = CriticPretraining.Targets(t, options.Gamma, scale);
+        var obs = new float[t.Observations.Length];
+        obsNorm.Normalize(t.Observations, obs, t.Count);
+        log(string.Create(CultureInfo.InvariantCulture, $"critic pre-training on {t.Count} transitions of '{path}': "
+            + $"targets = discounted returns × {scale:G4} (mean {targets.Average():G4}), "
+            + $"{options.CriticPretrainSteps} steps of {options.CriticPretrainBatchSize}, lr {options.Lr:G3}"));
+        var fitRng = new Rng((ulong)options.Seed * 0x9E3779B97F4A7C15UL + 3);
+        var settings = new CriticPretraining.FitSettings(
+            options.CriticPretrainSteps, options.CriticPretrainBatchSize, options.Lr, AdamEpsilon);
+        var (before, after, ev) = CriticPretraining.Fit(critic, obs, targets, settings, fitRng, log, ct);
+        var result = new CriticPretrainResult(t.Count, options.CriticPretrainSteps, rewardStd, scale,
+            targets.Average(), before, after, double.IsFinite(ev) ? ev : null, clock.Elapsed.TotalSeconds);
+        log(string.Create(CultureInfo.InvariantCulture, $"critic pre-trained: loss {before:G4} → {after:G4} over "
+            + $"all rows, explained variance {ev:F3}, {result.Seconds:F0}s"));
+        return result;
+    }
+
     /// <summary>Projects the log-std back under <see cref="PpoOptions.LogStdMax"/> (no-op when unbounded).</summary>
     void BoundLogStd(GaussianActor a)
     {
@@ -112,7 +150,8 @@ public sealed class PpoLearner : ILearner
     public bool TrainEpoch(int epoch, long envStepsDone, IDictionary<string, double> row)
     {
         runner.Refresh(actor);
-        var lr = options.AnnealLr ? options.Lr * (1.0 - (double)epoch / options.Epochs) : options.Lr;
+        var lr = Annealed(options.Lr, epoch);
+        var actorLr = Annealed(options.EffectiveActorLr, epoch);
         var (envSec, actSec) = Collect();
         Recorder?.Invoke(rollout.Snapshot());
 
@@ -121,7 +160,7 @@ public sealed class PpoLearner : ILearner
             envStepsDone, options.TotalSteps);
         var shapeSec = shaping is null ? 0 : clock.Elapsed.TotalSeconds;
         ComputeTargets();
-        var stats = Update(lr, actorFrozen: epoch < options.CriticWarmup, shaping);
+        var stats = Update(actorLr, lr, actorFrozen: epoch < options.CriticWarmup, shaping);
 
         row["time/env_s"] = envSec;
         row["time/act_s"] = actSec;
@@ -139,6 +178,11 @@ public sealed class PpoLearner : ILearner
         if (shaping is not null) foreach (var (k, v) in shaping.Metrics) row[k] = v;
         return stats is not null;
     }
+
+    /// <summary>A learning rate at <paramref name="epoch"/>: linearly annealed to 0 over the run when AnnealLr.
+    /// </summary>
+    double Annealed(double rate, int epoch) =>
+        options.AnnealLr ? rate * (1.0 - (double)epoch / options.Epochs) : rate;
 
     /// <summary>Run Horizon steps on all envs with the current policy; store raw and normalised observations.</summary>
     (double EnvSec, double ActSec) Collect()
@@ -254,9 +298,10 @@ public sealed class PpoLearner : ILearner
         Tensor? Penalty);
 
     /// <summary>Clipped-surrogate update, TrainIters passes; null when a loss or parameter became non-finite.</summary>
-    UpdateStats? Update(double lr, bool actorFrozen, ShapingOutcome? shaping)
+    UpdateStats? Update(double actorLr, double criticLr, bool actorFrozen, ShapingOutcome? shaping)
     {
-        optimizer.LearningRate = lr;
+        optimizer.SetGroupLearningRate(0, actorLr);
+        optimizer.SetGroupLearningRate(1, criticLr);
         int n = rollout.Count, mb = options.MinibatchSize;
         var hasPenalty = shaping?.CriticPenalty is not null && shaping.CriticPenaltyCoef != 0;
         if (hasPenalty) shaping!.CriticPenalty!.AsSpan(0, n).CopyTo(rollout.CriticPenalty);

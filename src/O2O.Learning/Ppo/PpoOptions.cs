@@ -21,6 +21,9 @@ public sealed record PpoOptions : O2O.Learning.Training.IRunOptions
     public int NumEnvs { get; init; } = 8;
     /// <summary>Adam learning rate (annealed linearly to 0 when AnnealLr).</summary>
     public double Lr { get; init; } = 3e-4;
+    /// <summary>Adam learning rate of the actor's parameters (null: <see cref="Lr"/>, one rate for both); the critic
+    /// keeps Lr. Annealed like Lr. Uni-O4 fine-tunes with an actor rate a tenth of the critic's or less.</summary>
+    public double? ActorLr { get; init; }
     public bool AnnealLr { get; init; } = true;
     public double Gamma { get; init; } = 0.99;
     public double GaeLambda { get; init; } = 0.95;
@@ -42,6 +45,14 @@ public sealed record PpoOptions : O2O.Learning.Training.IRunOptions
     public int Seed { get; init; } = 1;
     /// <summary>Epochs of value-only updates before the actor moves.</summary>
     public int CriticWarmup { get; init; }
+    /// <summary>Offline dataset (D4RL HDF5 or NPZ, with rewards) on whose discounted Monte-Carlo returns the critic
+    /// is fitted before the first epoch (<see cref="CriticPretraining"/>); null: the critic starts fresh. Needs
+    /// <see cref="InitActor"/>, whose frozen normaliser the critic sees.</summary>
+    public string? CriticPretrainData { get; init; }
+    /// <summary>Adam steps of the critic's pre-training (minibatches drawn with replacement).</summary>
+    public int CriticPretrainSteps { get; init; } = 20_000;
+    /// <summary>Minibatch size of the critic's pre-training.</summary>
+    public int CriticPretrainBatchSize { get; init; } = 256;
     /// <summary>Evaluate every this many env steps (rounded up to whole epochs).</summary>
     public long EvalEvery { get; init; } = 4096;
     public int EvalEpisodes { get; init; } = 10;
@@ -77,6 +88,8 @@ public sealed record PpoOptions : O2O.Learning.Training.IRunOptions
     [JsonIgnore] public int Epochs => (int)(TotalSteps / StepsPerEpoch);
     int O2O.Learning.Training.IRunOptions.EvalThreads => EnvThreads;
     [JsonIgnore] public int Horizon => StepsPerEpoch / NumEnvs;
+    /// <summary>The actor's learning rate before annealing: <see cref="ActorLr"/>, else <see cref="Lr"/>.</summary>
+    [JsonIgnore] public double EffectiveActorLr => ActorLr ?? Lr;
     [JsonIgnore] public string Csv => CsvPath ?? Path.Combine(LogDir, RunName + ".csv");
     [JsonIgnore] public string CkptDir => CheckpointDir ?? Path.GetDirectoryName(Path.GetFullPath(Csv))!;
     [JsonIgnore] public string CheckpointPath => Path.Combine(CkptDir, RunName + ".ckpt");
@@ -106,6 +119,15 @@ public sealed record PpoOptions : O2O.Learning.Training.IRunOptions
             $"GaeLambda must be in [0, 1], got {GaeLambda}", nameof(GaeLambda));
         OptionError.Require(Clip > 0, $"Clip must be > 0, got {Clip}", nameof(Clip));
         OptionError.Require(Lr > 0, $"Lr must be > 0, got {Lr}", nameof(Lr));
+        OptionError.Require(ActorLr is null || (ActorLr > 0 && double.IsFinite(ActorLr.Value)),
+            $"ActorLr must be > 0, got {ActorLr}", nameof(ActorLr));
+        OptionError.Require(CriticPretrainSteps > 0,
+            $"CriticPretrainSteps must be > 0, got {CriticPretrainSteps}", nameof(CriticPretrainSteps));
+        OptionError.Require(CriticPretrainBatchSize > 0,
+            $"CriticPretrainBatchSize must be > 0, got {CriticPretrainBatchSize}", nameof(CriticPretrainBatchSize));
+        OptionError.Require(CriticPretrainData is null || InitActor is not null,
+            "CriticPretrainData needs InitActor: the pre-trained critic sees observations through the warm-start "
+            + "actor's frozen normaliser", nameof(CriticPretrainData), nameof(InitActor));
         OptionError.Require(EvalEpisodes >= 0, $"EvalEpisodes must be ≥ 0, got {EvalEpisodes}", nameof(EvalEpisodes));
         OptionError.Require(EvalEvery > 0, $"EvalEvery must be > 0, got {EvalEvery}", nameof(EvalEvery));
         OptionError.Require(ObsNorm is null or "running" or "frozen",

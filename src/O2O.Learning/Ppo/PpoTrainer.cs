@@ -1,3 +1,4 @@
+using System.Text.Json;
 using O2O.Learning.Training;
 
 namespace O2O.Learning.Ppo;
@@ -35,8 +36,19 @@ public sealed class PpoTrainer : IDisposable
     /// <paramref name="stopWhen"/> may end the run early after any epoch (e.g. once a target score is reached).
     /// </summary>
     public RunResult Run(
-        bool resume = false, CancellationToken ct = default, Func<EpochReport, bool>? stopWhen = null) =>
-        RunHarness.Run(learner, Settings(options), resume, log, ct, stopWhen);
+        bool resume = false, CancellationToken ct = default, Func<EpochReport, bool>? stopWhen = null)
+    {
+        var settings = Settings(options);
+        // The critic is pre-trained once, before epoch 1; a resumed run finds the result in its checkpoint.
+        if (!resume && options.CriticPretrainData is not null)
+        {
+            var r = learner.PretrainCritic(log, ct);
+            var json = settings.Options.DeepClone();
+            json[nameof(CriticPretrainResult)] = JsonSerializer.SerializeToNode(r);
+            settings = settings with { Options = json };
+        }
+        return RunHarness.Run(learner, settings, resume, log, ct, stopWhen);
+    }
 
     /// <summary>Saves the current actor (e.g. the one an early-stop rule just evaluated) as an actor file.</summary>
     public void SaveActor(string path, long envSteps) => learner.SaveActor(path, options.RunName, envSteps);
