@@ -31,44 +31,57 @@ public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
     }
 
     [Fact]
-    public void The_matched_recipe_confirms_a_candidate_in_the_band_and_keeps_the_closest_policy_until_then()
+    public void The_matched_recipe_checks_nominated_policies_and_stops_on_a_confirmed_one_in_the_band()
     {
         var target = DatasetRecipe.Matched.Target("Hopper-v4");
         Assert.Equal(DatasetRecipe.HopperMedium, target);
-        // Rising into the band: each evaluation is the closest so far; the one in the band is a candidate.
-        var (d, rule) = Feed(DatasetRecipe.Matched, target, 20, 30, 40.8, 43.5);
-        Assert.Equal([StopDecision.NewClosest, StopDecision.NewClosest, StopDecision.NewClosest,
-            StopDecision.Candidate], d);
+        // Far from the target: nothing is nominated; within 4 bands (12 points) a policy is nominated.
+        var (d, rule) = Feed(DatasetRecipe.Matched, target, 20, 30, 40.8);
+        Assert.Equal([StopDecision.Continue, StopDecision.Continue, StopDecision.Candidate], d);
+        // Its larger evaluation is out of the band: remembered as the closest confirmed, training goes on.
+        Assert.Equal(StopDecision.NewClosest, rule.Confirm(3000, 37.9));
         Assert.Null(rule.Reached);
-        // Its larger evaluation falls out of the band (below the last closest): training goes on.
-        Assert.Equal(StopDecision.Continue, rule.Confirm(4000, 37.9));
-        Assert.Equal(40.8, rule.Closest.Score);
-        // A later candidate confirmed in the band stops (the band's edge counts).
+        // A farther confirmation is not the closest; a later one in the band stops (the band's edge counts).
+        Assert.Equal(StopDecision.Candidate, rule.Observe(4000, 52));
+        Assert.Equal(StopDecision.Continue, rule.Confirm(4000, 51));
+        Assert.Equal((3000L, 37.9), (rule.Closest.Steps, rule.Closest.Score));
         Assert.Equal(StopDecision.Candidate, rule.Observe(5000, 46));
         Assert.Equal(StopDecision.Stop, rule.Confirm(5000, target + DatasetRecipe.Band));
         Assert.Equal(target + DatasetRecipe.Band, rule.Reached);
         Assert.Equal(5000, rule.Closest.Steps);
-        // Overshooting the band keeps training; a confirmation closer than before is the new closest.
-        (d, rule) = Feed(DatasetRecipe.Matched, 40, 30, 50, 49, 28);
-        Assert.Equal([StopDecision.NewClosest, StopDecision.Continue, StopDecision.NewClosest,
-            StopDecision.Continue], d);
-        Assert.Equal(StopDecision.Candidate, rule.Observe(5000, 42));
-        Assert.Equal(StopDecision.NewClosest, rule.Confirm(5000, 45));
-        Assert.Equal((5000L, 45.0), (rule.Closest.Steps, rule.Closest.Score));
     }
 
     [Fact]
-    public void A_learner_far_past_the_target_for_five_evaluations_stops_and_keeps_the_closest()
+    public void Without_a_confirmed_evaluation_in_the_band_the_closest_confirmed_one_is_remembered()
+    {
+        var rule = new BehaviourStopRule(DatasetRecipe.Matched, DatasetRecipe.Walker2dMedium);
+        Assert.Equal(StopDecision.Continue, rule.Observe(1000, 10));
+        // A noisy scheduled evaluation near the target is only a nomination; its check decides what is kept.
+        Assert.Equal(StopDecision.Candidate, rule.Observe(2000, 58.5));
+        Assert.Equal(StopDecision.NewClosest, rule.Confirm(2000, 89.3));
+        Assert.Equal(StopDecision.Candidate, rule.Observe(3000, 55));
+        Assert.Equal(StopDecision.NewClosest, rule.Confirm(3000, 55));
+        Assert.Null(rule.Reached);
+        Assert.Equal(62.1 - 55, rule.Closest.Distance, 9);
+        Assert.Equal((3000L, 55.0), (rule.Closest.Steps, rule.Closest.Score));
+        Assert.Equal(DatasetRecipe.HalfCheetahMedium, DatasetRecipe.Matched.Target("HalfCheetah-v5"));
+    }
+
+    [Fact]
+    public void A_learner_far_past_the_target_for_five_evaluations_stops_once_a_policy_was_checked()
     {
         var rule = new BehaviourStopRule(DatasetRecipe.Matched, 62.1);
-        Assert.Equal(StopDecision.NewClosest, rule.Observe(1000, 50));
+        // Far above without any checked policy: training goes on (there is nothing to fall back on).
+        foreach (var v in new double[] { 80, 90, 85, 80, 95, 99 })
+            Assert.Equal(StopDecision.Continue, rule.Observe(1000, v));
         Assert.Equal(StopDecision.Candidate, rule.Observe(2000, 64));
         Assert.Equal(StopDecision.NewClosest, rule.Confirm(2000, 66.7));
-        // Four far above, one back near (the count restarts), then five far above in a row.
+        // Four far above, one back near (the count restarts; it is nominated), then five far above in a row.
         double[] curve = [80, 90, 85, 75, 70, 80, 85, 90, 95, 99];
         var decisions = curve.Select((v, i) => rule.Observe(3000 + 1000L * i, v)).ToArray();
         Assert.Equal(StopDecision.Passed, decisions[^1]);
         Assert.DoesNotContain(StopDecision.Passed, decisions[..^1]);
+        Assert.Equal(StopDecision.Candidate, decisions[4]);
         Assert.Equal((2000L, 66.7), (rule.Closest.Steps, rule.Closest.Score));
         Assert.Null(rule.Reached);
     }
@@ -104,7 +117,7 @@ public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
         var info = CliHarness.Run("data", "info", path);
         Assert.True(info.Code == 0, info.Err);
         Assert.Contains("recipe:           ppo-matched-v2", info.Out);
-        Assert.Contains("  behaviour_stop_rule: first stochastic evaluation", info.Out);
+        Assert.Contains("  behaviour_stop_rule: first policy whose 50-episode stochastic evaluation", info.Out);
         Assert.Contains("episode length:   mean", info.Out);
     }
 
