@@ -23,6 +23,10 @@ public sealed record BcOptions
     public double Holdout { get; init; } = 0.05;
     /// <summary>Episodes of the final deterministic evaluation in the environment (0 skips it).</summary>
     public int EvalEpisodes { get; init; } = 10;
+    /// <summary>
+    /// libtorch intra-op threads (0: every core). Results are reproducible for a given count but differ between
+    /// counts; the actor records the count in its metadata. pretrain-bc and o2o run use every core.
+    /// </summary>
     public int TorchThreads { get; init; } = 1;
 
     public void Validate()
@@ -32,6 +36,9 @@ public sealed record BcOptions
         if (Lr <= 0) throw new OptionError($"Lr must be > 0, got {Lr}", nameof(Lr));
         if (Holdout is < 0 or >= 0.5)
             throw new OptionError($"Holdout must be in [0, 0.5), got {Holdout}", nameof(Holdout));
+        if (TorchThreads < 0)
+            throw new OptionError($"TorchThreads must be 0 (every core) or a positive count, got {TorchThreads}",
+                nameof(TorchThreads));
         if (Hidden.Length == 0 || Hidden.Any(h => h <= 0))
             throw new OptionError("Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
     }
@@ -77,7 +84,7 @@ public static class BehaviourCloning
         if (data.ActDim != spec.ActDim)
             throw new UserError(
                 $"dataset actions have {data.ActDim} dims but {o.EnvId} has {spec.ActDim}; use a dataset of {o.EnvId}");
-        TorchRuntime.Configure(o.Seed, o.TorchThreads);
+        TorchRuntime.Configure(o.Seed, TorchRuntime.ResolveThreads(o.TorchThreads));
         var rng = new Rng((ulong)o.Seed * ShuffleSeedMultiplier + ShuffleSeedOffset);
         var (train, hold) = Split(data, o.Holdout, rng);
         if (train.Length < o.BatchSize)
@@ -97,24 +104,37 @@ public static class BehaviourCloning
         var curve = new List<BcEpoch>();
         var clock = Stopwatch.StartNew();
         long samples = 0;
+        var order = new long[train.Length];
+        var batchesPerEpoch = train.Length / o.BatchSize;
+        var progress = new PhaseProgress(log, "bc", (double)o.Epochs * batchesPerEpoch, "batches");
         for (var e = 1; e <= o.Epochs; e++)
         {
             var t0 = clock.Elapsed.TotalSeconds;
             rng.Shuffle(train);
             double sum = 0;
             var batches = 0;
-            for (var s = 0; s + o.BatchSize <= train.Length; s += o.BatchSize)
+            // The epoch's rows gathered once in shuffled order; each minibatch is a slice of them (a view: no
+            // per-batch index tensor or copy). The same rows in the same order as indexing batch by batch.
+            for (var i = 0; i < train.Length; i++) order[i] = train[i];
+            using (var epochScope = NewDisposeScope())
             {
-                using var scope = NewDisposeScope();
-                var ix = tensor(train.AsSpan(s, o.BatchSize).ToArray().Select(i => (long)i).ToArray());
-                var (lp, _) = actor.Evaluate(obsAll.index_select(0, ix), actAll.index_select(0, ix));
-                var loss = -lp.mean();
-                opt.ZeroGrad();
-                loss.backward();
-                opt.Step();
-                sum += loss.item<float>();
-                batches++;
-                samples += o.BatchSize;
+                using var ix = tensor(order);
+                var obsEpoch = obsAll.index_select(0, ix);
+                var actEpoch = actAll.index_select(0, ix);
+                for (var s = 0; s + o.BatchSize <= train.Length; s += o.BatchSize)
+                {
+                    using var scope = NewDisposeScope();
+                    var (lp, _) = actor.Evaluate(
+                        obsEpoch.narrow(0, s, o.BatchSize), actEpoch.narrow(0, s, o.BatchSize));
+                    var loss = -lp.mean();
+                    opt.ZeroGrad();
+                    loss.backward();
+                    opt.Step();
+                    sum += loss.item<float>();
+                    batches++;
+                    samples += o.BatchSize;
+                    progress.Report((e - 1) * batchesPerEpoch + batches, $"epoch {e}/{o.Epochs}");
+                }
             }
             double hNll = double.NaN, hMse = double.NaN;
             if (hold.Length > 0)
@@ -136,6 +156,7 @@ public static class BehaviourCloning
         var sps = samples / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
         var bundle = new ActorBundle(o.EnvId, actor, norm, "bc");
         bundle.Extra["epochs"] = o.Epochs;
+        bundle.Extra["torch_threads"] = get_num_threads();
         bundle.Extra["holdout_nll"] = curve[^1].HoldoutNll is var h && double.IsFinite(h) ? h : null;
         EvalResult? eval = null;
         if (o.EvalEpisodes > 0)

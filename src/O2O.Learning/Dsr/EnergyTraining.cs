@@ -50,9 +50,9 @@ internal static class EnergyTraining
     {
         double sumLoss = 0;
         long steps = 0;
-        MinibatchTraining.Run(model, options, zTrain.shape[0], rows =>
+        MinibatchTraining.Run(model, options, [zTrain, aTrain], rows =>
         {
-            var r = EnergyBatch(model, options, zTrain.index_select(0, rows), aTrain.index_select(0, rows));
+            var r = EnergyBatch(model, options, rows[0], rows[1]);
             sumLoss += r.Loss.item<float>();
             steps++;
             return r.Loss;
@@ -68,7 +68,7 @@ internal static class EnergyTraining
                     nameof(DsrOptions.LearningRate));
             sumLoss = 0;
             steps = 0;
-        });
+        }, log);
     }
 
     /// <summary>

@@ -28,11 +28,11 @@ internal static class FlowTraining
         long seen = 0;
         // Explicit scalars: implicit ones are freed by the finalizer, possibly while libtorch reads them.
         using Scalar stateNoise = options.StateNoise, actionNoise = options.ActionNoise;
-        MinibatchTraining.Run(model, options, zTrain.shape[0], rows =>
+        MinibatchTraining.Run(model, options, [zTrain, aTrain], rows =>
         {
-            var batch = (int)rows.shape[0];
-            var zs = zTrain.index_select(0, rows);
-            var a = aTrain.index_select(0, rows);
+            var zs = rows[0];
+            var a = rows[1];
+            var batch = (int)zs.shape[0];
             if (options.StateNoise > 0) zs = zs.Plus(randn_like(zs).mul(stateNoise));
             if (options.ActionNoise > 0) a = a.Plus(randn_like(a).mul(actionNoise));
             var lpJ = jointFlow.forward(cat([zs, a], 1)).mean();
@@ -54,7 +54,7 @@ internal static class FlowTraining
                     nameof(DsrOptions.LearningRate));
             sumJoint = sumState = 0;
             seen = 0;
-        });
+        }, log);
     }
 
     /// <summary>
