@@ -50,13 +50,16 @@ internal static class EnergyTraining
     {
         double sumLoss = 0;
         long steps = 0;
-        MinibatchTraining.Run(model, options, [zTrain, aTrain], rows =>
-        {
-            var r = EnergyBatch(model, options, rows[0], rows[1]);
-            sumLoss += r.Loss.item<float>();
-            steps++;
-            return r.Loss;
-        }, (epoch, elapsed) =>
+        MinibatchTraining.Run(options, [[.. model.TrainableParameters()]], [zTrain, aTrain], rows =>
+        [
+            () =>
+            {
+                var r = EnergyBatch(model, options, rows[0], rows[1]);
+                sumLoss += r.Loss.item<float>();
+                steps++;
+                return r.Loss;
+            },
+        ], (epoch, elapsed) =>
         {
             var (heldLoss, accJ, accS) = EnergyHeldOut(model, options, zHeld, aHeld);
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,
