@@ -115,7 +115,7 @@ public sealed record PipelineSummary(
     /// </summary>
     public double? DatasetScore { get; init; }
 
-    /// <summary>libtorch threads the DSR and BC phases ran on (null: not recorded).</summary>
+    /// <summary>libtorch threads the DSR or BC phase trained on in this run (null: both were cached).</summary>
     public int? OfflineThreads { get; init; }
 }
 
@@ -145,6 +145,7 @@ public static class Pipeline
         var bcPath = Path.Combine(layout.CheckpointDir, stem + "_bc_actor.pt");
         var phases = new Dictionary<string, double>();
         var offlineThreads = O2O.Learning.Runtime.TorchRuntime.ResolveThreads(o.TorchThreads);
+        int? trainedOn = null;
         var clock = Stopwatch.StartNew();
         void Phase(string name) { phases[name] = clock.Elapsed.TotalSeconds; clock.Restart(); }
         log($"o2o run: {label} → {env}, profile {o.Profile}, root {Path.GetFullPath(o.Root)}");
@@ -177,6 +178,7 @@ public static class Pipeline
             };
             using var model = DsrTrainer.Train(dsrOptions, data.Observations, data.Actions, data.ObsDim, data.ActDim,
                 data.EpisodeStarts(), env, log, rewards: data.Rewards);
+            trainedOn = offlineThreads;
             model.Save(dsrPath);
             log($"wrote {dsrPath}");
         }
@@ -196,6 +198,7 @@ public static class Pipeline
                     EvalEpisodes = o.EvalEpisodes, TorchThreads = offlineThreads,
                 };
                 var bc = BehaviourCloning.Train(bcOptions, data, log);
+                trainedOn = offlineThreads;
                 using (bc.Actor) bc.Actor.Save(bcPath);
                 bcScore = bc.Eval is null ? null : D4rlScores.Normalize(env, bc.Eval.Mean);
                 log($"wrote {bcPath}");
@@ -246,7 +249,7 @@ public static class Pipeline
         var summary = new PipelineSummary(label, h5, origin, data.Count, stats.Episodes, stats.NormalizedScore,
             bcScore, online, phases, ppo.Csv, plot, summaryPath)
         {
-            DatasetScore = datasetScore, OfflineThreads = offlineThreads,
+            DatasetScore = datasetScore, OfflineThreads = trainedOn,
         };
         AtomicFile.WriteText(summaryPath, Format(summary));
         return summary;
@@ -348,7 +351,7 @@ public static class Pipeline
             var total = (long)Math.Round(s.PhaseSeconds.Values.Sum());
             w.AppendLine($"| wall time: total | {total} s ({total / 60} min {total % 60} s) |");
         }
-        if (s.OfflineThreads is int t) w.AppendLine($"| libtorch threads (DSR, BC) | {t} |");
+        if (s.OfflineThreads is int t) w.AppendLine($"| libtorch threads (DSR, BC trained in this run) | {t} |");
         w.AppendLine($"| log | {s.CsvPath} |");
         w.AppendLine($"| plot | {s.PlotPath} |");
         return w.ToString();
