@@ -27,8 +27,9 @@ public static class CollectCommand
             new("dataset_id", "with --format minari: the dataset's id (default o2o/ENV/QUALITY-v0)"),
             CollectFlags.Flag(nameof(CollectOptions.Seed), "random seed", manual: true),
             CollectFlags.Flag(nameof(CollectOptions.EnvsPerWorker),
-                "envs each of the 2 workers steps, acting for all with one policy pass (1 = the files of "
-                + "builds before batched collection, bit for bit)", min: 1, max: DatasetCollector.MaxEnvsPerWorker,
+                "envs each of the 2 workers steps in lockstep, acting for all with one policy pass; each count gives "
+                + "its own dataset per seed (1 = the files of earlier builds, bit for bit)", min: 1,
+                max: DatasetCollector.MaxEnvsPerWorker,
                 manual: true),
         ],
         Execute);

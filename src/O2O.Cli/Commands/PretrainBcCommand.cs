@@ -23,8 +23,8 @@ public static class PretrainBcCommand
             BcFlags.Flag(nameof(BcOptions.EvalEpisodes),
                 "deterministic evaluation episodes at the end (0 skips)", min: 0),
             BcFlags.Flag(nameof(BcOptions.Seed), "random seed"),
-            new("threads", "libtorch intra-op threads, 0 = every core; results are reproducible for a given count "
-                + "(the actor records it; builds before 2026-11-28 used 1)", "0"),
+            new("threads", "threads, 0 = every core (each minibatch is split over them); a given count gives the same "
+                + "actor on every run and records it (1 = the actors of builds before 2026-11-28)", "0"),
         ],
         Execute);
 

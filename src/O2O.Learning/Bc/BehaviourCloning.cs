@@ -25,8 +25,10 @@ public sealed record BcOptions
     /// <summary>Episodes of the final deterministic evaluation in the environment (0 skips it).</summary>
     public int EvalEpisodes { get; init; } = 10;
     /// <summary>
-    /// libtorch intra-op threads (0: every core). Results are reproducible for a given count but differ between
-    /// counts; the actor records the count in its metadata. pretrain-bc and o2o run use every core.
+    /// Threads BC trains on (0: every core); from 2 on, each minibatch is split over them
+    /// (<see cref="SplitBatchStep"/>).
+    /// Results are reproducible for a given count but differ between counts in the last bits; the actor records the
+    /// count in its metadata. pretrain-bc and o2o run use every core; library callers get 1 unless they ask.
     /// </summary>
     public int TorchThreads { get; init; } = 1;
 

@@ -28,8 +28,8 @@ internal static class FlowTraining
         long seen = 0;
         // Explicit scalars: implicit ones are freed by the finalizer, possibly while libtorch reads them.
         using Scalar stateNoise = options.StateNoise, actionNoise = options.ActionNoise;
-        MinibatchTraining.Run(options, [[.. jointFlow.parameters()], [.. stateFlow.parameters()]], [zTrain, aTrain],
-            rows =>
+        TorchSharp.Modules.Parameter[][] groups = [[.. jointFlow.parameters()], [.. stateFlow.parameters()]];
+        MinibatchTraining.Run(options, groups, [zTrain, aTrain], rows =>
         {
             var zs = rows[0];
             var a = rows[1];
