@@ -26,9 +26,9 @@ public sealed record BcOptions
     public int EvalEpisodes { get; init; } = 10;
     /// <summary>
     /// Threads BC trains on (0: every core); from 2 on, each minibatch is split over them
-    /// (<see cref="SplitBatchStep"/>).
-    /// Results are reproducible for a given count but differ between counts in the last bits; the actor records the
-    /// count in its metadata. pretrain-bc and o2o run use every core; library callers get 1 unless they ask.
+    /// (<see cref="SplitBatchStep"/>). Results are reproducible for a given count but differ between counts in the
+    /// last bits; the actor records the count in its metadata. The command line asks for every core; library callers
+    /// get 1 unless they ask.
     /// </summary>
     public int TorchThreads { get; init; } = 1;
 
@@ -283,7 +283,7 @@ internal sealed class SplitBatchStep : IDisposable
             {
                 using var total = parameters[j].grad!;
                 total.zero_();
-                for (var k = 0; k < n; k++) total.add_(grads[k][j]);
+                for (var k = 0; k < n; k++) total.PlusInPlace(grads[k][j]);
             }
         optimizer.Step();
         double sum = 0;

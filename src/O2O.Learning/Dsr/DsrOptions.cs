@@ -214,9 +214,10 @@ public sealed record DsrOptions
     public int DiagnosticsMaxPairs { get; init; } = 4096;
 
     /// <summary>
-    /// libtorch intra-op threads training runs on: 0 keeps the process's setting (train-dsr and o2o run set every
-    /// core). A trained model's options hold the count it ran with, so the checkpoint records it: results are
-    /// reproducible for a given count.
+    /// Threads training runs on: 0 keeps the process's libtorch setting (the command line sets every core). A flow
+    /// trains its two networks concurrently from 2 threads on, every operation single-threaded, so its model is the
+    /// same on any count; the energy model uses libtorch's intra-op threads. A trained model's options hold the
+    /// count it ran with, so the checkpoint records it.
     /// </summary>
     public int TorchThreads { get; init; }
 
