@@ -88,7 +88,7 @@ internal static class EnvBenchmark
     }
 
     /// <summary>The loop a single-env collector runs: random action, step, reset when the episode ends.</summary>
-    static (double Rate, double CpuUs) SingleThread(int steps)
+    internal static (double Rate, double CpuUs) SingleThread(int steps)
     {
         using var env = EnvRegistry.Make(EnvId);
         var obs = new float[env.Spec.ObsDim];
@@ -107,7 +107,7 @@ internal static class EnvBenchmark
         return (steps / wall, (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMicroseconds / steps);
     }
 
-    static (double Rate, double CpuUs) VecEnvRate(int steps, int numEnvs, int threads)
+    internal static (double Rate, double CpuUs) VecEnvRate(int steps, int numEnvs, int threads)
     {
         using var vec = new VecEnv(EnvId, numEnvs, seed: 1, threads: threads);
         var actions = new float[numEnvs * vec.Spec.ActDim];

@@ -200,7 +200,7 @@ public static class OffPolicyBenchmark
 
     /// <summary>GFLOP/s of libtorch's matmul over the layers' forward shapes at <paramref name="rows"/> rows (median of 5
     /// timed rounds).</summary>
-    static double GemmRate((int In, int Out)[] layers, int rows = Batch)
+    internal static double GemmRate((int In, int Out)[] layers, int rows = Batch)
     {
         using var scope = NewDisposeScope();
         var inputs = layers.Select(l => randn(rows, l.In)).ToArray();

@@ -16,7 +16,7 @@ mkdir -p "${EXP_DIR:-runs/o2o-exp}"/{data,checkpts,logs} && cd "${EXP_DIR:-runs/
 [ -f data/hopper_medium_100k.npz ] || $O data convert --h5 data/hopper_medium_100k.hdf5 --out data/hopper_medium_100k.npz
 $O data info data/hopper_medium_100k.hdf5 > data/info.txt
 [ -f checkpts/hopper_medium_100k_dsr.pt ] || $O train_dsr --offline_path data/hopper_medium_100k.npz --env_id Hopper-v4 --dsr_out checkpts/hopper_medium_100k_dsr.pt --epochs 20 --batch_size 2048 --device cpu --threads 1 > logs-dsr.txt 2>&1
-[ -f checkpts/hopper_medium_100k_bc_actor.pt ] || $O pretrain_bc --offline_path data/hopper_medium_100k.npz --env_id Hopper-v4 --out_actor checkpts/hopper_medium_100k_bc_actor.pt --device cpu --epochs 20 --batch_size 1024 > logs-bc.txt 2>&1
+[ -f checkpts/hopper_medium_100k_bc_actor.pt ] || $O pretrain_bc --offline_path data/hopper_medium_100k.npz --env_id Hopper-v4 --out_actor checkpts/hopper_medium_100k_bc_actor.pt --device cpu --epochs 20 --batch_size 1024 --threads 1 > logs-bc.txt 2>&1
 for seed in 1 2 3 4 5; do
   for variant in $naive $arm; do
     extra="$support"; [ $variant = $naive ] && extra="--no_dsr $support"

@@ -46,10 +46,21 @@ public sealed record OptionSpec(string Name, string Help, string? Default = null
 
 /// <summary>What a command runs with: its arguments, where to write, and a token that Ctrl-C cancels.</summary>
 public sealed record CommandContext(ParsedArgs Args, TextWriter Out, TextWriter Error,
-    CancellationToken Cancel = default, bool Interactive = false)
+    CancellationToken Cancel = default, bool Interactive = false) : IStatusLog
 {
-    /// <summary>Writes one line to <see cref="Out"/>: the progress log handed to library calls.</summary>
-    public void Log(string line) => Out.WriteLine(line);
+    readonly StatusWriter statusOut = new(Out, Interactive);
+
+    /// <summary>
+    /// Writes one line to <see cref="Out"/>: the progress log handed to library calls. Through it they also reach
+    /// <see cref="Status"/> (<see cref="PhaseProgress"/>).
+    /// </summary>
+    public void Log(string line) => statusOut.Line(line);
+
+    /// <summary>True when stdout is a terminal: the status line is redrawn in place.</summary>
+    public bool Live => Interactive;
+
+    /// <summary>The live status line on a terminal; elsewhere a plain line at most every 10 s.</summary>
+    public void Status(string text) => statusOut.Status(text);
 }
 
 /// <summary>How a command stopped by a signal is continued.</summary>

@@ -134,17 +134,18 @@ public static class DatasetIO
     public static void SaveNpz(string path, OfflineDataset ds, bool compress = true)
     {
         ArgumentNullException.ThrowIfNull(ds);
-        var arrays = new List<KeyValuePair<string, NpyArray>>
+        // Streamed from the dataset's own arrays (bools are stored one byte each, 0 or 1, as numpy's |b1).
+        var entries = new List<NpzEntry>
         {
-            new("states", NpyArray.FromFloat32(ds.Observations, ds.Count, ds.ObsDim)),
-            new("actions", NpyArray.FromFloat32(ds.Actions, ds.Count, ds.ActDim)),
+            NpzEntry.Of("states", "<f4", ds.Observations, ds.Count, ds.ObsDim),
+            NpzEntry.Of("actions", "<f4", ds.Actions, ds.Count, ds.ActDim),
         };
-        if (ds.Rewards is not null) arrays.Add(new("rewards", NpyArray.FromFloat32(ds.Rewards, ds.Count)));
+        if (ds.Rewards is not null) entries.Add(NpzEntry.Of("rewards", "<f4", ds.Rewards, ds.Count));
         if (ds.NextObservations is not null)
-            arrays.Add(new("next_states", NpyArray.FromFloat32(ds.NextObservations, ds.Count, ds.ObsDim)));
-        if (ds.Terminals is not null) arrays.Add(new("terminals", NpyArray.FromBool(ds.Terminals, ds.Count)));
-        if (ds.Timeouts is not null) arrays.Add(new("timeouts", NpyArray.FromBool(ds.Timeouts, ds.Count)));
-        WriteGuarded(path, () => Npz.Write(path, arrays, compress));
+            entries.Add(NpzEntry.Of("next_states", "<f4", ds.NextObservations, ds.Count, ds.ObsDim));
+        if (ds.Terminals is not null) entries.Add(NpzEntry.Of("terminals", "|b1", ds.Terminals, ds.Count));
+        if (ds.Timeouts is not null) entries.Add(NpzEntry.Of("timeouts", "|b1", ds.Timeouts, ds.Count));
+        WriteGuarded(path, () => Npz.WriteEntries(path, entries, compress));
     }
 
     /// <summary>

@@ -232,8 +232,18 @@ public static partial class Npy
     /// </summary>
     public static void Write(Stream s, NpyArray a)
     {
-        var shape = a.Shape.Count == 1 ? $"({a.Shape[0]},)" : $"({string.Join(", ", a.Shape)})";
-        var dict = $"{{'descr': '{a.DType}', 'fortran_order': False, 'shape': {shape}, }}";
+        WriteHeader(s, a.DType, a.Shape);
+        s.Write(a.Data);
+    }
+
+    /// <summary>
+    /// The header <see cref="Write"/> puts before the element bytes: for writers that stream the bytes from where
+    /// they already are instead of copying them into an <see cref="NpyArray"/>.
+    /// </summary>
+    internal static void WriteHeader(Stream s, string dtype, IReadOnlyList<int> shape)
+    {
+        var shapeText = shape.Count == 1 ? $"({shape[0]},)" : $"({string.Join(", ", shape)})";
+        var dict = $"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shapeText}, }}";
         var v1 = dict.Length + 10 + 1 < 65536;
         var pre = v1 ? 10 : 12;
         var total = (pre + dict.Length + 1 + 63) / 64 * 64;
@@ -244,7 +254,6 @@ public static partial class Npy
         if (v1) { BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)header.Length); s.Write(len[..2]); }
         else { BinaryPrimitives.WriteUInt32LittleEndian(len, (uint)header.Length); s.Write(len); }
         s.Write(Encoding.Latin1.GetBytes(header));
-        s.Write(a.Data);
     }
 
     static void ReadExactly(Stream s, byte[] buf, string source, string what)
@@ -304,23 +313,51 @@ public static class Npz
     }
 
     /// <summary>
+    /// Deflate level of compressed entries: the fastest. On float data (1M × 14 floats of a D4RL file) zlib's higher
+    /// levels took several times longer for a few per cent smaller files (docs/benchmarks.md, "NPZ"); numpy reads
+    /// any level.
+    /// </summary>
+    public const CompressionLevel DeflateLevel = CompressionLevel.Fastest;
+
+    /// <summary>
     /// Write arrays into an .npz file atomically; <paramref name="compress"/> = deflate (numpy.savez_compressed), else
     /// stored (numpy.savez).
     /// </summary>
-    public static void Write(string path, IEnumerable<KeyValuePair<string, NpyArray>> arrays, bool compress = true)
+    public static void Write(string path, IEnumerable<KeyValuePair<string, NpyArray>> arrays, bool compress = true) =>
+        WriteEntries(path, arrays.Select(kv => new NpzEntry(kv.Key, s => Npy.Write(s, kv.Value))), compress);
+
+    /// <summary>
+    /// Write entries atomically, each streamed by its writer straight into the zip (deflated at
+    /// <see cref="DeflateLevel"/> when <paramref name="compress"/>): nothing is buffered beside the file.
+    /// </summary>
+    internal static void WriteEntries(string path, IEnumerable<NpzEntry> entries, bool compress)
     {
-        var list = arrays.ToList();
+        var list = entries.ToList();
         AtomicFile.WriteStream(path, fs =>
         {
             using var zip = new ZipArchive(fs, ZipArchiveMode.Create, leaveOpen: true);
-            foreach (var (name, a) in list)
+            foreach (var e in list)
             {
-                var entry = zip.CreateEntry(name + ".npy", compress
-                    ? CompressionLevel.Optimal
-                    : CompressionLevel.NoCompression);
+                var entry = zip.CreateEntry(e.Name + ".npy", compress ? DeflateLevel : CompressionLevel.NoCompression);
                 using var es = entry.Open();
-                Npy.Write(es, a);
+                e.Write(es);
             }
+        });
+    }
+}
+
+/// <summary>One .npy entry of an .npz file: its name (without ".npy") and what writes its bytes.</summary>
+internal sealed record NpzEntry(string Name, Action<Stream> Write)
+{
+    /// <summary>An entry whose elements are written from <paramref name="values"/> as they are (no copy).</summary>
+    public static NpzEntry Of<T>(string name, string dtype, T[] values, params int[] shape) where T : unmanaged
+    {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("NPY writing assumes a little-endian machine");
+        return new NpzEntry(name, s =>
+        {
+            Npy.WriteHeader(s, dtype, shape);
+            s.Write(MemoryMarshal.AsBytes(values.AsSpan()));
         });
     }
 }

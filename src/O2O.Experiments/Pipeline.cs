@@ -64,8 +64,11 @@ public sealed record PipelineOptions
     public long BehaviourBudget { get; init; } = 1_000_000;
     /// <summary>Deterministic evaluation episodes (BC and online).</summary>
     public int EvalEpisodes { get; init; } = Ppo.EvalEpisodes;
-    /// <summary>libtorch threads for the offline phases (DSR, BC); 1 is safe on a shared machine.</summary>
-    public int TorchThreads { get; init; } = Bc.TorchThreads;
+    /// <summary>
+    /// libtorch threads for the offline phases (DSR, BC): 0 = every core. The DSR's results do not depend on it
+    /// here; BC's are reproducible per count (1 gives the actors of builds before 2026-11-28).
+    /// </summary>
+    public int TorchThreads { get; init; }
     /// <summary>How the frozen DSR shapes the online phase.</summary>
     public DsrShapingOptions Shaping { get; init; } = new();
 }
@@ -111,6 +114,9 @@ public sealed record PipelineSummary(
     /// use D4RL's table, as the online evaluation does.
     /// </summary>
     public double? DatasetScore { get; init; }
+
+    /// <summary>libtorch threads the DSR or BC phase trained on in this run (null: both were cached).</summary>
+    public int? OfflineThreads { get; init; }
 }
 
 /// <summary>
@@ -138,6 +144,8 @@ public static class Pipeline
         var dsrPath = Path.Combine(layout.CheckpointDir, stem + "_dsr.pt");
         var bcPath = Path.Combine(layout.CheckpointDir, stem + "_bc_actor.pt");
         var phases = new Dictionary<string, double>();
+        var offlineThreads = O2O.Learning.Runtime.TorchRuntime.ResolveThreads(o.TorchThreads);
+        int? trainedOn = null;
         var clock = Stopwatch.StartNew();
         void Phase(string name) { phases[name] = clock.Elapsed.TotalSeconds; clock.Restart(); }
         log($"o2o run: {label} → {env}, profile {o.Profile}, root {Path.GetFullPath(o.Root)}");
@@ -164,11 +172,13 @@ public static class Pipeline
         // 3. DSR on the offline data only.
         if (!File.Exists(dsrPath))
         {
-            // One libtorch thread by default: on a shared machine more threads can stall in OpenMP spinning.
-            O2O.Learning.Runtime.TorchRuntime.Configure(o.Seed, o.TorchThreads);
-            var dsrOptions = new DsrOptions { Epochs = o.DsrEpochs, BatchSize = o.DsrBatch, Seed = o.Seed };
+            var dsrOptions = new DsrOptions
+            {
+                Epochs = o.DsrEpochs, BatchSize = o.DsrBatch, Seed = o.Seed, TorchThreads = offlineThreads,
+            };
             using var model = DsrTrainer.Train(dsrOptions, data.Observations, data.Actions, data.ObsDim, data.ActDim,
                 data.EpisodeStarts(), env, log, rewards: data.Rewards);
+            trainedOn = offlineThreads;
             model.Save(dsrPath);
             log($"wrote {dsrPath}");
         }
@@ -185,9 +195,10 @@ public static class Pipeline
                 var bcOptions = new BcOptions
                 {
                     EnvId = env, Epochs = o.BcEpochs, BatchSize = o.BcBatch, Seed = o.Seed,
-                    EvalEpisodes = o.EvalEpisodes, TorchThreads = o.TorchThreads,
+                    EvalEpisodes = o.EvalEpisodes, TorchThreads = offlineThreads,
                 };
                 var bc = BehaviourCloning.Train(bcOptions, data, log);
+                trainedOn = offlineThreads;
                 using (bc.Actor) bc.Actor.Save(bcPath);
                 bcScore = bc.Eval is null ? null : D4rlScores.Normalize(env, bc.Eval.Mean);
                 log($"wrote {bcPath}");
@@ -236,7 +247,10 @@ public static class Pipeline
             bcScore, "BC (before fine-tuning)");
         var summaryPath = Path.Combine(layout.LogDir, runName + "_summary.md");
         var summary = new PipelineSummary(label, h5, origin, data.Count, stats.Episodes, stats.NormalizedScore,
-            bcScore, online, phases, ppo.Csv, plot, summaryPath) { DatasetScore = datasetScore };
+            bcScore, online, phases, ppo.Csv, plot, summaryPath)
+        {
+            DatasetScore = datasetScore, OfflineThreads = trainedOn,
+        };
         AtomicFile.WriteText(summaryPath, Format(summary));
         return summary;
     }
@@ -335,6 +349,12 @@ public static class Pipeline
             w.AppendLine($"| AUC (mean score) / monotonicity | {F(m.Auc)} / {m.Monotonicity:F2} |");
         }
         foreach (var (k, v) in s.PhaseSeconds) w.AppendLine($"| wall time: {k} | {v:F0} s |");
+        if (s.PhaseSeconds.Count > 0)
+        {
+            var total = (long)Math.Round(s.PhaseSeconds.Values.Sum());
+            w.AppendLine($"| wall time: total | {total} s ({total / 60} min {total % 60} s) |");
+        }
+        if (s.OfflineThreads is int t) w.AppendLine($"| libtorch threads (DSR, BC trained in this run) | {t} |");
         w.AppendLine($"| log | {s.CsvPath} |");
         w.AppendLine($"| plot | {s.PlotPath} |");
         return w.ToString();

@@ -17,7 +17,7 @@ public class DefaultsTests
         ["train-online --offline_path"] = "the dataset IQL fine-tuning keeps; the command loads it",
         ["train-offline --algo"] = "chooses the learner (IqlTrainer today), not a setting of it",
         ["train-offline --resume"] = "an argument of IqlTrainer.Run, not a setting of the run",
-        ["train-dsr --threads"] = "an argument of TorchRuntime.Configure",
+        ["pretrain-bc --threads"] = "every core unless given: BcOptions.TorchThreads keeps 1 for library callers",
         ["data collect --policy"] = "chooses the BehaviourPolicy case: random, or an actor file",
         ["data collect --deterministic"] = "a field of BehaviourPolicy.Actor, which the command builds",
         ["data collect --format"] = "chooses the writer: DatasetIO.SaveHdf5/SaveNpz or Minari.Save",

@@ -118,6 +118,35 @@ public class NpzTests
     }
 
     [Fact]
+    public void Streamed_entries_hold_the_same_npy_bytes_as_arrays_written_through_NpyArray()
+    {
+        using var tmp = new TempDir();
+        var ds = Make.Dataset(n: 57);
+        DatasetIO.SaveNpz(tmp.File("streamed.npz"), ds);
+        Npz.Write(tmp.File("arrays.npz"),
+            [
+                new("states", NpyArray.FromFloat32(ds.Observations, ds.Count, ds.ObsDim)),
+                new("actions", NpyArray.FromFloat32(ds.Actions, ds.Count, ds.ActDim)),
+                new("rewards", NpyArray.FromFloat32(ds.Rewards!, ds.Count)),
+                new("next_states", NpyArray.FromFloat32(ds.NextObservations!, ds.Count, ds.ObsDim)),
+                new("terminals", NpyArray.FromBool(ds.Terminals!, ds.Count)),
+                new("timeouts", NpyArray.FromBool(ds.Timeouts!, ds.Count)),
+            ]);
+        using var a = ZipFile.OpenRead(tmp.File("streamed.npz"));
+        using var b = ZipFile.OpenRead(tmp.File("arrays.npz"));
+        Assert.Equal(b.Entries.Select(e => e.FullName), a.Entries.Select(e => e.FullName));
+        foreach (var e in a.Entries)
+        {
+            using var sa = e.Open();
+            using var sb = b.GetEntry(e.FullName)!.Open();
+            using MemoryStream ma = new(), mb = new();
+            sa.CopyTo(ma);
+            sb.CopyTo(mb);
+            Assert.Equal(mb.ToArray(), ma.ToArray());
+        }
+    }
+
+    [Fact]
     public void Dataset_round_trips_through_npz()
     {
         using var tmp = new TempDir();

@@ -73,14 +73,16 @@ public class BcTests
         Assert.Contains("17 dims but Hopper-v4 has 11", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Training_does_not_leak_tensors_per_epoch()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Training_does_not_leak_tensors_per_epoch(int threads)
     {
         var data = Linear(2000);
         long Leak(int epochs)
         {
             var before = LearningTestSupport.LiveTensors();
-            BehaviourCloning.Train(Small with { Epochs = epochs }, data).Actor.Dispose();
+            BehaviourCloning.Train(Small with { Epochs = epochs, TorchThreads = threads }, data).Actor.Dispose();
             return LearningTestSupport.LiveTensors() - before;
         }
         Leak(1);

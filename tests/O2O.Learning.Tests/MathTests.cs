@@ -260,6 +260,28 @@ public class MlpSnapshotTests
         var expected = yt.data<float>().ToArray();
         for (var i = 0; i < 3; i++) Assert.Equal(expected[i], y[i], 5);
     }
+
+    /// <summary>The plain-C# actor evaluates a batch of rows exactly as it evaluates each row alone.</summary>
+    [Theory]
+    [InlineData(Activation.Tanh, 7)]
+    [InlineData(Activation.Relu, 9)]
+    public void A_batch_gives_each_row_bit_for_bit_what_it_gives_alone(Activation activation, int rows)
+    {
+        TorchRuntime.EnsureLoaded();
+        manual_seed(3);
+        using var net = new Mlp("mu", 11, [64, 37], 3, activation, outputGain: 1);
+        var snapshot = new MlpSnapshot(net);
+        var rng = new Rng(4);
+        var x = Enumerable.Range(0, rows * 11).Select(_ => (float)rng.NextGaussian()).ToArray();
+        var batch = new float[rows * 3];
+        snapshot.Forward(x, rows, batch);
+        for (var r = 0; r < rows; r++)
+        {
+            var alone = new float[3];
+            snapshot.Forward(x.AsSpan(r * 11, 11), alone);
+            Assert.Equal(alone, batch.AsSpan(r * 3, 3).ToArray());
+        }
+    }
 }
 
 public class RngTests

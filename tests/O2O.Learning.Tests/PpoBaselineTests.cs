@@ -31,7 +31,7 @@ public class PpoBaselineTests : IDisposable
     /// libtorch's kernels are reproducible on one kind of CPU (MKL_CBWR=AUTO,STRICT), not across kinds: the logs
     /// were made on an AMD CPU with AVX-512.
     /// </summary>
-    static string? OtherCpuReason()
+    internal static string? OtherCpuReason()
     {
         var info = File.Exists("/proc/cpuinfo") ? File.ReadAllText("/proc/cpuinfo") : "";
         var amd = info.Contains("AuthenticAMD", StringComparison.Ordinal);

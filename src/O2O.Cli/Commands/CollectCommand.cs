@@ -33,6 +33,11 @@ public static class CollectCommand
                 "d4rl"),
             new("dataset_id", "with --format minari: the dataset's id (default o2o/ENV/QUALITY-v0)"),
             CollectFlags.Flag(nameof(CollectOptions.Seed), "random seed", manual: true),
+            CollectFlags.Flag(nameof(CollectOptions.EnvsPerWorker),
+                "envs each of the 2 workers steps in lockstep, acting for all with one policy pass; each count gives "
+                + "its own dataset per seed (1 = the files of earlier builds, bit for bit)", min: 1,
+                max: DatasetCollector.MaxEnvsPerWorker,
+                manual: true),
         ],
         Execute);
 
@@ -59,6 +64,8 @@ public static class CollectCommand
         if (a.Has("quality"))
         {
             if (a.Has("policy")) throw new UsageError("give --quality or --policy, not both");
+            if (a.Has("envs_per_worker"))
+                throw new UsageError("--envs_per_worker goes with --policy; --quality collects with its default");
             var quality = a.Choice("quality", BehaviourDatasets.Qualities);
             var work = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, "behaviour");
             var recipe = DatasetRecipe.Get(a.String("recipe") ?? DatasetRecipe.Matched.Id);
@@ -74,7 +81,8 @@ public static class CollectCommand
         else
         {
             var label = policy is BehaviourPolicy.Random ? "random" : "custom";
-            ds = DatasetCollector.Collect(new CollectOptions(env, policy, steps, a.Int("seed"), label), ctx.Log);
+            ds = DatasetCollector.Collect(
+                new CollectOptions(env, policy, steps, a.Int("seed"), label, a.Int("envs_per_worker")), ctx.Log);
         }
         if (minari)
         {

@@ -25,19 +25,16 @@ public static class DataDownloadCommand
     {
         var a = ctx.Args;
         var timeout = TimeSpan.FromSeconds(a.Double("timeout", 0.1, 86400));
-        var w = ctx.Out;
-        var lastPlain = DateTime.MinValue;
+        // The status line (StatusWriter): redrawn in place on a terminal, plain lines at most every 10 s in logs.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long? first = null;   // bytes at the first report: a resumed download's rate counts this session's bytes
         var progress = new SyncProgress(p =>
         {
-            if (p.Stage == "progress")
-            {
-                if (ctx.Interactive) { w.Write($"\r{p.Message}   "); return; }
-                // Plain lines for logs: at most one every 5 s.
-                if (DateTime.UtcNow - lastPlain < TimeSpan.FromSeconds(5) && p.Bytes != p.Total) return;
-                lastPlain = DateTime.UtcNow;
-            }
-            else if (ctx.Interactive && p.Stage == "done") w.WriteLine();
-            w.WriteLine(p.Message);
+            if (p.Stage != "progress" || p.Bytes == p.Total) { ctx.Log(p.Message); return; }
+            first ??= p.Bytes;
+            var eta = p.Total is long total
+                ? PhaseProgress.Eta(clock.Elapsed.TotalSeconds, p.Bytes - first.Value, total - first.Value) : null;
+            ctx.Status($"{p.Message}, eta {PhaseProgress.Format(eta)}");
         });
         var task = a.RequiredString("task");
         var dir = a.RequiredString("dir");
@@ -54,7 +51,7 @@ public static class DataDownloadCommand
             throw new UserError(message.Replace(D4rlDownload.CollectHint,
                 $"or make one here with 'o2o data collect --env_id {t.Env.EnvId} --quality {t.Quality} --out FILE'"));
         }
-        w.WriteLine(path);
+        ctx.Log(path);
         return 0;
     }
 

@@ -23,13 +23,16 @@ public static class PretrainBcCommand
             BcFlags.Flag(nameof(BcOptions.EvalEpisodes),
                 "deterministic evaluation episodes at the end (0 skips)", min: 0),
             BcFlags.Flag(nameof(BcOptions.Seed), "random seed"),
+            new("threads", "threads, 0 = every core (each minibatch is split over them); a given count gives the same "
+                + "actor on every run and records it (1 = the actors of builds before 2026-11-28)", "0"),
         ],
         Execute);
 
     static int Execute(CommandContext ctx)
     {
         var a = ctx.Args;
-        var options = BcFlags.Apply(a, new BcOptions { EnvId = CommonOptions.OfflineEnv(a).Id });
+        var options = BcFlags.Apply(a, new BcOptions { EnvId = CommonOptions.OfflineEnv(a).Id })
+            with { TorchThreads = O2O.Learning.Runtime.TorchRuntime.ResolveThreads(a.Int("threads", 0, 256)) };
         var outPath = a.RequiredString("out_actor");
         CommonOptions.UseDevice(a);
         AtomicFile.EnsureWritableFolder(outPath, "--out_actor");
@@ -39,7 +42,7 @@ public static class PretrainBcCommand
         var result = BehaviourCloning.Train(options, data, ctx.Log);
         using var actor = result.Actor;
         actor.Save(outPath);
-        ctx.Log($"bc: {result.SamplesPerSecond:F0} samples/s");
+        ctx.Log($"bc: {result.SamplesPerSecond:F0} samples/s on {options.TorchThreads} libtorch thread(s)");
         if (result.Eval is { } ev)
         {
             var norm = Minari.ReferenceScores(data.Metadata) is var (lo, hi)

@@ -40,7 +40,8 @@ public static class RunCommand
             Budget(nameof(PipelineOptions.TrainIters), "online passes per epoch", 1),
             Budget(nameof(PipelineOptions.GeneratedSteps), "transitions of a dataset generated here", 1000),
             RunFlags.Flag(nameof(PipelineOptions.TorchThreads),
-                "libtorch threads for the DSR and BC phases (1 is safe on a shared machine)", min: 1, max: 64),
+                "threads of the DSR and BC phases, 0 = every core (the DSR is the same on any count; 1 gives the "
+                + "BC actor of builds before 2026-11-28)", min: 0, max: 64),
             CommonOptions.Device,
         ],
         Execute) { StopsOnCancel = true, Resume = ResumeStyle.Rerun };

@@ -47,7 +47,9 @@ public static class TrainDsrCommand
             DsrFlags.Flag(nameof(DsrOptions.ActionNoise), "std of dequantisation noise added to actions while training",
                 min: 0, max: 1),
             DsrFlags.Flag(nameof(DsrOptions.Temper), "temperature factor of --score tempered", min: 1, max: 1000),
-            new("threads", "libtorch intra-op threads (0 = libtorch's default)", "0"),
+            DsrFlags.Flag(nameof(DsrOptions.TorchThreads),
+                "libtorch intra-op threads, 0 = every core; results are reproducible for a given count (the "
+                + "checkpoint records it)", "threads", min: 0, max: 256, manual: true),
             DsrFlags.Flag(nameof(DsrOptions.Seed), "random seed"),
         ],
         Execute);
@@ -58,7 +60,8 @@ public static class TrainDsrCommand
         var env = CommonOptions.OfflineEnv(a);
         var options = DsrFlags.Apply(a, new DsrOptions());
         options.Validate();
-        var threads = a.Int("threads", 0, 256);
+        var threads = O2O.Learning.Runtime.TorchRuntime.ResolveThreads(a.Int("threads", 0, 256));
+        options = options with { TorchThreads = threads };
         var outPath = a.RequiredString("dsr_out");
         CommonOptions.UseDevice(a);
         O2O.Learning.Runtime.TorchRuntime.Configure(options.Seed, threads);

@@ -5,6 +5,7 @@ using O2O.Learning.Checkpoints;
 using O2O.Learning.Nn;
 using O2O.Learning.Runtime;
 using O2O.Sim;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace O2O.Learning.Bc;
@@ -23,6 +24,12 @@ public sealed record BcOptions
     public double Holdout { get; init; } = 0.05;
     /// <summary>Episodes of the final deterministic evaluation in the environment (0 skips it).</summary>
     public int EvalEpisodes { get; init; } = 10;
+    /// <summary>
+    /// Threads BC trains on (0: every core); from 2 on, each minibatch is split over them
+    /// (<see cref="SplitBatchStep"/>). Results are reproducible for a given count but differ between counts in the
+    /// last bits; the actor records the count in its metadata. The command line asks for every core; library callers
+    /// get 1 unless they ask.
+    /// </summary>
     public int TorchThreads { get; init; } = 1;
 
     public void Validate()
@@ -32,6 +39,9 @@ public sealed record BcOptions
         if (Lr <= 0) throw new OptionError($"Lr must be > 0, got {Lr}", nameof(Lr));
         if (Holdout is < 0 or >= 0.5)
             throw new OptionError($"Holdout must be in [0, 0.5), got {Holdout}", nameof(Holdout));
+        if (TorchThreads < 0)
+            throw new OptionError($"TorchThreads must be 0 (every core) or a positive count, got {TorchThreads}",
+                nameof(TorchThreads));
         if (Hidden.Length == 0 || Hidden.Any(h => h <= 0))
             throw new OptionError("Hidden must list positive widths, e.g. 256,256", nameof(Hidden));
     }
@@ -77,7 +87,8 @@ public static class BehaviourCloning
         if (data.ActDim != spec.ActDim)
             throw new UserError(
                 $"dataset actions have {data.ActDim} dims but {o.EnvId} has {spec.ActDim}; use a dataset of {o.EnvId}");
-        TorchRuntime.Configure(o.Seed, o.TorchThreads);
+        var threads = TorchRuntime.ResolveThreads(o.TorchThreads);
+        TorchRuntime.Configure(o.Seed, threads);
         var rng = new Rng((ulong)o.Seed * ShuffleSeedMultiplier + ShuffleSeedOffset);
         var (train, hold) = Split(data, o.Holdout, rng);
         if (train.Length < o.BatchSize)
@@ -97,24 +108,43 @@ public static class BehaviourCloning
         var curve = new List<BcEpoch>();
         var clock = Stopwatch.StartNew();
         long samples = 0;
+        var order = new long[train.Length];
+        var batchesPerEpoch = train.Length / o.BatchSize;
+        var progress = new PhaseProgress(log, "bc", (double)o.Epochs * batchesPerEpoch, "batches");
+        using var split = threads >= 2 ? new SplitBatchStep(actor, threads) : null;
         for (var e = 1; e <= o.Epochs; e++)
         {
             var t0 = clock.Elapsed.TotalSeconds;
             rng.Shuffle(train);
             double sum = 0;
             var batches = 0;
-            for (var s = 0; s + o.BatchSize <= train.Length; s += o.BatchSize)
+            // The epoch's rows gathered once in shuffled order; each minibatch is a slice of them (a view: no
+            // per-batch index tensor or copy). The same rows in the same order as indexing batch by batch.
+            for (var i = 0; i < train.Length; i++) order[i] = train[i];
+            using (var epochScope = NewDisposeScope())
             {
-                using var scope = NewDisposeScope();
-                var ix = tensor(train.AsSpan(s, o.BatchSize).ToArray().Select(i => (long)i).ToArray());
-                var (lp, _) = actor.Evaluate(obsAll.index_select(0, ix), actAll.index_select(0, ix));
-                var loss = -lp.mean();
-                opt.ZeroGrad();
-                loss.backward();
-                opt.Step();
-                sum += loss.item<float>();
-                batches++;
-                samples += o.BatchSize;
+                using var ix = tensor(order);
+                var obsEpoch = obsAll.index_select(0, ix);
+                var actEpoch = actAll.index_select(0, ix);
+                for (var s = 0; s + o.BatchSize <= train.Length; s += o.BatchSize)
+                {
+                    using var scope = NewDisposeScope();
+                    var obsBatch = obsEpoch.narrow(0, s, o.BatchSize);
+                    var actBatch = actEpoch.narrow(0, s, o.BatchSize);
+                    if (split is not null) sum += split.Step(obsBatch, actBatch, opt);
+                    else
+                    {
+                        var (lp, _) = actor.Evaluate(obsBatch, actBatch);
+                        var loss = -lp.mean();
+                        opt.ZeroGrad();
+                        loss.backward();
+                        opt.Step();
+                        sum += loss.item<float>();
+                    }
+                    batches++;
+                    samples += o.BatchSize;
+                    progress.Report((e - 1) * batchesPerEpoch + batches, $"epoch {e}/{o.Epochs}");
+                }
             }
             double hNll = double.NaN, hMse = double.NaN;
             if (hold.Length > 0)
@@ -136,6 +166,7 @@ public static class BehaviourCloning
         var sps = samples / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
         var bundle = new ActorBundle(o.EnvId, actor, norm, "bc");
         bundle.Extra["epochs"] = o.Epochs;
+        bundle.Extra["torch_threads"] = threads;
         bundle.Extra["holdout_nll"] = curve[^1].HoldoutNll is var h && double.IsFinite(h) ? h : null;
         EvalResult? eval = null;
         if (o.EvalEpisodes > 0)
@@ -192,5 +223,78 @@ public static class BehaviourCloning
             train.AddRange(rows.Skip(nHold));
         }
         return (train.ToArray(), hold.ToArray());
+    }
+}
+
+/// <summary>
+/// A BC step on several threads: the minibatch is cut into one contiguous slice per thread, each thread computes its
+/// slice's share of the loss, −Σ log p / batch, and its gradient (every operation on that thread,
+/// <see cref="FixedThreads"/>), and the gradients are added in slice order: the minibatch's gradient, the same for a
+/// given thread count on every run (it differs from one thread's in the last bits: sums run in another order).
+/// </summary>
+internal sealed class SplitBatchStep : IDisposable
+{
+    readonly GaussianActor actor;
+    readonly TorchSharp.Modules.Parameter[] parameters;
+    readonly FixedThreads threads;
+    readonly Tensor[][] grads;   // per thread, per parameter: the slice's gradient (allocated once, here)
+    readonly float[] losses;
+    readonly int previousThreads;
+
+    public SplitBatchStep(GaussianActor actor, int count)
+    {
+        this.actor = actor;
+        parameters = [.. actor.parameters()];
+        previousThreads = get_num_threads();
+        set_num_threads(1);
+        threads = new FixedThreads(count, intraOp: 1);
+        losses = new float[count];
+        using var _ = no_grad();
+        foreach (var p in parameters)
+        {
+            using var grad = p.grad;
+            if (grad is not null) continue;
+            using var zero = zeros_like(p);
+            p.grad = zero;  // the parameter keeps its own reference
+        }
+        grads = [.. Enumerable.Range(0, count)
+            .Select(_ => parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray())];
+    }
+
+    /// <summary>One Adam step on the minibatch; returns its loss (the mean negative log-likelihood).</summary>
+    public double Step(Tensor obs, Tensor act, AdamOptimizer optimizer)
+    {
+        var rows = obs.shape[0];
+        var n = threads.Count;
+        using Scalar batch = rows;
+        threads.Run(k =>
+        {
+            long from = rows * k / n, to = rows * (k + 1) / n;
+            using var scope = NewDisposeScope();
+            var (lp, _) = actor.Evaluate(obs.narrow(0, from, to - from), act.narrow(0, from, to - from));
+            var loss = lp.sum().div(batch).neg();
+            losses[k] = loss.item<float>();
+            var g = torch.autograd.grad([loss], parameters, null, false, false, false);
+            using (no_grad())
+                for (var j = 0; j < parameters.Length; j++) grads[k][j].copy_(g[j]);
+        });
+        using (no_grad())
+            for (var j = 0; j < parameters.Length; j++)
+            {
+                using var total = parameters[j].grad!;
+                total.zero_();
+                for (var k = 0; k < n; k++) total.PlusInPlace(grads[k][j]);
+            }
+        optimizer.Step();
+        double sum = 0;
+        foreach (var l in losses) sum += l;
+        return sum;
+    }
+
+    public void Dispose()
+    {
+        threads.Dispose();
+        foreach (var g in grads.SelectMany(g => g)) g.Dispose();
+        set_num_threads(previousThreads);
     }
 }

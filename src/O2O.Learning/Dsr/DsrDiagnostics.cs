@@ -112,6 +112,8 @@ public sealed record DsrDiagnostics
     /// Mean |reward| of the offline data (the online shaping's scale c); null when the data had no rewards.
     /// </summary>
     public double? RewardAbsMean { get; init; }
+    /// <summary>libtorch threads the model was trained on (results are reproducible for a given count).</summary>
+    public int? TorchThreads { get; init; }
     /// <summary>Name of the OOD set, if any.</summary>
     public string? OodName { get; init; }
     /// <summary>How AUROCs are computed.</summary>

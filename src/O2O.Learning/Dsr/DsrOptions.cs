@@ -214,6 +214,14 @@ public sealed record DsrOptions
     public int DiagnosticsMaxPairs { get; init; } = 4096;
 
     /// <summary>
+    /// Threads training runs on: 0 keeps the process's libtorch setting (the command line sets every core). A flow
+    /// trains its two networks concurrently from 2 threads on, every operation single-threaded, so its model is the
+    /// same on any count; the energy model uses libtorch's intra-op threads. A trained model's options hold the
+    /// count it ran with, so the checkpoint records it.
+    /// </summary>
+    public int TorchThreads { get; init; }
+
+    /// <summary>
     /// Throw an <see cref="OptionError"/> naming the first invalid property (as spelled here), with its value and
     /// the valid range.
     /// </summary>
@@ -252,6 +260,8 @@ public sealed record DsrOptions
         if (EnergyNegatives < 4)
             throw Invalid(nameof(EnergyNegatives),
                 $"EnergyNegatives must be at least 4 (one per negative family), got {EnergyNegatives}");
+        if (TorchThreads < 0)
+            throw Invalid(nameof(TorchThreads), $"TorchThreads must be 0 or a positive count, got {TorchThreads}");
         if (DiagnosticsMaxPairs < 100)
             throw Invalid(nameof(DiagnosticsMaxPairs),
                 $"DiagnosticsMaxPairs must be at least 100, got {DiagnosticsMaxPairs}");

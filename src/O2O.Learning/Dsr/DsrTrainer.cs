@@ -29,7 +29,8 @@ public static class DsrTrainer
     /// Train the joint and state models of <paramref name="options"/>.Kind on the data (states N × obsDim and
     /// actions N × actDim, row-major; <paramref name="episodeStarts"/> the first row of each episode), calibrate
     /// every mode on a held-out split of whole episodes, compute diagnostics and return the frozen model.
-    /// Uses libtorch's global generator seeded with options.Seed; the caller chooses the thread count.
+    /// Uses libtorch's global generator seeded with options.Seed, on options.TorchThreads threads (0: the caller's
+    /// setting); the model's options record the count used.
     /// <paramref name="rewards"/> (one per pair, optional) only sets <see cref="SupportModel.RewardAbsMean"/>, the
     /// online shaping's scale c = mean |r|; without them it stays null.
     /// </summary>
@@ -47,8 +48,8 @@ public static class DsrTrainer
         var rewardAbsMean = RewardAbsMean(rewards, n);
         var (trainIdx, heldIdx) = SplitByEpisode(n, episodeStarts, options.Holdout, options.Seed);
 
-        Runtime.TorchRuntime.EnsureLoaded();
-        torch.manual_seed(options.Seed);
+        Runtime.TorchRuntime.Configure(options.Seed, options.TorchThreads);
+        options = options with { TorchThreads = torch.get_num_threads() };
         var trainS = Gather(states, trainIdx, obsDim);
         var trainA = Gather(actions, trainIdx, actDim);
         var heldS = Gather(states, heldIdx, obsDim);
@@ -58,7 +59,8 @@ public static class DsrTrainer
         var couplings = options.Kind == DsrKind.Flow ? $", {options.CouplingLayers} couplings" : "";
         log?.Invoke(string.Create(Inv,
             $"dsr: {options.Kind.Word()} (hidden {options.HiddenWidth}{couplings}) on {envId}, {n} pairs "
-            + $"({trainIdx.Length} train, {heldIdx.Length} held out by episode), obs {obsDim}, act {actDim}"));
+            + $"({trainIdx.Length} train, {heldIdx.Length} held out by episode), obs {obsDim}, act {actDim}, "
+            + $"{options.TorchThreads} libtorch thread(s)"));
         var model = new SupportModel(options, envId, obsDim, actDim, mean, std) { RewardAbsMean = rewardAbsMean };
         try
         {
@@ -73,7 +75,7 @@ public static class DsrTrainer
             }
             DsrCalibrator.Calibrate(model, heldS, heldA, heldIdx.Length);
             model.Diagnostics = DsrDiagnostics.Compute(model, heldS, heldA, trainIdx.Length, ood)
-                with { RewardAbsMean = rewardAbsMean };
+                with { RewardAbsMean = rewardAbsMean, TorchThreads = options.TorchThreads };
             if (log is not null) foreach (var line in model.Diagnostics.SummaryLines()) log(line);
             return model;
         }

@@ -50,13 +50,16 @@ internal static class EnergyTraining
     {
         double sumLoss = 0;
         long steps = 0;
-        MinibatchTraining.Run(model, options, zTrain.shape[0], rows =>
-        {
-            var r = EnergyBatch(model, options, zTrain.index_select(0, rows), aTrain.index_select(0, rows));
-            sumLoss += r.Loss.item<float>();
-            steps++;
-            return r.Loss;
-        }, (epoch, elapsed) =>
+        MinibatchTraining.Run(options, [[.. model.TrainableParameters()]], [zTrain, aTrain], rows =>
+        [
+            () =>
+            {
+                var r = EnergyBatch(model, options, rows[0], rows[1]);
+                sumLoss += r.Loss.item<float>();
+                steps++;
+                return r.Loss;
+            },
+        ], (epoch, elapsed) =>
         {
             var (heldLoss, accJ, accS) = EnergyHeldOut(model, options, zHeld, aHeld);
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,
@@ -68,7 +71,7 @@ internal static class EnergyTraining
                     nameof(DsrOptions.LearningRate));
             sumLoss = 0;
             steps = 0;
-        });
+        }, log);
     }
 
     /// <summary>

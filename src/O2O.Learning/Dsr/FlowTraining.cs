@@ -28,19 +28,33 @@ internal static class FlowTraining
         long seen = 0;
         // Explicit scalars: implicit ones are freed by the finalizer, possibly while libtorch reads them.
         using Scalar stateNoise = options.StateNoise, actionNoise = options.ActionNoise;
-        MinibatchTraining.Run(model, options, zTrain.shape[0], rows =>
+        TorchSharp.Modules.Parameter[][] groups = [[.. jointFlow.parameters()], [.. stateFlow.parameters()]];
+        MinibatchTraining.Run(options, groups, [zTrain, aTrain], rows =>
         {
-            var batch = (int)rows.shape[0];
-            var zs = zTrain.index_select(0, rows);
-            var a = aTrain.index_select(0, rows);
+            var zs = rows[0];
+            var a = rows[1];
+            var batch = (int)zs.shape[0];
             if (options.StateNoise > 0) zs = zs.Plus(randn_like(zs).mul(stateNoise));
             if (options.ActionNoise > 0) a = a.Plus(randn_like(a).mul(actionNoise));
-            var lpJ = jointFlow.forward(cat([zs, a], 1)).mean();
-            var lpS = stateFlow.forward(zs).mean();
-            sumJoint += lpJ.item<float>() * batch;
-            sumState += lpS.item<float>() * batch;
+            var x = cat([zs, a], 1);
             seen += batch;
-            return -lpJ.Plus(lpS);
+            // Loss −(mean log p(s, a) + mean log p(s)): the two flows share no parameter, so each part is the
+            // negated mean of one flow (the gradient of the sum, exactly).
+            return
+            [
+                () =>
+                {
+                    var lpJ = jointFlow.forward(x).mean();
+                    sumJoint += lpJ.item<float>() * batch;
+                    return -lpJ;
+                },
+                () =>
+                {
+                    var lpS = stateFlow.forward(zs).mean();
+                    sumState += lpS.item<float>() * batch;
+                    return -lpS;
+                },
+            ];
         }, (epoch, elapsed) =>
         {
             var (hj, hs) = HeldOutLogLik(jointFlow, stateFlow, zHeld, aHeld);
@@ -54,7 +68,7 @@ internal static class FlowTraining
                     nameof(DsrOptions.LearningRate));
             sumJoint = sumState = 0;
             seen = 0;
-        });
+        }, log);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using O2O.Core;
 using O2O.Learning.Nn;
 using static TorchSharp.torch;
 
@@ -14,31 +15,74 @@ internal static class MinibatchTraining
     internal const double GradientClipNorm = 100.0;
 
     /// <summary>
-    /// Each epoch draws one permutation of the <paramref name="pairs"/> training rows (libtorch's generator) and
-    /// takes Adam steps on minibatches of options.BatchSize rows; the last partial batch is dropped, so every step
-    /// sees the same number of pairs. <paramref name="batchLoss"/> maps a batch's row indices to its loss;
-    /// <paramref name="endOfEpoch"/> gets the epoch (1-based) and its duration, for the held-out report.
+    /// Each epoch draws one permutation of the training rows (libtorch's generator), gathers every tensor of
+    /// <paramref name="data"/> (rows × …, the same rows) in that order once, and takes Adam steps on consecutive
+    /// slices of options.BatchSize rows: the same minibatches as indexing each one by its slice of the permutation,
+    /// without a per-batch gather. The last partial batch is dropped, so every step sees the same number of pairs.
+    /// <paramref name="batchParts"/> maps a batch (one slice per data tensor) to its loss in independent parts, one
+    /// per parameter group of <paramref name="groups"/> (the joint flow's, the state flow's): the step's gradient is
+    /// that of their sum, clipped by the global norm over every group. With options.TorchThreads ≥ 2 the groups run
+    /// concurrently, one thread each — loss, backward pass, their share of the norm, Adam — every operation on its
+    /// calling thread: the same kernels on the same data as on one thread, so the model does not depend on the count.
+    /// <paramref name="endOfEpoch"/> gets the epoch (1-based) and its duration, for the held-out report. A status line
+    /// shows the progress.
     /// </summary>
-    internal static void Run(SupportModel model, DsrOptions options, long pairs, Func<Tensor, Tensor> batchLoss,
-        Action<int, TimeSpan> endOfEpoch)
+    internal static void Run(DsrOptions options, TorchSharp.Modules.Parameter[][] groups, Tensor[] data,
+        Func<Tensor[], Func<Tensor>[]> batchParts, Action<int, TimeSpan> endOfEpoch, Action<string>? log)
     {
-        var parameters = model.TrainableParameters().ToArray();
-        using var optimizer = new AdamOptimizer(parameters, options.LearningRate);
-        var batch = (int)Math.Min(options.BatchSize, pairs);
-        for (var epoch = 1; epoch <= options.Epochs; epoch++)
+        var optimizers = groups.Select(g => new AdamOptimizer(g, options.LearningRate)).ToArray();
+        var concurrent = options.TorchThreads >= 2 && groups.Length > 1;
+        // The groups share the threads: each runs its operations on its own thread (FixedThreads).
+        var intraOp = concurrent ? Math.Max(1, options.TorchThreads / groups.Length) : options.TorchThreads;
+        using var threads = concurrent ? new Runtime.FixedThreads(groups.Length, intraOp) : null;
+        var previous = get_num_threads();
+        set_num_threads(intraOp);
+        try
         {
-            var stopwatch = Stopwatch.StartNew();
-            using var permutation = randperm(pairs);
-            for (long start = 0; start + batch <= pairs; start += batch)
+            var pairs = data[0].shape[0];
+            var batch = (int)Math.Min(options.BatchSize, pairs);
+            var perEpoch = pairs / batch;
+            var progress = new PhaseProgress(log, "dsr", (double)options.Epochs * perEpoch, "batches");
+            void Each(Action<int> work)
             {
-                using var scope = NewDisposeScope();
-                var loss = batchLoss(permutation.narrow(0, start, batch));
-                optimizer.ZeroGrad();
-                loss.backward();
-                AdamOptimizer.ClipGradNorm(parameters, GradientClipNorm);
-                optimizer.Step();
+                if (threads is not null) threads.Run(work);
+                else for (var i = 0; i < groups.Length; i++) work(i);
             }
-            endOfEpoch(epoch, stopwatch.Elapsed);
+            var squares = new Tensor[groups.Length][];
+            for (var epoch = 1; epoch <= options.Epochs; epoch++)
+            {
+                var stopwatch = Stopwatch.StartNew();
+                using (var epochScope = NewDisposeScope())
+                {
+                    var permutation = randperm(pairs);
+                    var shuffled = data.Select(d => d.index_select(0, permutation)).ToArray();
+                    var slices = new Tensor[shuffled.Length];
+                    long done = 0;
+                    for (long start = 0; start + batch <= pairs; start += batch)
+                    {
+                        using var scope = NewDisposeScope();
+                        for (var i = 0; i < slices.Length; i++) slices[i] = shuffled[i].narrow(0, start, batch);
+                        var parts = batchParts(slices);
+                        Each(i =>
+                        {
+                            optimizers[i].ZeroGrad();
+                            using (var partScope = NewDisposeScope()) parts[i]().backward();
+                            squares[i] = AdamOptimizer.SquaredNorms(groups[i]);
+                        });
+                        AdamOptimizer.ClipGradNorm(groups.SelectMany(g => g), squares.SelectMany(q => q),
+                            GradientClipNorm);
+                        foreach (var q in squares.SelectMany(q => q)) q.Dispose();
+                        Each(i => optimizers[i].Step());
+                        progress.Report((epoch - 1) * perEpoch + ++done, $"epoch {epoch}/{options.Epochs}");
+                    }
+                }
+                endOfEpoch(epoch, stopwatch.Elapsed);
+            }
+        }
+        finally
+        {
+            set_num_threads(previous);
+            foreach (var o in optimizers) o.Dispose();
         }
     }
 }

@@ -138,16 +138,40 @@ public sealed class AdamOptimizer : IDisposable
     /// </summary>
     public static double ClipGradNorm(IEnumerable<Parameter> parameters, double maxNorm)
     {
+        var list = parameters.ToArray();
+        var squares = SquaredNorms(list);
+        try { return ClipGradNorm(list, squares, maxNorm); }
+        finally { foreach (var q in squares) q.Dispose(); }
+    }
+
+    /// <summary>
+    /// Σ g² of each parameter's gradient (parameters without one skipped), for <see cref="ClipGradNorm(
+    /// IEnumerable{Parameter}, IEnumerable{Tensor}, double)"/>: groups of parameters can compute theirs on their own
+    /// threads. The caller disposes them.
+    /// </summary>
+    public static Tensor[] SquaredNorms(IEnumerable<Parameter> parameters)
+    {
+        using var _ = no_grad();
+        return parameters.Select(p => p.grad).Where(g => g is not null)
+            .Select(g => (g! * g!).sum().DetachFromDisposeScope()).ToArray();
+    }
+
+    /// <summary>
+    /// <see cref="ClipGradNorm(IEnumerable{Parameter}, double)"/> from the gradients' <see cref="SquaredNorms"/>, given
+    /// in the parameters' order: the same norm, summed in the same order.
+    /// </summary>
+    public static double ClipGradNorm(IEnumerable<Parameter> parameters, IEnumerable<Tensor> squares, double maxNorm)
+    {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var grads = parameters.Select(p => p.grad).Where(g => g is not null).Cast<Tensor>().ToArray();
-        if (grads.Length == 0) return 0;
-        var total = Math.Sqrt(stack(grads.Select(g => (g * g).sum()).ToArray()).sum().item<float>());
+        var sq = squares.ToArray();
+        if (sq.Length == 0) return 0;
+        var total = Math.Sqrt(stack(sq).sum().item<float>());
         var coef = maxNorm / (total + ClipEpsilon);
         if (coef < 1)
         {
             using Scalar c = coef;
-            foreach (var g in grads) g.mul_(c);
+            foreach (var g in parameters.Select(p => p.grad).Where(g => g is not null)) g!.mul_(c);
         }
         return total;
     }

@@ -11,7 +11,7 @@ public sealed class PolicyRunner : IPolicy
     readonly MlpSnapshot mean;
     readonly float[] std;
     readonly RunningNorm norm;
-    readonly float[] normObs;
+    float[] normObs;
 
     public PolicyRunner(GaussianActor actor, RunningNorm norm)
     {
@@ -46,13 +46,12 @@ public sealed class PolicyRunner : IPolicy
     public void Act(ReadOnlySpan<float> obs, int n, Span<float> actions, Rng? rng)
     {
         int od = ObsDim, ad = ActDim;
-        for (var i = 0; i < n; i++)
-        {
-            norm.Normalize(obs.Slice(i * od, od), normObs, 1);
-            var a = actions.Slice(i * ad, ad);
-            mean.Forward(normObs, a);
-            if (rng is not null)
-                for (var j = 0; j < ad; j++) a[j] += std[j] * (float)rng.NextGaussian();
-        }
+        if (normObs.Length < n * od) normObs = new float[n * od];
+        norm.Normalize(obs[..(n * od)], normObs, n);
+        // One pass over the weights for all rows; each row's mean is the same as alone (MlpSnapshot.Forward).
+        mean.Forward(normObs, n, actions);
+        if (rng is not null)
+            for (var i = 0; i < n; i++)
+                for (var j = 0; j < ad; j++) actions[i * ad + j] += std[j] * (float)rng.NextGaussian();
     }
 }

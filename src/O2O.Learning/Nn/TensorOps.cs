@@ -21,4 +21,7 @@ internal static class TensorOps
 
     /// <summary>In-place a += s, with a lasting alpha.</summary>
     public static Tensor PlusInPlace(this Tensor a, Scalar s) => a.add_(s, One);
+
+    /// <summary>In-place a += b (broadcasting), with a lasting alpha.</summary>
+    public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
 }

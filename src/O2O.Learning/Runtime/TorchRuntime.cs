@@ -31,6 +31,14 @@ public static partial class TorchRuntime
             // MKL reads the variable at its first call, so set it in the native environment before that.
             if (OperatingSystem.IsLinux() && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MKL_CBWR")))
                 _ = SetEnv("MKL_CBWR", "AUTO,STRICT", 0);
+            // libtorch's OpenMP (libgomp) threads spin while they wait for work. On a machine whose cores are busy
+            // with other processes, a spinning thread holds a core the thread it waits for needs: a 2-thread DSR
+            // epoch took 141 s of wall time (112 s of CPU) where one thread took 11 s, at load average 16. Waiting
+            // passively (sleeping at once) gave 6–8 s for the same epochs, and identical results; libgomp reads
+            // the variable when it loads, so set it in the native environment before libtorch loads.
+            if (OperatingSystem.IsLinux()
+                && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMP_WAIT_POLICY")))
+                _ = SetEnv("OMP_WAIT_POLICY", "PASSIVE", 0);
             KeepFreedMemory();
             try
             {
@@ -66,13 +74,20 @@ public static partial class TorchRuntime
         }
     }
 
-    /// <summary>Seed libtorch's generator and pin the intra-op thread count (1 gives reproducible sums).</summary>
+    /// <summary>
+    /// Seed libtorch's generator and pin the intra-op thread count (0 keeps the current count). Results are
+    /// reproducible for a given count; whether they also equal another count's depends on the operations (the DSR's
+    /// do on this CPU, BC's do not: docs/benchmarks.md).
+    /// </summary>
     public static void Configure(int seed, int threads)
     {
         EnsureLoaded();
         torch.manual_seed(seed);
         if (threads > 0) torch.set_num_threads(threads);
     }
+
+    /// <summary>A thread-count option: positive as given, 0 for every core of the machine.</summary>
+    public static int ResolveThreads(int threads) => threads > 0 ? threads : Environment.ProcessorCount;
 
     /// <summary>
     /// glibc hands freed heap memory back to the kernel above 128 KiB at the top of the heap, and libtorch frees

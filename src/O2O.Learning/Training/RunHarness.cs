@@ -225,16 +225,16 @@ public static class RunHarness
     public static string Cell(IReadOnlyDictionary<string, double> row, string key, string format) =>
         row.TryGetValue(key, out var v) && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
 
-    /// <summary>Remaining time at this session's mean epoch time.</summary>
-    static TimeSpan Eta(Stopwatch wall, int epochsDone, int epochsLeft) =>
-        TimeSpan.FromSeconds(wall.Elapsed.TotalSeconds / Math.Max(1, epochsDone) * epochsLeft);
+    /// <summary>Remaining time at this session's mean epoch time (<see cref="PhaseProgress.Eta"/>).</summary>
+    static TimeSpan? Eta(Stopwatch wall, int epochsDone, int epochsLeft) =>
+        PhaseProgress.Eta(wall.Elapsed.TotalSeconds, epochsDone, epochsDone + epochsLeft);
 
     static string ProgressLine(ILearner learner, RunSettings s, RunProgress p, Dictionary<string, double> row,
-        TimeSpan eta)
+        TimeSpan? eta)
     {
         string F(string k, string fmt = "F1") => Cell(row, k, fmt);
         return $"epoch {p.Epoch}/{s.Epochs}  steps {p.EnvSteps}  fps {F("time/fps", "F0")}  "
             + $"eval {F("eval/return_mean")} ± {F("eval/return_std")} (norm {F("eval/normalized")})  "
-            + $"{learner.Describe(row)}  eta {eta:hh\\:mm\\:ss}";
+            + $"{learner.Describe(row)}  eta {PhaseProgress.Format(eta)}";
     }
 }
