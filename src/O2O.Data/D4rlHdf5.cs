@@ -120,7 +120,7 @@ internal static class D4rlHdf5
                         $"{src}: 'infos/action_log_probs' has {w} columns, expected 1; fix or regenerate the file");
             }
             var meta = new Dictionary<string, string>();
-            if (f.LinkExists("metadata") && f.Get("metadata") is IH5Group mg) ReadMetadata(mg, "", meta);
+            if (f.LinkExists("metadata") && f.Get("metadata") is IH5Group mg) ReadMetadata(mg, "", meta, src);
             return new OfflineDataset(
                 n, obsDim, actDim, obs, act, rew, next, term, tout, qpos, qposW, qvel, qvelW, logp, meta, src);
         }
@@ -156,9 +156,9 @@ internal static class D4rlHdf5
         var t = d.Type;
         float[] data = t.Class switch
         {
-            H5DataTypeClass.FloatingPoint when t.Size == 4 => d.Read<float[]>(),
-            H5DataTypeClass.FloatingPoint when t.Size == 8 => ToFloat(d.Read<double[]>()),
-            H5DataTypeClass.FixedPoint => ToFloat(ReadIntegers(d)),
+            H5DataTypeClass.FloatingPoint when t.Size == 4 => Read<float[]>(d, key, src),
+            H5DataTypeClass.FloatingPoint when t.Size == 8 => ToFloat(Read<double[]>(d, key, src)),
+            H5DataTypeClass.FixedPoint => ToFloat(ReadIntegers(d, key, src)),
             _ =>
                 throw new UserError($"{src}: '{key}' has HDF5 type {t.Class} ({t.Size} bytes), " +
                     $"expected float32 or float64; fix or regenerate the file"),
@@ -174,8 +174,9 @@ internal static class D4rlHdf5
         var t = d.Type;
         double[] data = t.Class switch
         {
-            H5DataTypeClass.FloatingPoint when t.Size == 8 => d.Read<double[]>(),
-            H5DataTypeClass.FloatingPoint when t.Size == 4 => Array.ConvertAll(d.Read<float[]>(), x => (double)x),
+            H5DataTypeClass.FloatingPoint when t.Size == 8 => Read<double[]>(d, key, src),
+            H5DataTypeClass.FloatingPoint when t.Size == 4 =>
+                Array.ConvertAll(Read<float[]>(d, key, src), x => (double)x),
             _ =>
                 throw new UserError($"{src}: '{key}' has HDF5 type {t.Class} ({t.Size} bytes), " +
                     $"expected float32 or float64; fix or regenerate the file"),
@@ -194,32 +195,59 @@ internal static class D4rlHdf5
         var t = d.Type;
         if (t.Size == 1
             && t.Class is H5DataTypeClass.Enumerated or H5DataTypeClass.FixedPoint or H5DataTypeClass.BitField)
-            return Array.ConvertAll(d.Read<byte[]>(), b => b != 0);
-        if (t.Class == H5DataTypeClass.FixedPoint) return Array.ConvertAll(ReadIntegers(d), v => v != 0);
+            return Array.ConvertAll(Read<byte[]>(d, key, src), b => b != 0);
+        if (t.Class == H5DataTypeClass.FixedPoint) return Array.ConvertAll(ReadIntegers(d, key, src), v => v != 0);
         if (t.Class == H5DataTypeClass.FloatingPoint)
             return t.Size == 8
-                ? Array.ConvertAll(d.Read<double[]>(), v => v != 0)
-                : Array.ConvertAll(d.Read<float[]>(), v => v != 0);
+                ? Array.ConvertAll(Read<double[]>(d, key, src), v => v != 0)
+                : Array.ConvertAll(Read<float[]>(d, key, src), v => v != 0);
         throw new UserError($"{src}: '{key}' has HDF5 type {t.Class}, expected bool (h5py enum), " +
             $"uint8 or integer flags; fix or regenerate the file");
     }
 
-    static double[] ReadIntegers(IH5Dataset d)
+    static double[] ReadIntegers(IH5Dataset d, string key, string src)
     {
         var signed = d.Type.FixedPoint.IsSigned;
         return d.Type.Size switch
         {
-            1 => signed ? Widen<sbyte>(d) : Widen<byte>(d),
-            2 => signed ? Widen<short>(d) : Widen<ushort>(d),
-            4 => signed ? Widen<int>(d) : Widen<uint>(d),
-            8 => signed ? Widen<long>(d) : Widen<ulong>(d),
-            _ => throw new NotSupportedException($"integer of {d.Type.Size} bytes"),
+            1 => signed ? Widen<sbyte>(d, key, src) : Widen<byte>(d, key, src),
+            2 => signed ? Widen<short>(d, key, src) : Widen<ushort>(d, key, src),
+            4 => signed ? Widen<int>(d, key, src) : Widen<uint>(d, key, src),
+            8 => signed ? Widen<long>(d, key, src) : Widen<ulong>(d, key, src),
+            _ => throw new UserError($"{src}: '{key}' holds integers of {d.Type.Size} bytes, expected 1, 2, 4 or 8; "
+                + "fix or regenerate the file"),
         };
     }
 
     /// <summary>The integers of <paramref name="d"/> as doubles (the same values a C# cast gives).</summary>
-    static double[] Widen<T>(IH5Dataset d) where T : INumber<T> =>
-        Array.ConvertAll(d.Read<T[]>(), double.CreateTruncating);
+    static double[] Widen<T>(IH5Dataset d, string key, string src) where T : INumber<T> =>
+        Array.ConvertAll(Read<T[]>(d, key, src), double.CreateTruncating);
+
+    /// <summary>
+    /// Read a dataset's values; a chunk whose fletcher32 checksum (HDF5's per-chunk CRC, written by h5py with
+    /// fletcher32=True) does not match its data is one line naming the dataset.
+    /// </summary>
+    static T Read<T>(IH5Dataset d, string key, string src)
+    {
+        try
+        {
+            return d.Read<T>();
+        }
+        catch (Exception e) when (e is not UserError and not OutOfMemoryException && ChecksumFailed(e))
+        {
+            throw new ChecksumError($"{src}: dataset '{key}' is damaged: a chunk fails its fletcher32 checksum (its "
+                + "data changed since it was written); download or generate the file again");
+        }
+    }
+
+    sealed class ChecksumError(string message) : UserError(message);
+
+    static bool ChecksumFailed(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e.Message.Contains("Fletcher32", StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
 
     static float[] ToFloat(double[] a)
     {
@@ -231,12 +259,12 @@ internal static class D4rlHdf5
     /// <summary>
     /// Scalar strings and numbers under metadata/, keyed by their path below it; arrays (policy weights) are skipped.
     /// </summary>
-    static void ReadMetadata(IH5Group g, string prefix, Dictionary<string, string> meta)
+    static void ReadMetadata(IH5Group g, string prefix, Dictionary<string, string> meta, string src)
     {
         foreach (var child in g.Children())
         {
             var key = prefix + child.Name;
-            if (child is IH5Group sub) { ReadMetadata(sub, key + "/", meta); continue; }
+            if (child is IH5Group sub) { ReadMetadata(sub, key + "/", meta, src); continue; }
             if (child is not IH5Dataset d) continue;
             var dims = d.Space.Dimensions;
             if (dims.Length > 1 || (dims.Length == 1 && dims[0] != 1)) continue;
@@ -250,15 +278,16 @@ internal static class D4rlHdf5
                     H5DataTypeClass.FloatingPoint =>
                         (t.Size == 8 ? d.Read<double[]>()[0] : d.Read<float[]>()[0])
                             .ToString("R", CultureInfo.InvariantCulture),
-                    H5DataTypeClass.FixedPoint => ReadIntegers(d)[0].ToString("R", CultureInfo.InvariantCulture),
+                    H5DataTypeClass.FixedPoint =>
+                        ReadIntegers(d, "metadata/" + key, src)[0].ToString("R", CultureInfo.InvariantCulture),
                     H5DataTypeClass.Enumerated when t.Size == 1 => d.Read<byte[]>()[0] != 0 ? "True" : "False",
                     _ => null,
                 };
                 if (v is not null) meta[key] = v;
             }
-            catch (Exception e) when (e is not UserError and not OutOfMemoryException)
+            catch (Exception e) when (e is not ChecksumError and not OutOfMemoryException)
             {
-                // A metadata entry of an exotic type must not make the dataset unreadable: skip it.
+                // A metadata entry of an exotic type must not make the dataset unreadable: skip it (not a damaged one).
             }
         }
     }
