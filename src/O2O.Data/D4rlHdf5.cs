@@ -69,13 +69,29 @@ internal static class D4rlHdf5
         return (long)(baseAddr + eof);
     }
 
-    internal static OfflineDataset Read(string path)
+    /// <summary>Size of the HDF5 file this thread is reading (0: none): the bound of what its datasets may claim (see
+    /// <see cref="CheckSize"/>).</summary>
+    [ThreadStatic] static long fileBytes;
+
+    /// <summary>Run <paramref name="read"/> with <paramref name="path"/>'s size as the bound of its datasets.</summary>
+    internal static T Bounded<T>(string path, Func<T> read)
+    {
+        var outer = fileBytes;
+        fileBytes = new FileInfo(path).Length;
+        try { return read(); }
+        finally { fileBytes = outer; }
+    }
+
+    internal static OfflineDataset Read(string path) => Bounded(path, () => ReadFile(path));
+
+    static OfflineDataset ReadFile(string path)
     {
         var src = $"'{path}'";
         try
         {
+            Hdf5Guard.Check(path, src);
             using var f = H5File.OpenRead(path);
-            var keys = f.Children().Select(c => c.Name).ToList();
+            var keys = f.Children().Select(c => Printable.Of(c.Name, 40)).ToList();
             string KeyList() => string.Join(", ", keys);
             if (!f.LinkExists("observations") || !f.LinkExists("actions"))
             {
@@ -128,7 +144,7 @@ internal static class D4rlHdf5
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new UserError($"cannot read HDF5 file '{path}' ({e.GetType().Name}: {e.Message.TrimEnd('.')}); " +
-                $"the file may be truncated or corrupt — download or generate it again");
+                $"the file may be truncated or corrupt — download or generate it again", e);
         }
     }
 
@@ -229,6 +245,7 @@ internal static class D4rlHdf5
     /// </summary>
     static T Read<T>(IH5Dataset d, string key, string src)
     {
+        CheckSize(d, key, src);
         try
         {
             return d.Read<T>();
@@ -241,6 +258,42 @@ internal static class D4rlHdf5
     }
 
     sealed class ChecksumError(string message) : UserError(message);
+
+    /// <summary>
+    /// Refuse a dataset whose header claims more data than the file can hold, before anything is allocated for it: its
+    /// shape, or one chunk, times its element size beyond the file's size (or, when a filter may compress it, beyond
+    /// 1100 times that: deflate expands at most ~1032-fold) is a damaged or hostile header (10^12 rows), not data.
+    /// </summary>
+    static void CheckSize(IH5Dataset d, string key, string src)
+    {
+        if (fileBytes <= 0) return;
+        var size = (double)Math.Max(1, d.Type.Size);
+        var dims = d.Space.Dimensions;
+        var limit = Compressible(d) ? 1100.0 * fileBytes + (1 << 20) : fileBytes + (1 << 20);
+        var bytes = dims.Aggregate(size, (p, x) => p * x);
+        if (bytes > limit)
+            throw new UserError($"{src}: '{key}' claims shape ({string.Join(", ", dims)}) of {size}-byte elements "
+                + $"({bytes:0} bytes), more than this {fileBytes}-byte file can hold; the file is corrupt — "
+                + "download or generate it again");
+        if (d.Layout.Class != H5DataLayoutClass.Chunked) return;
+        var chunks = d.Layout.Chunks;
+        var chunk = chunks.Take(dims.Length).Aggregate(size, (p, x) => p * x);
+        if (chunk > limit)
+            throw new UserError($"{src}: '{key}' claims chunks of ({string.Join(", ", chunks.Take(dims.Length))}) "
+                + $"elements ({chunk:0} bytes), more than this {fileBytes}-byte file can hold; the file is corrupt "
+                + "— download or generate it again");
+    }
+
+    static readonly System.Reflection.PropertyInfo? FilterPipeline = typeof(H5File).Assembly
+        .GetType("PureHDF.VOL.Native.NativeDataset")?.GetProperty("InternalFilterPipeline",
+            System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic
+            | System.Reflection.BindingFlags.Public);
+
+    /// <summary>
+    /// Whether the dataset has a filter pipeline (compression may make its data larger than the file). PureHDF does not
+    /// publish the pipeline; its internal property is read, and a PureHDF without it counts every dataset as filtered.
+    /// </summary>
+    static bool Compressible(IH5Dataset d) => FilterPipeline is null || FilterPipeline.GetValue(d) is not null;
 
     static bool ChecksumFailed(Exception? e)
     {
@@ -259,17 +312,22 @@ internal static class D4rlHdf5
     /// <summary>
     /// Scalar strings and numbers under metadata/, keyed by their path below it; arrays (policy weights) are skipped.
     /// </summary>
-    static void ReadMetadata(IH5Group g, string prefix, Dictionary<string, string> meta, string src)
+    const int MetadataDepth = 8, MetadataEntries = 1000;
+
+    static void ReadMetadata(IH5Group g, string prefix, Dictionary<string, string> meta, string src, int depth = 0)
     {
-        foreach (var child in g.Children())
+        // A group that links back to itself (or absurd nesting) must not recurse without end.
+        if (depth > MetadataDepth) return;
+        foreach (var child in g.Children().Take(MetadataEntries))
         {
             var key = prefix + child.Name;
-            if (child is IH5Group sub) { ReadMetadata(sub, key + "/", meta, src); continue; }
+            if (child is IH5Group sub) { ReadMetadata(sub, key + "/", meta, src, depth + 1); continue; }
             if (child is not IH5Dataset d) continue;
             var dims = d.Space.Dimensions;
             if (dims.Length > 1 || (dims.Length == 1 && dims[0] != 1)) continue;
             try
             {
+                CheckSize(d, "metadata/" + key, src);
                 var t = d.Type;
                 string? v = t.Class switch
                 {
