@@ -149,8 +149,10 @@ public static partial class Artefacts
                     diffs.Add("content");
                 break;
             case ".md":
+                // Wall times, and where this session found the data ("generated here" or "(cached)"), aside.
                 static string Text(string path, string r) => Norm(string.Join('\n', File.ReadAllLines(path)
-                    .Where(l => !l.Contains("wall time", StringComparison.Ordinal))), r)!;
+                    .Where(l => !l.Contains("wall time", StringComparison.Ordinal)
+                        && !l.StartsWith("| dataset |", StringComparison.Ordinal))), r)!;
                 if (Text(A(refRoot), refRoot) != Text(A(root), root)) diffs.Add("text");
                 break;
         }
