@@ -39,6 +39,13 @@ internal static class Hdf5Guard
         long baseAddress;
         readonly HashSet<long> visited = [];
 
+        /// <summary>Addresses genuine structures point to (the superblock, verified headers, symbol tables, chunk
+        /// indexes): what PureHDF will read.</summary>
+        readonly HashSet<long> referenced = [];
+        /// <summary>Checksummed structures whose checksum fails (or that carry impossible flags), with why: a damaged
+        /// structure if something points to it, else only the signature's bytes inside other data.</summary>
+        readonly Dictionary<long, (string What, string Why)> suspects = [];
+
         public void Run()
         {
             var sb = D4rlHdf5.FindSuperblock(fs);
@@ -54,11 +61,18 @@ internal static class Hdf5Guard
                     if (head[at] is 2 or 4 or 8) sizeOfOffsets = head[at];
                     if (head[at + 1] is 2 or 4 or 8) sizeOfLengths = head[at + 1];
                     var first = version switch { 0 => 24, 1 => 28, _ => 12 };
-                    if (first + 6 * sizeOfOffsets <= head.Length)
+                    if (version is 2 or 3 && first + 4 * sizeOfOffsets + 4 <= head.Length)
+                    {
+                        // v2/v3: base, extension, EOF, root header, then the superblock's own checksum.
+                        Verify(head[..(first + 4 * sizeOfOffsets + 4)], "superblock", sb);
+                        baseAddress = (long)Math.Min(Field(head.AsSpan(first), sizeOfOffsets), (ulong)length);
+                        root = Address(head.AsSpan(first + 3 * sizeOfOffsets));
+                    }
+                    else if (first + 6 * sizeOfOffsets <= head.Length)
                     {
                         baseAddress = (long)Math.Min(Field(head.AsSpan(first), sizeOfOffsets), (ulong)length);
                         // v0/v1: base, free space, EOF, driver, then the root's symbol table entry (name, header).
-                        if (version is 0 or 1) root = Address(head.AsSpan(first + 5 * sizeOfOffsets));
+                        root = Address(head.AsSpan(first + 5 * sizeOfOffsets));
                     }
                 }
             }
@@ -71,12 +85,25 @@ internal static class Hdf5Guard
                     case "OHDR": ObjectHeader(at); break;
                     case "FAHD": FixedArray(at); break;
                     case "HEAP": LocalHeap(at); break;
+                    case "FRHP": FractalHeap(at); break;
                 }
             }
             // Version 1 object headers have no signature: the root's, and those symbol-table nodes name.
-            if (root >= 0) HeaderV1(root, strict: true);
+            if (root >= 0) Header(root);
             foreach (var (sig, at) in found)
                 if (sig == "SNOD") SymbolNode(at);
+            foreach (var (at, (what, why)) in suspects)
+                if (referenced.Contains(at)) throw Damaged(what, at, why);
+        }
+
+        /// <summary>The object header a genuine structure points to: a version 2 one was checked by the scan (and is
+        /// now known to be read); anything else must be a whole version 1 header.</summary>
+        void Header(long start)
+        {
+            referenced.Add(start);
+            var head = start >= 0 && start < length ? Bytes(start, Math.Min(4, length - start)) : null;
+            if (head is { Length: 4 } && head[0] == 'O' && head[1] == 'H' && head[2] == 'D' && head[3] == 'R') return;
+            HeaderV1(start, strict: true);
         }
 
         /// <summary>An address field (relative to the base address) as a file offset; -1 for the undefined one.
@@ -99,7 +126,7 @@ internal static class Hdf5Guard
                 fs.Position = at;
                 var n = fs.ReadAtLeast(block, block.Length, throwOnEndOfStream: false);
                 var span = block.AsSpan(0, n);
-                foreach (var sig in new[] { "GCOL", "OHDR", "FAHD", "HEAP", "SNOD" })
+                foreach (var sig in new[] { "GCOL", "OHDR", "FAHD", "HEAP", "SNOD", "FRHP" })
                 {
                     var needle = System.Text.Encoding.ASCII.GetBytes(sig);
                     for (var i = span.IndexOf(needle); i >= 0;)
@@ -142,7 +169,8 @@ internal static class Hdf5Guard
         void GlobalHeap(long start)
         {
             var head = Bytes(start, 8 + sizeOfLengths);
-            if (head is null || head[4] != 1) return;  // not a collection (the signature's bytes inside other data)
+            // Version 1 and three zero bytes, else the signature's bytes inside other data.
+            if (head is null || head[4] != 1 || head[5] != 0 || head[6] != 0 || head[7] != 0) return;
             var size = Length(head.AsSpan(8));
             if (size > (ulong)(length - start))
                 throw Damaged("global heap", start, $"it claims {size} bytes, past the end of the file");
@@ -169,18 +197,27 @@ internal static class Hdf5Guard
             var head = Bytes(start, 6);
             if (head is null || head[4] != 2) return;  // not a version 2 header
             var flags = head[5];
-            if ((flags & 0xC0) != 0) throw Damaged("object header", start, $"reserved flags 0x{flags:x2} are set");
+            if ((flags & 0xC0) != 0)
+            {
+                suspects[start] = ("object header", $"reserved flags 0x{flags:x2} are set");
+                return;
+            }
             var prefix = 6 + ((flags & 0x20) != 0 ? 16 : 0) + ((flags & 0x10) != 0 ? 4 : 0);
             var width = 1 << (flags & 3);
             var sizeField = Bytes(start + prefix, width);
-            if (sizeField is null) throw Damaged("object header", start, "it runs past the end of the file");
-            var chunk = Field(sizeField, width);
-            var total = (ulong)(prefix + width) + chunk + 4;
+            var chunk = sizeField is null ? ulong.MaxValue : Field(sizeField, width);
+            var total = chunk > (ulong)length ? ulong.MaxValue : (ulong)(prefix + width) + chunk + 4;
             if (total > (ulong)(length - start))
-                throw Damaged("object header", start, $"it claims {chunk} bytes of messages, past the end of the file");
-            var block = Bytes(start, (long)total)
-                ?? throw Damaged("object header", start, $"it claims {chunk} bytes of messages");
-            Verify(block, "object header", start);
+            {
+                suspects[start] = ("object header", $"it claims {chunk} bytes of messages, past the end of the file");
+                return;
+            }
+            var block = Bytes(start, (long)total)!;
+            if (Checksum(block) is { } why)
+            {
+                suspects[start] = ("object header", why);
+                return;
+            }
             Messages(block.AsSpan(prefix + width, (int)chunk), (flags & 4) != 0, depth: 0);
         }
 
@@ -234,8 +271,7 @@ internal static class Hdf5Guard
             if (entries is null || count > 1024) return;
             for (var i = 0; i < count; i++)  // cache type 0, 1 or 2, else these bytes are no symbol-table node
                 if (BinaryPrimitives.ReadUInt32LittleEndian(entries.AsSpan(i * entry + 2 * sizeOfOffsets)) > 2) return;
-            for (var i = 0; i < count; i++)
-                HeaderV1(Address(entries.AsSpan(i * entry + sizeOfOffsets)), strict: true);
+            for (var i = 0; i < count; i++) Header(Address(entries.AsSpan(i * entry + sizeOfOffsets)));
         }
 
         /// <summary>
@@ -317,7 +353,7 @@ internal static class Hdf5Guard
                     if (hard)
                     {
                         Need(end + sizeOfOffsets, "link");
-                        HeaderV1(Address(m[(int)end..]), strict: true);
+                        Header(Address(m[(int)end..]));
                     }
                     break;
                 }
@@ -331,6 +367,12 @@ internal static class Hdf5Guard
                 case 0x08:  // data layout: a version 1 B-tree of chunks
                     ChunkIndex(m);
                     break;
+                case 0x02 or 0x15 when m.Length >= 2 + sizeOfOffsets:  // link / attribute info: a fractal heap
+                {
+                    var at = 2 + ((m[1] & 1) != 0 ? (type == 0x02 ? 8 : 2) : 0);
+                    if (at + sizeOfOffsets <= m.Length) referenced.Add(Address(m[at..]));
+                    break;
+                }
                 case 0x0B:  // filter pipeline
                     FilterPipeline(m, Need);
                     break;
@@ -374,6 +416,13 @@ internal static class Hdf5Guard
         void ChunkIndex(ReadOnlySpan<byte> m)
         {
             int version = m[0];
+            if (version == 4 && m.Length >= 5 && m[1] == 2)
+            {
+                // flags, rank, the width of the dims, the dims, the index type (3: a fixed array), its byte, address
+                var at = 5 + m[3] * m[4];
+                if (at + 2 + sizeOfOffsets <= m.Length && m[at] == 3) referenced.Add(Address(m[(at + 2)..]));
+                return;
+            }
             if (version == 3 && m.Length >= 3 + sizeOfOffsets && m[1] == 2)
                 ChunkTree(Address(m[3..]), m[2], 0);
             else if (version is 1 or 2 && m.Length >= 8 + sizeOfOffsets && m[2] == 2)
@@ -430,7 +479,7 @@ internal static class Hdf5Guard
         void LocalHeap(long start)
         {
             var head = Bytes(start, 8 + 2 * sizeOfLengths + sizeOfOffsets);
-            if (head is null || head[4] != 0) return;
+            if (head is null || head[4] != 0 || head[5] != 0 || head[6] != 0 || head[7] != 0) return;
             var size = Length(head.AsSpan(8));
             var address = Address(head.AsSpan(8 + 2 * sizeOfLengths));
             if (address < 0) return;
@@ -444,7 +493,11 @@ internal static class Hdf5Guard
             var total = 4 + 4 + sizeOfLengths + sizeOfOffsets + 4;
             var block = Bytes(start, total);
             if (block is null || block[4] != 0) return;
-            Verify(block, "fixed-array index", start);
+            if (Checksum(block) is { } why)
+            {
+                suspects[start] = ("fixed-array index", why);
+                return;
+            }
             int entrySize = block[6], pageBits = block[7];
             var entries = Length(block.AsSpan(8));
             var address = Field(block.AsSpan(8 + sizeOfLengths), sizeOfOffsets);
@@ -458,12 +511,59 @@ internal static class Hdf5Guard
                 Verify(data, "fixed-array data block", (long)address);
         }
 
-        void Verify(byte[] block, string what, long at)
+        /// <summary>
+        /// A fractal heap (where a version 2 header keeps its links or attributes once there are many): its header
+        /// matches its checksum, and so does its root direct block when the heap checksums its blocks (libhdf5 does
+        /// for attributes and links). A root indirect block (a large heap) is not followed.
+        /// </summary>
+        void FractalHeap(long start)
+        {
+            var l = sizeOfLengths;
+            var o = sizeOfOffsets;
+            var fixedPart = 4 + 1 + 2 + 2 + 1 + 4 + l + o + l + o + 8 * l + 2 + l + l + 2 + 2 + o + 2;
+            var head = Bytes(start, fixedPart);
+            if (head is null || head[4] != 0) return;
+            var filters = BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(7));
+            var block = Bytes(start, fixedPart + (filters > 0 ? l + 4 + filters : 0) + 4);
+            if (block is null) return;
+            if (Checksum(block) is { } why)
+            {
+                suspects[start] = ("fractal heap", why);
+                return;
+            }
+            var flags = head[9];
+            var at = 4 + 1 + 2 + 2 + 1 + 4 + l + o + l + o + 8 * l + 2;
+            var startSize = Length(head.AsSpan(at));
+            var maxHeapBits = BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(at + 2 * l));
+            var root = Address(head.AsSpan(at + 2 * l + 4));
+            var rows = BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(at + 2 * l + 4 + o));
+            if (root < 0 || rows != 0 || filters > 0 || (flags & 2) == 0) return;
+            if (root >= length || startSize > (ulong)(length - root) || startSize < 16)
+                throw Damaged("fractal heap", start, $"its {startSize}-byte root block runs past the end of the file");
+            var direct = Bytes(root, (long)startSize)!;
+            if (direct[0] != 'F' || direct[1] != 'H' || direct[2] != 'D' || direct[3] != 'B')
+                throw Damaged("fractal heap", start, "its root block is not a direct block");
+            // The block's checksum covers the whole block, its own field as zeros.
+            var field = 5 + o + (maxHeapBits + 7) / 8;
+            if (field + 4 > direct.Length) return;
+            var stored = BinaryPrimitives.ReadUInt32LittleEndian(direct.AsSpan(field));
+            direct.AsSpan(field, 4).Clear();
+            var computed = Lookup3(direct);
+            if (stored != computed)
+                throw Damaged("fractal heap block", root, $"checksum {stored:x8} stored, {computed:x8} computed");
+        }
+
+        /// <summary>Null when the block's last 4 bytes are the lookup3 checksum of the rest, else why not.</summary>
+        static string? Checksum(byte[] block)
         {
             var stored = BinaryPrimitives.ReadUInt32LittleEndian(block.AsSpan(block.Length - 4));
             var computed = Lookup3(block.AsSpan(0, block.Length - 4));
-            if (stored != computed)
-                throw Damaged(what, at, $"checksum {stored:x8} stored, {computed:x8} computed");
+            return stored == computed ? null : $"checksum {stored:x8} stored, {computed:x8} computed";
+        }
+
+        void Verify(byte[] block, string what, long at)
+        {
+            if (Checksum(block) is { } why) throw Damaged(what, at, why);
         }
     }
 

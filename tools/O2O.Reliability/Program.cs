@@ -113,7 +113,7 @@ public static class Program
     static int Kill(Dictionary<string, string> o)
     {
         var work = Work(o, "kill");
-        var options = new KillOptions(Int(o, "rounds", 7), Int(o, "seed", 1), work, Int(o, "sweep-kills", 6));
+        var options = new KillOptions(Int(o, "rounds", 6), Int(o, "seed", 1), work, Int(o, "sweep-kills", 8));
         var report = KillCampaign.Run(options, Log);
         Log("");
         Log(report.Table());

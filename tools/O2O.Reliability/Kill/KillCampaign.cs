@@ -32,7 +32,7 @@ public sealed class KillReport
     {
         var w = new StringBuilder();
         var byPhase = Kills.GroupBy(k => (k.Target, k.Landed)).OrderBy(g => g.Key.Target)
-            .ThenBy(g => Array.IndexOf(KillCampaign.Phases, g.Key.Landed));
+            .ThenBy(g => Array.IndexOf(KillCampaign.Phases, g.Key.Landed)).ThenBy(g => g.Key.Landed);
         w.AppendLine("| target | phase at the kill | kills |");
         w.AppendLine("|---|---|---|");
         foreach (var g in byPhase) w.AppendLine($"| {g.Key.Target} | {g.Key.Landed} | {g.Count()} |");
@@ -58,7 +58,7 @@ public static class KillCampaign
 {
     /// <summary>The phases of `o2o run` in order; a kill's phase is read from the artefacts present after it.</summary>
     public static readonly string[] Phases =
-        ["behaviour PPO", "collection", "conversion", "DSR", "BC", "online", "summary", "finished", "sweep"];
+        ["behaviour PPO", "collection", "conversion", "DSR", "BC", "online", "summary", "finished"];
 
     const string Data = "data/hopper-medium-v2.hdf5", Npz = "data/hopper_medium.npz";
     const string BehaviourActor = "data/behaviour/Hopper-v4_medium_behaviour_s1_actor.pt";
@@ -99,15 +99,20 @@ public static class KillCampaign
         Directory.CreateDirectory(o.Work);
         var report = new KillReport();
         var rng = new Random(o.Seed);
+        var durations = new Dictionary<string, TimeSpan>();
         var refRoot = Path.Combine(o.Work, "reference");
         if (Directory.Exists(refRoot)) Directory.Delete(refRoot, true);
         log($"kill campaign: seed {o.Seed}, {o.Rounds} round(s) of o2o run --profile smoke, {o.SweepKills} sweep "
             + $"kill(s); work {o.Work}");
-        var reference = O2o.Start(RunArgs(refRoot), Path.Combine(o.Work, "reference.log"));
-        var code = reference.WaitForExit(TimeSpan.FromMinutes(20));
-        if (code != 0) throw new InvalidOperationException($"the reference run failed (exit {code}); see {reference.Log}");
-        var durations = Durations(reference);
-        log("reference run: " + string.Join(", ", durations.Select(d => $"{d.Key} {d.Value.TotalSeconds:F1} s")));
+        if (o.Rounds > 0)
+        {
+            var reference = O2o.Start(RunArgs(refRoot), Path.Combine(o.Work, "reference.log"));
+            var code = reference.WaitForExit(TimeSpan.FromMinutes(20));
+            if (code != 0)
+                throw new InvalidOperationException($"the reference run failed (exit {code}); see {reference.Log}");
+            durations = Durations(reference);
+            log("reference run: " + string.Join(", ", durations.Select(d => $"{d.Key} {d.Value.TotalSeconds:F1} s")));
+        }
 
         for (var round = 1; round <= o.Rounds; round++)
         {
@@ -226,7 +231,7 @@ public static class KillCampaign
         for (var k = 0; k < o.SweepKills; k++)
         {
             var child = O2o.Start(Args(root), Path.Combine(o.Work, $"sweep-{k + 1}.log"));
-            var delay = TimeSpan.FromSeconds(1.5) + (length - TimeSpan.FromSeconds(1.5)) * (0.05 + 0.5 * rng.NextDouble());
+            var delay = TimeSpan.FromSeconds(0.3) + length * (0.8 * rng.NextDouble());
             Thread.Sleep(delay);
             var running = RunningStages(root);
             var tree = k % 2 == 1;
@@ -235,7 +240,9 @@ public static class KillCampaign
                 log($"sweep kill {k + 1}: the sweep had finished");
                 break;
             }
-            report.Kills.Add(new KillRecord("sweep", 0, k, "sweep", "sweep", delay.TotalMilliseconds));
+            var stage = running.Count == 0 ? "starting" : string.Join("+", running.Select(r => r.Split('/')[0])
+                .Distinct());
+            report.Kills.Add(new KillRecord("sweep", 0, k, "sweep", "sweep: " + stage, delay.TotalMilliseconds));
             log($"sweep kill {k + 1}/{o.SweepKills}: +{delay.TotalSeconds:F1} s, {(tree ? "process tree" : "runner")}, "
                 + $"running: {(running.Count == 0 ? "nothing yet" : string.Join(", ", running))}");
             Thread.Sleep(300);
