@@ -282,6 +282,13 @@ internal static class D4rlHdf5
             throw new UserError($"{src}: '{key}' claims chunks of ({string.Join(", ", chunks.Take(dims.Length))}) "
                 + $"elements ({chunk:0} bytes), more than this {fileBytes}-byte file can hold; the file is corrupt "
                 + "— download or generate it again");
+        // Each chunk takes an entry of its index (8 bytes at least) or its raw bytes: a file cannot hold more chunks.
+        var count = dims.Select((x, i) => i < chunks.Length && chunks[i] > 0 ? Math.Ceiling((double)x / chunks[i]) : x)
+            .Aggregate(1.0, (p, x) => p * x);
+        if (count > Math.Max(16, fileBytes / 8))
+            throw new UserError($"{src}: '{key}' claims shape ({string.Join(", ", dims)}) in {count:0} chunks of "
+                + $"({string.Join(", ", chunks.Take(dims.Length))}), more than this {fileBytes}-byte file can index; "
+                + "the file is corrupt — download or generate it again");
     }
 
     static readonly System.Reflection.PropertyInfo? FilterPipeline = typeof(H5File).Assembly
@@ -290,10 +297,19 @@ internal static class D4rlHdf5
             | System.Reflection.BindingFlags.Public);
 
     /// <summary>
-    /// Whether the dataset has a filter pipeline (compression may make its data larger than the file). PureHDF does not
-    /// publish the pipeline; its internal property is read, and a PureHDF without it counts every dataset as filtered.
+    /// Whether the dataset has a compressing filter (deflate, szip, n-bit, scale-offset or a third-party one: its data
+    /// can be larger than the file); shuffle and fletcher32 do not compress. PureHDF does not publish the pipeline: its
+    /// internal property is read, and a PureHDF without it counts every dataset as compressed.
     /// </summary>
-    static bool Compressible(IH5Dataset d) => FilterPipeline is null || FilterPipeline.GetValue(d) is not null;
+    static bool Compressible(IH5Dataset d)
+    {
+        if (FilterPipeline is null) return true;
+        if (FilterPipeline.GetValue(d) is not { } pipeline) return false;
+        if (pipeline.GetType().GetProperty("FilterDescriptions")?.GetValue(pipeline) is not Array filters) return true;
+        foreach (var f in filters)
+            if (f?.GetType().GetProperty("Identifier")?.GetValue(f) is not ushort id || id is not (2 or 3)) return true;
+        return false;
+    }
 
     static bool ChecksumFailed(Exception? e)
     {

@@ -404,6 +404,9 @@ internal static class Hdf5Guard
             int rank = sp[1], spaceVersion = sp[0];
             var dims = spaceVersion == 1 ? 8 : 4;
             if (spaceVersion == 2 && sp[3] == 2) return;  // null dataspace: no data
+            if (dims + rank * sizeOfLengths > sp.Length)  // PureHDF would read the dimensions past its end
+                throw new UserError($"{src}: an HDF5 attribute's dataspace claims {rank} dimensions in {sp.Length} "
+                    + "bytes; the file is corrupt — download or generate it again");
             double elements = 1;
             for (var i = 0; i < rank && dims + (i + 1) * sizeOfLengths <= sp.Length; i++)
                 elements *= Field(sp[(dims + i * sizeOfLengths)..], sizeOfLengths);

@@ -218,7 +218,8 @@ public static class Pickles
                 var s = Encoding.Latin1.GetString(p);
                 var k = s.IndexOf(n, StringComparison.Ordinal);
                 if (k < 0) return Mutations.FlipBits(p, r);
-                return (Encoding.Latin1.GetBytes(s[..k] + to + s[(k + n.Length)..]), $"global {Escape(n)} -> {Escape(to)}");
+                return (Encoding.Latin1.GetBytes(s[..k] + to + s[(k + n.Length)..]),
+                    $"global {Escape(n)} -> {Escape(to)}");
             }
             case 2:
                 return Mutations.RenameKey(p, r, StorageTypes);

@@ -97,7 +97,8 @@ public static class FuzzCampaign
     }
 
     public static FuzzFormat Find(string name) => FuzzFormat.All.FirstOrDefault(f => f.Name == name)
-        ?? throw new UserError($"unknown format '{name}'; known: {string.Join(", ", FuzzFormat.All.Select(f => f.Name))}");
+        ?? throw new UserError(
+            $"unknown format '{name}'; known: {string.Join(", ", FuzzFormat.All.Select(f => f.Name))}");
 
     /// <summary>Run cases from <paramref name="from"/> in one worker until it ends; returns the next case to run.
     /// </summary>
@@ -129,7 +130,8 @@ public static class FuzzCampaign
             {
                 p.Kill(entireProcessTree: true);
                 p.WaitForExit();
-                if (current is not int hung) throw new InvalidOperationException("the fuzz worker did not start: " + err);
+                if (current is not int hung)
+                    throw new InvalidOperationException("the fuzz worker did not start: " + err);
                 Record(o, format, seeds, tally, new FuzzResult(hung, "hang", 0, 0, limit.TotalMilliseconds, "", "",
                     $"still running after {o.HangSeconds} s"), log);
                 return hung + 1;
@@ -139,12 +141,14 @@ public static class FuzzCampaign
                 p.WaitForExit();
                 if (current is int died)
                 {
-                    Record(o, format, seeds, tally, new FuzzResult(died, "crash", 0, 0, started.Elapsed.TotalMilliseconds,
-                        "", "", $"the worker died (exit {p.ExitCode}): {Last(err.ToString())}"), log);
+                    Record(o, format, seeds, tally, new FuzzResult(died, "crash", 0, 0,
+                        started.Elapsed.TotalMilliseconds, "", "",
+                        $"the worker died (exit {p.ExitCode}): {Last(err.ToString())}"), log);
                     return died + 1;
                 }
                 if (next < o.Cases)
-                    throw new InvalidOperationException($"the fuzz worker ended at case {next} (exit {p.ExitCode}): {err}");
+                    throw new InvalidOperationException(
+                        $"the fuzz worker ended at case {next} (exit {p.ExitCode}): {err}");
                 return next;
             }
             if (line.StartsWith("> ", StringComparison.Ordinal))
@@ -297,7 +301,8 @@ public static class FuzzCampaign
                 stdout.Flush();
                 var (kind, alloc, rss, ms, message) = Measure(() => format.Read(Path.Combine(dir, format.MainFile),
                     s.Name));
-                if (kind is "valid" or "error" && (alloc > AllocBase + PerByte * size || rss > RssBase + PerByte * size))
+                var runaway = alloc > AllocBase + PerByte * size || rss > RssBase + PerByte * size;
+                if (kind is "valid" or "error" && runaway)
                     (kind, message) = ("runaway", $"{alloc} bytes allocated, peak RSS +{rss} for a {size}-byte input; "
                         + message);
                 stdout.WriteLine(string.Join('\t', "= " + Str(i), kind, alloc.ToString(CultureInfo.InvariantCulture),
@@ -371,8 +376,9 @@ public static class FuzzCampaign
             + "| multi-line errors | max allocated | slowest case |");
         w.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var t in tallies)
-            w.AppendLine(CultureInfo.InvariantCulture, $"| {t.Format} | {t.Cases} | {t.Valid} | {t.Errors} | {t.Crashes} "
-                + $"| {t.Hangs} | {t.Runaways} | {t.MultiLine} | {t.MaxAllocated / 1048576.0:F1} MiB | {t.MaxMs:F0} ms |");
+            w.AppendLine(CultureInfo.InvariantCulture, $"| {t.Format} | {t.Cases} | {t.Valid} | {t.Errors} "
+                + $"| {t.Crashes} | {t.Hangs} | {t.Runaways} | {t.MultiLine} | {t.MaxAllocated / 1048576.0:F1} MiB "
+                + $"| {t.MaxMs:F0} ms |");
         return w.ToString();
     }
 }

@@ -485,8 +485,9 @@ public sealed class PtFormat : FuzzFormat
         SaveWith(dir, "dsr", MainFile, p =>
         {
             var ds = Dataset(1200, 5);
-            using var m = DsrTrainer.Train(new DsrOptions { Epochs = 1, BatchSize = 64, Hidden = 8, CouplingLayers = 2 },
-                ds.Observations, ds.Actions, ds.ObsDim, ds.ActDim, ds.EpisodeStarts(), "Hopper-v4", rewards: ds.Rewards);
+            var options = new DsrOptions { Epochs = 1, BatchSize = 64, Hidden = 8, CouplingLayers = 2 };
+            using var m = DsrTrainer.Train(options, ds.Observations, ds.Actions, ds.ObsDim, ds.ActDim,
+                ds.EpisodeStarts(), "Hopper-v4", rewards: ds.Rewards);
             m.Save(p);
         });
         foreach (var f in Directory.GetFiles(Path.Combine(dir, "dsr"), "*.json")) File.Delete(f);

@@ -10,7 +10,7 @@ namespace O2O.Reliability.Fuzz;
 /// </summary>
 public static class Mutations
 {
-    /// <summary>Huge values written over integer fields: 10^12 rows, int and uint limits, the 64-bit extremes.</summary>
+    /// <summary>Huge values written over integer fields: 10^12 rows, int and uint limits, 64-bit extremes.</summary>
     public static readonly ulong[] Huge =
     [
         1_000_000_000_000UL, int.MaxValue, (ulong)int.MaxValue + 1, uint.MaxValue, long.MaxValue, ulong.MaxValue,

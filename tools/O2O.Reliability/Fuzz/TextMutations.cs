@@ -117,7 +117,11 @@ public static class TextMutations
     {
         var list = new List<int> { 0 };
         for (var i = 0; i < b.Length; i++)
-            if (b[i] is (byte)'\n' or (byte)',' or (byte)':' or (byte)'[' or (byte)'{') { list.Add(i); list.Add(i + 1); }
+            if (b[i] is (byte)'\n' or (byte)',' or (byte)':' or (byte)'[' or (byte)'{')
+            {
+                list.Add(i);
+                list.Add(i + 1);
+            }
         list.Add(b.Length);
         return [.. list.Distinct()];
     }

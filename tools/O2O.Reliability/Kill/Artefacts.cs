@@ -134,7 +134,8 @@ public static partial class Artefacts
                 var (ta, ma) = StateDictFile.Load(A(refRoot), "file");
                 var (tb, mb) = StateDictFile.Load(A(root), "file");
                 foreach (var k in ta.Keys.Union(tb.Keys))
-                    if (!ta.TryGetValue(k, out var x) || !tb.TryGetValue(k, out var y) || !Bytes(x).SequenceEqual(Bytes(y)))
+                    if (!ta.TryGetValue(k, out var x) || !tb.TryGetValue(k, out var y)
+                        || !Bytes(x).SequenceEqual(Bytes(y)))
                         diffs.Add($"tensor {k}");
                 if (Json(ma, refRoot) != Json(mb, root)) diffs.Add("metadata");
                 foreach (var t in ta.Values.Concat(tb.Values)) t.Dispose();

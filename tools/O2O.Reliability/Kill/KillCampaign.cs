@@ -72,15 +72,18 @@ public static class KillCampaign
         "behaviour PPO" => line.StartsWith("o2o run: ", StringComparison.Ordinal),
         "collection" => line.StartsWith("behaviour policy:", StringComparison.Ordinal),
         "conversion" => line.Contains("hopper-medium-v2.hdf5", StringComparison.Ordinal)
-            && (line.StartsWith("wrote ", StringComparison.Ordinal) || line.StartsWith("found ", StringComparison.Ordinal)),
+            && WroteOrFound(line),
         "DSR" => line.StartsWith("converted ", StringComparison.Ordinal)
             || (line.StartsWith("found ", StringComparison.Ordinal) && line.EndsWith(".npz", StringComparison.Ordinal)),
         "BC" => line.Contains("_dsr.pt", StringComparison.Ordinal)
-            && (line.StartsWith("wrote ", StringComparison.Ordinal) || line.StartsWith("found ", StringComparison.Ordinal)),
+            && WroteOrFound(line),
         "online" => line.Contains("_bc_actor.pt", StringComparison.Ordinal)
-            && (line.StartsWith("wrote ", StringComparison.Ordinal) || line.StartsWith("found ", StringComparison.Ordinal)),
+            && WroteOrFound(line),
         _ => false,
     };
+
+    static bool WroteOrFound(string line) =>
+        line.StartsWith("wrote ", StringComparison.Ordinal) || line.StartsWith("found ", StringComparison.Ordinal);
 
     /// <summary>The phase a run killed in was in, from what it left.</summary>
     public static string Landed(string root)
@@ -131,7 +134,8 @@ public static class KillCampaign
                 if (index >= plan.Count)
                 {
                     var end = child.WaitForExit(TimeSpan.FromMinutes(20));
-                    if (end != 0) report.Failures.Add($"round {round}: the final rerun failed (exit {end}); see {child.Log}");
+                    if (end != 0)
+                        report.Failures.Add($"round {round}: the final rerun failed (exit {end}); see {child.Log}");
                     break;
                 }
                 var (aim, fraction) = plan[index];
@@ -163,14 +167,15 @@ public static class KillCampaign
                 {
                     report.FilesValidated++;
                     if (Artefacts.Validate(Path.Combine(root, rel)) is { } why)
-                        report.Failures.Add($"round {round} after kill {index + 1} ({landed}): {rel} is not whole: {why}");
+                        report.Failures.Add(
+                            $"round {round} after kill {index + 1} ({landed}): {rel} is not whole: {why}");
                 }
                 index++;
             }
             CompareRuns(report, refRoot, root, $"round {round}", log);
             report.Leftovers += Artefacts.Leftovers(root).Count;
         }
-        if (o.SweepKills > 0) SweepRound(o, report, rng, log);
+        if (o.SweepKills > 0) SweepRounds(o, report, rng, log);
         return report;
     }
 
@@ -210,67 +215,81 @@ public static class KillCampaign
 
     /// <summary>
     /// A sweep (tiny.yaml, runs of 4096 env steps) killed <see cref="KillOptions.SweepKills"/> times at seeded
-    /// moments — alternately the runner alone (its jobs die with it) and its whole process tree — then finished and
-    /// compared with an uninterrupted sweep: every job's artefacts, every run's CSV learning columns.
+    /// moments — alternately the runner alone (its jobs die with it) and its whole process tree —, two per round
+    /// into a fresh folder, each round then finished and compared with an uninterrupted sweep: every job's data, BC
+    /// actor and run CSV (learning columns).
     /// </summary>
-    static void SweepRound(KillOptions o, KillReport report, Random rng, Action<string> log)
+    static void SweepRounds(KillOptions o, KillReport report, Random rng, Action<string> log)
     {
         var text = File.ReadAllText(Path.Combine(Program.Repo(), "experiments", "tiny.yaml")).Replace("768", "4096");
         var spec = Path.Combine(o.Work, "sweep.yaml");
         File.WriteAllText(spec, text);
         string[] Args(string root) => ["sweep", "run", spec, "--out", root, "--jobs", "2"];
         var refRoot = Path.Combine(o.Work, "sweep-reference");
-        var root = Path.Combine(o.Work, "sweep-killed");
-        foreach (var d in new[] { refRoot, root }) if (Directory.Exists(d)) Directory.Delete(d, true);
+        if (Directory.Exists(refRoot)) Directory.Delete(refRoot, true);
         var clock = Stopwatch.StartNew();
         var reference = O2o.Start(Args(refRoot), Path.Combine(o.Work, "sweep-reference.log"));
         if (reference.WaitForExit(TimeSpan.FromMinutes(30)) != 0)
             throw new InvalidOperationException($"the reference sweep failed; see {reference.Log}");
         var length = clock.Elapsed;
         log($"reference sweep: {length.TotalSeconds:F0} s");
-        for (var k = 0; k < o.SweepKills; k++)
+        var kills = 0;
+        for (var round = 1; kills < o.SweepKills; round++)
         {
-            var child = O2o.Start(Args(root), Path.Combine(o.Work, $"sweep-{k + 1}.log"));
-            var delay = TimeSpan.FromSeconds(0.3) + length * (0.8 * rng.NextDouble());
-            Thread.Sleep(delay);
-            var running = RunningStages(root);
-            var tree = k % 2 == 1;
-            if (!child.Kill(tree))
+            var root = Path.Combine(o.Work, $"sweep-round-{round}");
+            if (Directory.Exists(root)) Directory.Delete(root, true);
+            for (var k = 0; k < 2 && kills < o.SweepKills; k++)
             {
-                log($"sweep kill {k + 1}: the sweep had finished");
-                break;
+                var child = O2o.Start(Args(root), Path.Combine(o.Work, $"sweep-{round}-{k + 1}.log"));
+                // The first kill anywhere in the sweep; the second within what a rerun has left to do.
+                var delay = TimeSpan.FromSeconds(0.3) + length * ((k == 0 ? 0.85 : 0.4) * rng.NextDouble());
+                Thread.Sleep(delay);
+                var running = RunningStages(root);
+                var tree = kills % 2 == 1;
+                if (!child.Kill(tree))
+                {
+                    log($"sweep round {round}: it finished before kill {k + 1}");
+                    break;
+                }
+                kills++;
+                var stage = running.Count == 0 ? "starting" : string.Join("+", running.Select(r => r.Split('/')[0])
+                    .Distinct());
+                report.Kills.Add(new KillRecord("sweep", round, k, "sweep", "sweep: " + stage,
+                    delay.TotalMilliseconds));
+                log($"sweep round {round} kill {k + 1}: +{delay.TotalSeconds:F1} s, "
+                    + $"{(tree ? "process tree" : "runner")}, running: "
+                    + (running.Count == 0 ? "nothing yet" : string.Join(", ", running)));
+                Thread.Sleep(300);
+                var finals = Artefacts.FinalFiles(root).Where(f => !f.EndsWith("log.txt", StringComparison.Ordinal));
+                foreach (var rel in finals)
+                {
+                    report.FilesValidated++;
+                    if (Artefacts.Validate(Path.Combine(root, rel)) is { } why)
+                        report.Failures.Add($"sweep round {round} after kill {k + 1}: {rel} is not whole: {why}");
+                }
             }
-            var stage = running.Count == 0 ? "starting" : string.Join("+", running.Select(r => r.Split('/')[0])
-                .Distinct());
-            report.Kills.Add(new KillRecord("sweep", 0, k, "sweep", "sweep: " + stage, delay.TotalMilliseconds));
-            log($"sweep kill {k + 1}/{o.SweepKills}: +{delay.TotalSeconds:F1} s, {(tree ? "process tree" : "runner")}, "
-                + $"running: {(running.Count == 0 ? "nothing yet" : string.Join(", ", running))}");
-            Thread.Sleep(300);
-            foreach (var rel in Artefacts.FinalFiles(root).Where(f => !f.EndsWith("log.txt", StringComparison.Ordinal)))
+            var last = O2o.Start(Args(root), Path.Combine(o.Work, $"sweep-{round}-final.log"));
+            if (last.WaitForExit(TimeSpan.FromMinutes(30)) != 0)
             {
-                report.FilesValidated++;
-                if (Artefacts.Validate(Path.Combine(root, rel)) is { } why)
-                    report.Failures.Add($"sweep after kill {k + 1}: {rel} is not whole: {why}");
+                report.Failures.Add($"sweep round {round} did not finish after its kills; see {last.Log}");
+                continue;
             }
+            report.Comparisons++;
+            var files = Artefacts.FinalFiles(refRoot).Where(f => f.StartsWith("data/", StringComparison.Ordinal)
+                || f.StartsWith("bc/", StringComparison.Ordinal) || f.StartsWith("run/", StringComparison.Ordinal))
+                .Where(f => Path.GetExtension(f) is ".csv" or ".hdf5" or ".pt").ToList();
+            foreach (var rel in files)
+            {
+                report.FilesCompared++;
+                if (!File.Exists(Path.Combine(root, rel)))
+                    report.Failures.Add($"sweep round {round}: {rel} is missing");
+                else
+                    report.Failures.AddRange(Artefacts.Compare(refRoot, root, rel)
+                        .Select(d => $"sweep round {round}: {d}"));
+            }
+            log($"sweep round {round}: {files.Count} files compared with the uninterrupted sweep");
+            report.Leftovers += Artefacts.Leftovers(root).Count;
         }
-        var last = O2o.Start(Args(root), Path.Combine(o.Work, "sweep-final.log"));
-        if (last.WaitForExit(TimeSpan.FromMinutes(30)) != 0)
-        {
-            report.Failures.Add($"the sweep did not finish after its kills; see {last.Log}");
-            return;
-        }
-        report.Comparisons++;
-        var files = Artefacts.FinalFiles(refRoot).Where(f => f.StartsWith("data/", StringComparison.Ordinal)
-            || f.StartsWith("bc/", StringComparison.Ordinal) || f.StartsWith("run/", StringComparison.Ordinal))
-            .Where(f => Path.GetExtension(f) is ".csv" or ".hdf5" or ".pt").ToList();
-        foreach (var rel in files)
-        {
-            report.FilesCompared++;
-            if (!File.Exists(Path.Combine(root, rel))) report.Failures.Add($"sweep: {rel} is missing");
-            else report.Failures.AddRange(Artefacts.Compare(refRoot, root, rel).Select(d => "sweep: " + d));
-        }
-        log($"sweep: {files.Count} files compared with the uninterrupted sweep");
-        report.Leftovers += Artefacts.Leftovers(root).Count;
     }
 
     static List<string> RunningStages(string root) =>
