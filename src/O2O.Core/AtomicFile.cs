@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace O2O.Core;
 
 /// <summary>Writes that never leave a half-written file under the final name.</summary>
@@ -21,7 +23,8 @@ public static class AtomicFile
         }
         RemoveStale(dir);
         // Keep the extension last: some writers (PNG, HDF5) look at it.
-        var tmp = Path.Combine(dir, $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}-{Path.GetFileName(full)}");
+        var tmp = Path.Combine(dir,
+            $".tmp-{Environment.ProcessId}-{HostTag}{Guid.NewGuid().ToString("N")[..24]}-{Path.GetFileName(full)}");
         try
         {
             write(tmp);
@@ -45,10 +48,23 @@ public static class AtomicFile
     }
 
     /// <summary>
+    /// This host in a temporary's name (8 hex digits of its name's hash): PIDs are only checked on their own host,
+    /// a writer on another machine sharing the folder (NFS, a cluster's home) keeps its temporaries.
+    /// </summary>
+    static readonly string HostTag = Fnv(Environment.MachineName).ToString("x8", CultureInfo.InvariantCulture);
+
+    static uint Fnv(string s)
+    {
+        var h = 2166136261u;
+        foreach (var c in s) h = (h ^ c) * 16777619u;
+        return h;
+    }
+
+    /// <summary>
     /// Delete the temporaries of writers that were killed mid-write (SIGKILL, a crash, a power cut) in
     /// <paramref name="dir"/>: ".tmp-PID-…" files whose process is gone. They are never under a final name, but a
     /// killed dataset write can leave hundreds of megabytes. A PID that runs (perhaps reused by another program) keeps
-    /// its files.
+    /// its files, and so do other hosts' (their PIDs mean nothing here).
     /// </summary>
     public static void RemoveStale(string dir)
     {
@@ -57,7 +73,8 @@ public static class AtomicFile
             foreach (var f in Directory.EnumerateFiles(dir, ".tmp-*"))
             {
                 var parts = Path.GetFileName(f).Split('-', 4);
-                if (parts.Length < 4 || !int.TryParse(parts[1], out var pid) || pid == Environment.ProcessId) continue;
+                if (parts.Length < 4 || !int.TryParse(parts[1], out var pid) || pid == Environment.ProcessId
+                    || !parts[2].StartsWith(HostTag, StringComparison.Ordinal)) continue;
                 if (Directory.Exists($"/proc/{pid}") || !Directory.Exists("/proc/self")) continue;
                 try { File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }

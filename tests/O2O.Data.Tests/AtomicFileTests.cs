@@ -7,18 +7,23 @@ namespace O2O.Data.Tests;
 public class AtomicFileTests
 {
     [Fact]
-    public void A_write_removes_the_temporaries_of_dead_writers_and_keeps_those_of_live_ones()
+    public void A_write_removes_the_temporaries_of_dead_writers_here_and_keeps_live_ones_and_other_hosts()
     {
         using var tmp = new TempDir();
         using var gone = Process.Start("true")!;
         gone.WaitForExit();
-        var dead = tmp.File($".tmp-{gone.Id}-0123456789abcdef0123456789abcdef-data.hdf5");
-        var live = tmp.File($".tmp-1-0123456789abcdef0123456789abcdef-data.npz");  // PID 1 runs
+        // The name AtomicFile gives: .tmp-PID-HOSTGUID-NAME, HOST the FNV-1a hash of this machine's name.
+        var h = 2166136261u;
+        foreach (var c in Environment.MachineName) h = (h ^ c) * 16777619u;
+        var host = h.ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
+        var dead = tmp.File($".tmp-{gone.Id}-{host}0123456789abcdef01234567-data.hdf5");
+        var live = tmp.File($".tmp-1-{host}0123456789abcdef01234567-data.npz");  // PID 1 runs
+        var elsewhere = tmp.File($".tmp-{gone.Id}-{(h + 1):x8}0123456789abcdef01234567-data.npz");  // another host
         var other = tmp.File(".tmp-notes.txt");  // not a writer's name
-        foreach (var f in new[] { dead, live, other }) File.WriteAllText(f, "partial");
+        foreach (var f in new[] { dead, live, elsewhere, other }) File.WriteAllText(f, "partial");
         AtomicFile.WriteText(tmp.File("x.txt"), "whole\n");
         Assert.False(File.Exists(dead), "a dead writer's temporary is removed");
-        Assert.True(File.Exists(live) && File.Exists(other));
+        Assert.True(File.Exists(live) && File.Exists(elsewhere) && File.Exists(other));
         Assert.Equal("whole\n", File.ReadAllText(tmp.File("x.txt")));
     }
 

@@ -89,7 +89,11 @@ public static class KillCampaign
     public static string Landed(string root)
     {
         bool Has(string rel) => File.Exists(Path.Combine(root, rel));
-        if (!Has(Data)) return Has(BehaviourActor) ? "collection" : "behaviour PPO";
+        // The behaviour actor's name carries the data recipe when it is not the first one: any of them.
+        var behaviour = Path.Combine(root, Path.GetDirectoryName(BehaviourActor)!);
+        bool HasActor() => Directory.Exists(behaviour)
+            && Directory.GetFiles(behaviour, "Hopper-v4_medium_*behaviour_s1_actor.pt").Length > 0;
+        if (!Has(Data)) return HasActor() ? "collection" : "behaviour PPO";
         if (!Has(Npz)) return "conversion";
         if (!Has(Dsr)) return "DSR";
         if (!Has(Bc)) return "BC";
