@@ -163,6 +163,13 @@ public static class Program
             stderr.WriteLine(StopLine(spec, args, parsed, signal));
             return ExitCode(signal);
         }
+        catch (IOException e) when (DiskFull.Is(e))
+        {
+            // A writer without its own message (TensorBoard events, a log appended by a sweep): still one line.
+            stderr.WriteLine($"o2o {spec.Name}: error: disk full ({OneLine(e.Message)}); free some space or choose "
+                + "a folder on another disk, then rerun — finished steps are kept");
+            return 1;
+        }
         catch (Exception e) when (Environment.GetEnvironmentVariable("O2O_DEBUG") is null or "" or "0")
         {
             stderr.WriteLine($"o2o {spec.Name}: internal error ({e.GetType().Name}): {OneLine(e.Message)} "

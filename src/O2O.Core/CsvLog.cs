@@ -10,11 +10,13 @@ namespace O2O.Core;
 /// </summary>
 public sealed class CsvLog : IDisposable
 {
-    readonly StreamWriter writer;
+    readonly FileStream file;
+    readonly string path;
 
-    CsvLog(StreamWriter writer, IReadOnlyList<string> columns)
+    CsvLog(FileStream file, string path, IReadOnlyList<string> columns)
     {
-        this.writer = writer;
+        this.file = file;
+        this.path = path;
         Columns = columns;
     }
 
@@ -45,8 +47,9 @@ public sealed class CsvLog : IDisposable
 
     static CsvLog Open(string path, IReadOnlyList<string> columns)
     {
-        var fs = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        return new CsvLog(new StreamWriter(fs, new UTF8Encoding(false)), columns);
+        // Unbuffered: each row goes to the file whole in one write, or (disk full) not at all.
+        var fs = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        return new CsvLog(fs, path, columns);
     }
 
     /// <summary>Write one row; values are matched to columns by name, missing ones left empty.</summary>
@@ -58,8 +61,18 @@ public sealed class CsvLog : IDisposable
             if (i > 0) sb.Append(',');
             if (values.TryGetValue(Columns[i], out var v)) sb.Append(Format(v));
         }
-        writer.Write(sb.Append('\n').ToString());
-        writer.Flush();
+        var row = Encoding.UTF8.GetBytes(sb.Append('\n').ToString());
+        var before = file.Length;
+        try
+        {
+            file.Write(row);
+        }
+        catch (IOException e) when (DiskFull.Is(e))
+        {
+            // No partial row: the log ends with its last whole row, as a resume expects.
+            try { file.SetLength(before); } catch (IOException) { }
+            throw DiskFull.Error(path, row.Length, e, "appending a row to");
+        }
     }
 
     /// <summary>Shortest round-trippable invariant form; integers without a decimal point.</summary>
@@ -68,5 +81,5 @@ public sealed class CsvLog : IDisposable
         : v == Math.Floor(v) && Math.Abs(v) < 1e15 ? ((long)v).ToString(CultureInfo.InvariantCulture)
         : v.ToString("R", CultureInfo.InvariantCulture);
 
-    public void Dispose() => writer.Dispose();
+    public void Dispose() => file.Dispose();
 }

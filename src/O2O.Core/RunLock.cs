@@ -24,24 +24,32 @@ public sealed class RunLock : IDisposable
     /// messages (e.g. "run root").
     /// </summary>
     /// <exception cref="UserError">Another live process holds it, or the folder is not writable.</exception>
-    public static RunLock Acquire(string folder, string what, Action<string>? log = null)
+    public static RunLock Acquire(string folder, string what, Action<string>? log = null) =>
+        AcquireFile(System.IO.Path.Combine(System.IO.Path.GetFullPath(folder), FileName), $"{what} '{folder}'", log);
+
+    /// <summary>
+    /// Take the lock file <paramref name="lockPath"/> itself (e.g. one per run name in a shared log folder);
+    /// <paramref name="subject"/> names what it guards in messages (e.g. "run 'x' (log 'logs/x.csv')").
+    /// </summary>
+    /// <exception cref="UserError">Another live process holds it, or its folder is not writable.</exception>
+    public static RunLock AcquireFile(string lockPath, string subject, Action<string>? log = null)
     {
-        var lockPath = System.IO.Path.Combine(System.IO.Path.GetFullPath(folder), FileName);
-        AtomicFile.EnsureWritableFolder(lockPath, what);
+        lockPath = System.IO.Path.GetFullPath(lockPath);
+        AtomicFile.EnsureWritableFolder(lockPath, "lock file");
         for (var attempt = 0; attempt < 3; attempt++)
         {
             if (TryCreate(lockPath)) return new RunLock(lockPath);
             var holder = Holder.Read(lockPath);
             if (holder is null) continue;  // released (or half-written) meanwhile: try again
             if (holder.Alive)
-                throw new UserError($"{what} '{folder}' is in use by another o2o process (PID {holder.Pid} on "
+                throw new UserError($"{subject} is in use by another o2o process (PID {holder.Pid} on "
                     + $"{holder.Host}, since {holder.Since}); wait for it to end or choose another folder"
                     + (holder.Host == Environment.MachineName ? "" : $" (if that run is gone, delete '{lockPath}')"));
-            log?.Invoke($"{what} '{folder}': taking over the stale lock of PID {holder.Pid} on {holder.Host} "
+            log?.Invoke($"{subject}: taking over the stale lock of PID {holder.Pid} on {holder.Host} "
                 + $"(since {holder.Since}; that process is gone)");
             try { File.Delete(lockPath); } catch (IOException) { }
         }
-        throw new UserError($"{what} '{folder}': cannot take its lock '{lockPath}'; another run is starting there");
+        throw new UserError($"{subject}: cannot take its lock '{lockPath}'; another run is starting there");
     }
 
     static bool TryCreate(string lockPath)

@@ -239,6 +239,7 @@ public static class D4rlDownload
             if (DatasetIO.DetectKind(part) != DatasetFileKind.Hdf5) why = "it is not HDF5";
             else
             {
+                Hdf5Guard.Check(part, $"'{part}'");
                 using var f = H5File.OpenRead(part);
                 if (!f.LinkExists("observations")) why = "it has no 'observations' dataset";
             }

@@ -69,13 +69,29 @@ internal static class D4rlHdf5
         return (long)(baseAddr + eof);
     }
 
-    internal static OfflineDataset Read(string path)
+    /// <summary>Size of the HDF5 file this thread is reading (0: none): the bound of what its datasets may claim (see
+    /// <see cref="CheckSize"/>).</summary>
+    [ThreadStatic] static long fileBytes;
+
+    /// <summary>Run <paramref name="read"/> with <paramref name="path"/>'s size as the bound of its datasets.</summary>
+    internal static T Bounded<T>(string path, Func<T> read)
+    {
+        var outer = fileBytes;
+        fileBytes = new FileInfo(path).Length;
+        try { return read(); }
+        finally { fileBytes = outer; }
+    }
+
+    internal static OfflineDataset Read(string path) => Bounded(path, () => ReadFile(path));
+
+    static OfflineDataset ReadFile(string path)
     {
         var src = $"'{path}'";
         try
         {
+            Hdf5Guard.Check(path, src);
             using var f = H5File.OpenRead(path);
-            var keys = f.Children().Select(c => c.Name).ToList();
+            var keys = f.Children().Select(c => Printable.Of(c.Name, 40)).ToList();
             string KeyList() => string.Join(", ", keys);
             if (!f.LinkExists("observations") || !f.LinkExists("actions"))
             {
@@ -120,7 +136,7 @@ internal static class D4rlHdf5
                         $"{src}: 'infos/action_log_probs' has {w} columns, expected 1; fix or regenerate the file");
             }
             var meta = new Dictionary<string, string>();
-            if (f.LinkExists("metadata") && f.Get("metadata") is IH5Group mg) ReadMetadata(mg, "", meta);
+            if (f.LinkExists("metadata") && f.Get("metadata") is IH5Group mg) ReadMetadata(mg, "", meta, src);
             return new OfflineDataset(
                 n, obsDim, actDim, obs, act, rew, next, term, tout, qpos, qposW, qvel, qvelW, logp, meta, src);
         }
@@ -128,7 +144,7 @@ internal static class D4rlHdf5
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new UserError($"cannot read HDF5 file '{path}' ({e.GetType().Name}: {e.Message.TrimEnd('.')}); " +
-                $"the file may be truncated or corrupt — download or generate it again");
+                $"the file may be truncated or corrupt — download or generate it again", e);
         }
     }
 
@@ -156,9 +172,9 @@ internal static class D4rlHdf5
         var t = d.Type;
         float[] data = t.Class switch
         {
-            H5DataTypeClass.FloatingPoint when t.Size == 4 => d.Read<float[]>(),
-            H5DataTypeClass.FloatingPoint when t.Size == 8 => ToFloat(d.Read<double[]>()),
-            H5DataTypeClass.FixedPoint => ToFloat(ReadIntegers(d)),
+            H5DataTypeClass.FloatingPoint when t.Size == 4 => Read<float[]>(d, key, src),
+            H5DataTypeClass.FloatingPoint when t.Size == 8 => ToFloat(Read<double[]>(d, key, src)),
+            H5DataTypeClass.FixedPoint => ToFloat(ReadIntegers(d, key, src)),
             _ =>
                 throw new UserError($"{src}: '{key}' has HDF5 type {t.Class} ({t.Size} bytes), " +
                     $"expected float32 or float64; fix or regenerate the file"),
@@ -174,8 +190,9 @@ internal static class D4rlHdf5
         var t = d.Type;
         double[] data = t.Class switch
         {
-            H5DataTypeClass.FloatingPoint when t.Size == 8 => d.Read<double[]>(),
-            H5DataTypeClass.FloatingPoint when t.Size == 4 => Array.ConvertAll(d.Read<float[]>(), x => (double)x),
+            H5DataTypeClass.FloatingPoint when t.Size == 8 => Read<double[]>(d, key, src),
+            H5DataTypeClass.FloatingPoint when t.Size == 4 =>
+                Array.ConvertAll(Read<float[]>(d, key, src), x => (double)x),
             _ =>
                 throw new UserError($"{src}: '{key}' has HDF5 type {t.Class} ({t.Size} bytes), " +
                     $"expected float32 or float64; fix or regenerate the file"),
@@ -194,32 +211,112 @@ internal static class D4rlHdf5
         var t = d.Type;
         if (t.Size == 1
             && t.Class is H5DataTypeClass.Enumerated or H5DataTypeClass.FixedPoint or H5DataTypeClass.BitField)
-            return Array.ConvertAll(d.Read<byte[]>(), b => b != 0);
-        if (t.Class == H5DataTypeClass.FixedPoint) return Array.ConvertAll(ReadIntegers(d), v => v != 0);
+            return Array.ConvertAll(Read<byte[]>(d, key, src), b => b != 0);
+        if (t.Class == H5DataTypeClass.FixedPoint) return Array.ConvertAll(ReadIntegers(d, key, src), v => v != 0);
         if (t.Class == H5DataTypeClass.FloatingPoint)
             return t.Size == 8
-                ? Array.ConvertAll(d.Read<double[]>(), v => v != 0)
-                : Array.ConvertAll(d.Read<float[]>(), v => v != 0);
+                ? Array.ConvertAll(Read<double[]>(d, key, src), v => v != 0)
+                : Array.ConvertAll(Read<float[]>(d, key, src), v => v != 0);
         throw new UserError($"{src}: '{key}' has HDF5 type {t.Class}, expected bool (h5py enum), " +
             $"uint8 or integer flags; fix or regenerate the file");
     }
 
-    static double[] ReadIntegers(IH5Dataset d)
+    static double[] ReadIntegers(IH5Dataset d, string key, string src)
     {
         var signed = d.Type.FixedPoint.IsSigned;
         return d.Type.Size switch
         {
-            1 => signed ? Widen<sbyte>(d) : Widen<byte>(d),
-            2 => signed ? Widen<short>(d) : Widen<ushort>(d),
-            4 => signed ? Widen<int>(d) : Widen<uint>(d),
-            8 => signed ? Widen<long>(d) : Widen<ulong>(d),
-            _ => throw new NotSupportedException($"integer of {d.Type.Size} bytes"),
+            1 => signed ? Widen<sbyte>(d, key, src) : Widen<byte>(d, key, src),
+            2 => signed ? Widen<short>(d, key, src) : Widen<ushort>(d, key, src),
+            4 => signed ? Widen<int>(d, key, src) : Widen<uint>(d, key, src),
+            8 => signed ? Widen<long>(d, key, src) : Widen<ulong>(d, key, src),
+            _ => throw new UserError($"{src}: '{key}' holds integers of {d.Type.Size} bytes, expected 1, 2, 4 or 8; "
+                + "fix or regenerate the file"),
         };
     }
 
     /// <summary>The integers of <paramref name="d"/> as doubles (the same values a C# cast gives).</summary>
-    static double[] Widen<T>(IH5Dataset d) where T : INumber<T> =>
-        Array.ConvertAll(d.Read<T[]>(), double.CreateTruncating);
+    static double[] Widen<T>(IH5Dataset d, string key, string src) where T : INumber<T> =>
+        Array.ConvertAll(Read<T[]>(d, key, src), double.CreateTruncating);
+
+    /// <summary>
+    /// Read a dataset's values; a chunk whose fletcher32 checksum (HDF5's per-chunk CRC, written by h5py with
+    /// fletcher32=True) does not match its data is one line naming the dataset.
+    /// </summary>
+    static T Read<T>(IH5Dataset d, string key, string src)
+    {
+        CheckSize(d, key, src);
+        try
+        {
+            return d.Read<T>();
+        }
+        catch (Exception e) when (e is not UserError and not OutOfMemoryException && ChecksumFailed(e))
+        {
+            throw new ChecksumError($"{src}: dataset '{key}' is damaged: a chunk fails its fletcher32 checksum (its "
+                + "data changed since it was written); download or generate the file again");
+        }
+    }
+
+    sealed class ChecksumError(string message) : UserError(message);
+
+    /// <summary>
+    /// Refuse a dataset whose header claims more data than the file can hold, before anything is allocated for it: its
+    /// shape, or one chunk, times its element size beyond the file's size (or, when a filter may compress it, beyond
+    /// 1100 times that: deflate expands at most ~1032-fold) is a damaged or hostile header (10^12 rows), not data.
+    /// </summary>
+    static void CheckSize(IH5Dataset d, string key, string src)
+    {
+        if (fileBytes <= 0) return;
+        var size = (double)Math.Max(1, d.Type.Size);
+        var dims = d.Space.Dimensions;
+        var limit = Compressible(d) ? 1100.0 * fileBytes + (1 << 20) : fileBytes + (1 << 20);
+        var bytes = dims.Aggregate(size, (p, x) => p * x);
+        if (bytes > limit)
+            throw new UserError($"{src}: '{key}' claims shape ({string.Join(", ", dims)}) of {size}-byte elements "
+                + $"({bytes:0} bytes), more than this {fileBytes}-byte file can hold; the file is corrupt — "
+                + "download or generate it again");
+        if (d.Layout.Class != H5DataLayoutClass.Chunked) return;
+        var chunks = d.Layout.Chunks;
+        var chunk = chunks.Take(dims.Length).Aggregate(size, (p, x) => p * x);
+        if (chunk > limit)
+            throw new UserError($"{src}: '{key}' claims chunks of ({string.Join(", ", chunks.Take(dims.Length))}) "
+                + $"elements ({chunk:0} bytes), more than this {fileBytes}-byte file can hold; the file is corrupt "
+                + "— download or generate it again");
+        // Each chunk takes an entry of its index (8 bytes at least) or its raw bytes: a file cannot hold more chunks.
+        var count = dims.Select((x, i) => i < chunks.Length && chunks[i] > 0 ? Math.Ceiling((double)x / chunks[i]) : x)
+            .Aggregate(1.0, (p, x) => p * x);
+        if (count > Math.Max(16, fileBytes / 8))
+            throw new UserError($"{src}: '{key}' claims shape ({string.Join(", ", dims)}) in {count:0} chunks of "
+                + $"({string.Join(", ", chunks.Take(dims.Length))}), more than this {fileBytes}-byte file can index; "
+                + "the file is corrupt — download or generate it again");
+    }
+
+    static readonly System.Reflection.PropertyInfo? FilterPipeline = typeof(H5File).Assembly
+        .GetType("PureHDF.VOL.Native.NativeDataset")?.GetProperty("InternalFilterPipeline",
+            System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic
+            | System.Reflection.BindingFlags.Public);
+
+    /// <summary>
+    /// Whether the dataset has a compressing filter (deflate, szip, n-bit, scale-offset or a third-party one: its data
+    /// can be larger than the file); shuffle and fletcher32 do not compress. PureHDF does not publish the pipeline: its
+    /// internal property is read, and a PureHDF without it counts every dataset as compressed.
+    /// </summary>
+    static bool Compressible(IH5Dataset d)
+    {
+        if (FilterPipeline is null) return true;
+        if (FilterPipeline.GetValue(d) is not { } pipeline) return false;
+        if (pipeline.GetType().GetProperty("FilterDescriptions")?.GetValue(pipeline) is not Array filters) return true;
+        foreach (var f in filters)
+            if (f?.GetType().GetProperty("Identifier")?.GetValue(f) is not ushort id || id is not (2 or 3)) return true;
+        return false;
+    }
+
+    static bool ChecksumFailed(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e.Message.Contains("Fletcher32", StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
 
     static float[] ToFloat(double[] a)
     {
@@ -231,17 +328,22 @@ internal static class D4rlHdf5
     /// <summary>
     /// Scalar strings and numbers under metadata/, keyed by their path below it; arrays (policy weights) are skipped.
     /// </summary>
-    static void ReadMetadata(IH5Group g, string prefix, Dictionary<string, string> meta)
+    const int MetadataDepth = 8, MetadataEntries = 1000;
+
+    static void ReadMetadata(IH5Group g, string prefix, Dictionary<string, string> meta, string src, int depth = 0)
     {
-        foreach (var child in g.Children())
+        // A group that links back to itself (or absurd nesting) must not recurse without end.
+        if (depth > MetadataDepth) return;
+        foreach (var child in g.Children().Take(MetadataEntries))
         {
             var key = prefix + child.Name;
-            if (child is IH5Group sub) { ReadMetadata(sub, key + "/", meta); continue; }
+            if (child is IH5Group sub) { ReadMetadata(sub, key + "/", meta, src, depth + 1); continue; }
             if (child is not IH5Dataset d) continue;
             var dims = d.Space.Dimensions;
             if (dims.Length > 1 || (dims.Length == 1 && dims[0] != 1)) continue;
             try
             {
+                CheckSize(d, "metadata/" + key, src);
                 var t = d.Type;
                 string? v = t.Class switch
                 {
@@ -250,15 +352,16 @@ internal static class D4rlHdf5
                     H5DataTypeClass.FloatingPoint =>
                         (t.Size == 8 ? d.Read<double[]>()[0] : d.Read<float[]>()[0])
                             .ToString("R", CultureInfo.InvariantCulture),
-                    H5DataTypeClass.FixedPoint => ReadIntegers(d)[0].ToString("R", CultureInfo.InvariantCulture),
+                    H5DataTypeClass.FixedPoint =>
+                        ReadIntegers(d, "metadata/" + key, src)[0].ToString("R", CultureInfo.InvariantCulture),
                     H5DataTypeClass.Enumerated when t.Size == 1 => d.Read<byte[]>()[0] != 0 ? "True" : "False",
                     _ => null,
                 };
                 if (v is not null) meta[key] = v;
             }
-            catch (Exception e) when (e is not UserError and not OutOfMemoryException)
+            catch (Exception e) when (e is not ChecksumError and not OutOfMemoryException)
             {
-                // A metadata entry of an exotic type must not make the dataset unreadable: skip it.
+                // A metadata entry of an exotic type must not make the dataset unreadable: skip it (not a damaged one).
             }
         }
     }

@@ -29,6 +29,7 @@ internal static partial class MinariHdf5
     {
         try
         {
+            Hdf5Guard.Check(path, $"'{path}'");
             using var f = H5File.OpenRead(path);
             if (f.LinkExists("observations")) return false;
             return f.Children().Any(c => c is IH5Group && EpisodeIndex(c.Name) >= 0);
@@ -50,6 +51,7 @@ internal static partial class MinariHdf5
         var meta = new Dictionary<string, string>();
         try
         {
+            Hdf5Guard.Check(path, $"'{path}'");
             using var f = H5File.OpenRead(path);
             foreach (var a in f.Attributes())
                 if (AttributeText(a) is { } v) meta[a.Name] = v;
@@ -57,14 +59,18 @@ internal static partial class MinariHdf5
         catch (Exception e) when (e is not OutOfMemoryException and not UserError)
         {
             throw new UserError($"cannot read HDF5 file '{path}' ({e.GetType().Name}: {e.Message.TrimEnd('.')}); " +
-                "the file may be truncated or corrupt — download or write it again");
+                "the file may be truncated or corrupt — download or write it again", e);
         }
         var json = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, MetadataFile);
         if (File.Exists(json))
         {
             JsonObject? obj;
-            try { obj = JsonNode.Parse(Sanitize(File.ReadAllText(json))) as JsonObject; }
-            catch (JsonException e)
+            try
+            {
+                obj = JsonNode.Parse(Sanitize(File.ReadAllText(json))) as JsonObject;
+                _ = obj?.Count;  // builds its dictionary now: a duplicated key throws here, not later
+            }
+            catch (Exception e) when (e is JsonException or ArgumentException)
             {
                 throw new UserError($"'{json}' is not valid JSON ({e.Message.Split('\n')[0].TrimEnd('.')}); " +
                     "download the dataset again");
@@ -84,8 +90,13 @@ internal static partial class MinariHdf5
     /// <summary>A JSON object from Python's json.dumps (Infinity and NaN as bare words), or null.</summary>
     internal static JsonObject? ParseObject(string json)
     {
-        try { return JsonNode.Parse(Sanitize(json)) as JsonObject; }
-        catch (JsonException) { return null; }
+        try
+        {
+            var obj = JsonNode.Parse(Sanitize(json)) as JsonObject;
+            _ = obj?.Count;  // a duplicated key throws when the dictionary is built: now
+            return obj;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException) { return null; }
     }
 
     /// <summary>Python's bare Infinity, -Infinity and NaN (outside strings) → null, for System.Text.Json.</summary>
@@ -130,7 +141,9 @@ internal static partial class MinariHdf5
     /// flag (a cut the file does not mark) gets a timeout there, so episode boundaries survive; the metadata
     /// records how many (<c>o2o/cut_episodes</c>).
     /// </summary>
-    internal static OfflineDataset Read(string path)
+    internal static OfflineDataset Read(string path) => D4rlHdf5.Bounded(path, () => ReadFile(path));
+
+    static OfflineDataset ReadFile(string path)
     {
         var src = $"'{path}'";
         var meta = ReadMetadata(path);
@@ -144,8 +157,9 @@ internal static partial class MinariHdf5
                 .Select(g => (Index: EpisodeIndex(g.Name), Group: g)).Where(e => e.Index >= 0)
                 .OrderBy(e => e.Index).ToList();
             if (episodes.Count == 0)
-                throw new UserError($"{src} has no episode_N groups (it has: " +
-                    $"{string.Join(", ", f.Children().Select(c => c.Name))}); it is not a Minari dataset");
+                throw new UserError($"{src} has no episode_N groups (it has: "
+                    + $"{string.Join(", ", f.Children().Select(c => Printable.Of(c.Name, 40)))}); "
+                    + "it is not a Minari dataset");
             if (meta.TryGetValue("total_episodes", out var te) && long.TryParse(te, CultureInfo.InvariantCulture,
                 out var total) && total != episodes.Count)
                 throw new UserError($"{src} has {episodes.Count} episode groups but its metadata says " +
@@ -163,7 +177,7 @@ internal static partial class MinariHdf5
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new UserError($"cannot read Minari file '{path}' ({e.GetType().Name}: {e.Message.TrimEnd('.')}); " +
-                "the file may be truncated or corrupt — download the dataset again");
+                "the file may be truncated or corrupt — download the dataset again", e);
         }
     }
 
@@ -171,7 +185,7 @@ internal static partial class MinariHdf5
     static void CheckSpace(Dictionary<string, string> meta, string key, string src)
     {
         if (!meta.TryGetValue(key, out var json)) return;
-        var type = ParseObject(json)?["type"]?.GetValue<string>();
+        var type = ParseObject(json)?["type"] is JsonValue t && t.TryGetValue<string>(out var name) ? name : null;
         if (type is null or "Box") return;
         throw new UserError($"{src}: the {key.Replace('_', ' ')} is a {type} space; O2O reads Box (flat vector) " +
             $"{(key.StartsWith("obs", StringComparison.Ordinal) ? "observations" : "actions")} only — " +
@@ -186,9 +200,9 @@ internal static partial class MinariHdf5
         var name = g.Name;
         foreach (var key in Required)
             if (!g.LinkExists(key))
-                throw new UserError($"{src}: {name} has no '{key}' (it has: " +
-                    $"{string.Join(", ", g.Children().Select(c => c.Name))}); a Minari episode needs " +
-                    $"{string.Join(", ", Required)} — download the dataset again");
+                throw new UserError($"{src}: {name} has no '{key}' (it has: "
+                    + $"{string.Join(", ", g.Children().Select(c => Printable.Of(c.Name, 40)))}); a Minari episode "
+                    + $"needs {string.Join(", ", Required)} — download the dataset again");
         if (g.Get("observations") is IH5Group)
             throw new UserError($"{src}: {name}/observations is a group (a Dict or Tuple observation space); " +
                 "O2O reads Box (flat vector) observations only — Dict observation spaces are not supported");

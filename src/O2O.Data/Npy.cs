@@ -151,7 +151,8 @@ public static partial class Npy
         {
             var more = new byte[2];
             ReadExactly(s, more, source, "header");
-            headerLen = checked((int)BinaryPrimitives.ReadUInt32LittleEndian([pre[8], pre[9], more[0], more[1]]));
+            var len = BinaryPrimitives.ReadUInt32LittleEndian([pre[8], pre[9], more[0], more[1]]);
+            headerLen = len > 1 << 20 ? int.MaxValue : (int)len;
         }
         else throw new UserError($"{source}: .npy format version {major}.{pre[7]} is not supported (1.0, 2.0, " +
             $"3.0 are); re-save it with a current numpy");
@@ -163,14 +164,17 @@ public static partial class Npy
 
         var (dtype, swap, fortran, shape) = ParseHeader(header, source);
         var size = NpyArray.ItemSizes[dtype];
-        long n = 1;
-        foreach (var d in shape) n = checked(n * d);
-        var bytes = checked(n * size);
+        // The product in floating point: a damaged shape (2^31 × 2^31 × 8 bytes) must not overflow a long.
+        var claimed = shape.Aggregate((double)size, (p, d) => p * d);
+        if (claimed > Array.MaxLength)
+            throw new UserError($"{source}: array of {claimed:0} bytes (shape ({string.Join(", ", shape)}) of "
+                + $"{dtype}) is too large to load (limit {Array.MaxLength}); split the dataset, or it is corrupt");
+        var bytes = shape.Aggregate((long)size, (p, d) => p * d);
         if (bytes > Array.MaxLength)
             throw new UserError(
                 $"{source}: array of {bytes} bytes is too large to load (limit {Array.MaxLength}); split the dataset");
-        var data = new byte[bytes];
-        ReadExactly(s, data, source, $"data ({bytes} bytes for shape ({string.Join(", ", shape)}) of {dtype})");
+        var data = ReadData(s, bytes, source,
+            $"data ({bytes} bytes for shape ({string.Join(", ", shape)}) of {dtype})");
         if (swap && size > 1)
             for (long i = 0; i < bytes; i += size) Array.Reverse(data, (int)i, size);
         if (fortran && shape.Length > 1) data = FortranToC(data, shape, size);
@@ -183,17 +187,18 @@ public static partial class Npy
             throw new UserError($"{source}: structured (record) dtypes are not supported; save plain numeric arrays");
         var m = Descr().Match(header);
         if (!m.Success)
-            throw new UserError($"{source}: .npy header has no 'descr' ({header.Trim()}); the file is corrupt");
+            throw new UserError(
+                $"{source}: .npy header has no 'descr' ({Show(header.Trim())}); the file is corrupt");
         var descr = m.Groups[1].Value;
         if (descr.Contains('O'))
-            throw new UserError($"{source} holds a pickled object array (dtype {descr}); O2O never unpickles data " +
-                "— save numeric arrays (e.g. np.asarray(x, dtype=np.float32))");
+            throw new UserError($"{source} holds a pickled object array (dtype {Show(descr)}); O2O never unpickles "
+                + "data — save numeric arrays (e.g. np.asarray(x, dtype=np.float32))");
         var order = descr.Length > 0 && descr[0] is '<' or '>' or '|' or '=' ? descr[0] : '|';
         var body = descr.Length > 0 && descr[0] is '<' or '>' or '|' or '=' ? descr[1..] : descr;
         var little = order switch { '>' => false, '<' => true, '=' => BitConverter.IsLittleEndian, _ => true };
         var canonical = (body is "b1" or "u1" or "i1" ? "|" : "<") + body;
         if (!NpyArray.ItemSizes.ContainsKey(canonical))
-            throw new UserError($"{source}: dtype '{descr}' is not supported (use float32, float64, bool, " +
+            throw new UserError($"{source}: dtype '{Show(descr)}' is not supported (use float32, float64, bool, " +
                 $"int or uint); convert the array before saving");
         var fm = Fortran().Match(header);
         if (!fm.Success) throw new UserError($"{source}: .npy header has no 'fortran_order'; the file is corrupt");
@@ -203,9 +208,11 @@ public static partial class Npy
             ',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(t => int.TryParse(t.TrimEnd('L'), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new UserError(
-                    $"{source}: bad shape entry '{t}' in .npy header; the file is corrupt")).ToArray();
+                    $"{source}: bad shape entry '{Show(t)}' in .npy header; the file is corrupt")).ToArray();
         return (canonical, !little, fm.Groups[1].Value == "True", shape);
     }
+
+    static string Show(string s) => Printable.Of(s);
 
     /// <summary>Fortran (column-major) bytes to C (row-major) order.</summary>
     static byte[] FortranToC(byte[] src, int[] shape, int size)
@@ -256,6 +263,32 @@ public static partial class Npy
         s.Write(Encoding.Latin1.GetBytes(header));
     }
 
+    /// <summary>Bytes read at once before the buffer grows: a header claiming more than the stream holds costs this
+    /// much, not its claim.</summary>
+    const int FirstRead = 16 << 20;
+
+    /// <summary>
+    /// The array's <paramref name="bytes"/> bytes, read into a buffer that grows with the data actually there (so
+    /// that a damaged shape claiming 10^12 rows ends in "truncated" without allocating its claim).
+    /// </summary>
+    static byte[] ReadData(Stream s, long bytes, string source, string what)
+    {
+        if (bytes == 0) return [];
+        if (s.CanSeek && s.Length - s.Position < bytes)
+            throw new UserError($"{source} is truncated (ends inside its {what}); download or write it again");
+        var data = new byte[Math.Min(bytes, FirstRead)];
+        long filled = 0;
+        while (true)
+        {
+            var n = s.Read(data, (int)filled, data.Length - (int)filled);
+            if (n == 0)
+                throw new UserError($"{source} is truncated (ends inside its {what}); download or write it again");
+            filled += n;
+            if (filled == bytes) return data;
+            if (filled == data.Length) Array.Resize(ref data, (int)Math.Min(bytes, 2L * data.Length));
+        }
+    }
+
     static void ReadExactly(Stream s, byte[] buf, string source, string what)
     {
         try { s.ReadExactly(buf); }
@@ -293,11 +326,11 @@ public static class Npz
                 using var es = e.Open();
                 var crc = new Crc32Stream(es);
                 using var bs = new BufferedStream(crc, 1 << 16);
-                result[key] = Npy.Read(bs, $"'{path}' entry '{e.FullName}'");
+                result[key] = Npy.Read(bs, $"'{path}' entry '{Printable.Of(e.FullName)}'");
                 bs.CopyTo(Stream.Null);  // the CRC covers the whole entry, as numpy's zipfile checks it
                 if (crc.Crc != e.Crc32)
-                    throw new UserError($"'{path}' entry '{e.FullName}' is damaged: Bad CRC-32 (stored {e.Crc32:x8}, "
-                        + $"computed {crc.Crc:x8}); write or download the file again");
+                    throw new UserError($"'{path}' entry '{Printable.Of(e.FullName)}' is damaged: Bad CRC-32 (stored "
+                        + $"{e.Crc32:x8}, computed {crc.Crc:x8}); write or download the file again");
             }
         }
         catch (InvalidDataException ex)

@@ -45,7 +45,7 @@ public static class DatasetEnv
     static JsonObject? Kwargs(string spec)
     {
         try { return (JsonNode.Parse(SafeJson(spec)) as JsonObject)?["kwargs"] as JsonObject; }
-        catch (System.Text.Json.JsonException) { return null; }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException) { return null; }
     }
 
     static bool IsFrameSkipOf(KeyValuePair<string, JsonNode?> kv, string id) =>

@@ -197,6 +197,7 @@ public class SweepTests : IDisposable
         Assert.True(r.Code == 0, r.Err + r.Out);
 
         var killed = Path.Combine(tmp, "killed");
+        int pid;
         var psi = new ProcessStartInfo(SweepCommand.Launcher()[0]) { RedirectStandardOutput = true };
         foreach (var x in SweepCommand.Launcher().Skip(1).Concat(["sweep", "run", spec, "--out", killed, "--jobs", "2"]))
             psi.ArgumentList.Add(x);
@@ -210,12 +211,18 @@ public class SweepTests : IDisposable
                     && Status(killed, Path.GetRelativePath(killed, d))["state"]!.GetValue<string>() == "running");
             while (!Mid() && !p.HasExited && sw.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(20);
             Assert.False(p.HasExited, "the sweep ended before a run had a checkpoint; make the runs longer");
+            // One runner per sweep folder: a second is refused with one line naming the holder.
+            var second = CliHarness.Run("sweep", "run", spec, "--out", killed, "--jobs", "2");
+            CliHarness.AssertOneLineError(second, $"sweep folder '{killed}' is in use by another o2o process (PID "
+                + $"{p.Id} on {Environment.MachineName}");
+            pid = p.Id;
             p.Kill(entireProcessTree: false); // SIGKILL the runner alone; its jobs die with it (parent-death signal)
             p.WaitForExit();
         }
         Thread.Sleep(500);
         var again = CliHarness.Run("sweep", "run", spec, "--out", killed, "--jobs", "2");
         Assert.True(again.Code == 0, again.Err + again.Out);
+        Assert.Contains($"sweep folder '{killed}': taking over the stale lock of PID {pid}", again.Out);
         var runs = Directory.GetDirectories(Path.Combine(whole, "run")).Select(Path.GetFileName).ToList();
         Assert.Equal(4, runs.Count);
         var resumed = 0;

@@ -120,6 +120,17 @@ public class Hdf5Tests
     }
 
     [Fact]
+    public void Fletcher32_datasets_are_verified_and_a_flipped_data_byte_is_one_line_naming_the_dataset()
+    {
+        // make_fletcher32_fixtures.py: h5py's fletcher32=True on every dataset, then one bit of 'actions' flipped.
+        var ds = DatasetIO.Load(Fixtures.Path("d4rl_tiny_fletcher32.hdf5"));
+        for (var i = 0; i < 40; i++) Fixtures.AssertCoreRow(ds, i);
+        var e = Assert.ThrowsAny<UserError>(() => DatasetIO.Load(Fixtures.Path("d4rl_tiny_fletcher32_flipped.hdf5")));
+        AssertOneLine.Message(e, "d4rl_tiny_fletcher32_flipped.hdf5", "dataset 'actions' is damaged",
+            "fletcher32 checksum");
+    }
+
+    [Fact]
     public void Truncated_hdf5_is_a_one_line_error()
     {
         using var tmp = new TempDir();

@@ -12,7 +12,7 @@ public sealed record SweepOutcome(int Ran, int AlreadyDone, IReadOnlyList<(Sweep
 /// The local backend: a pool of <c>workers</c> jobs at a time, each with <c>threads</c> libtorch threads, in
 /// dependency order. A job whose status says done with the same command is never run again; a job killed with
 /// its sweep (status still "running") runs again and resumes from its checkpoint. One runner per sweep folder
-/// (a lock file).
+/// (<see cref="RunLock"/>).
 /// </summary>
 public static class LocalRunner
 {
@@ -48,7 +48,7 @@ public static class LocalRunner
         CancellationToken cancel)
     {
         Prepare(plan);
-        using var lockFile = Lock(plan.Root);
+        using var lockFile = Lock(plan.Root, log);
         var done = Done(plan, threads);
         foreach (var j in plan.Jobs)
         {
@@ -138,20 +138,9 @@ public static class LocalRunner
         return new SweepOutcome(ran, alreadyDone, failed, blocked);
     }
 
-    /// <summary>One runner per sweep folder: an exclusive lock (released by the kernel when the process dies).
-    /// </summary>
-    public static FileStream Lock(string root)
-    {
-        var path = Path.Combine(root, ".lock");
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            throw new UserError($"another 'o2o sweep' is running on '{root}'; wait for it or stop it first");
-        }
-    }
+    /// <summary>One runner per sweep folder: <see cref="RunLock"/> (PID and host of the holder; a lock whose process
+    /// is gone is taken over with a notice on <paramref name="log"/>).</summary>
+    public static RunLock Lock(string root, Action<string>? log = null) => RunLock.Acquire(root, "sweep folder", log);
 
     /// <summary>A job left "running" by a killed sweep: if its process still lives (no parent-death signal on this
     /// system), kill it before the job runs again.</summary>

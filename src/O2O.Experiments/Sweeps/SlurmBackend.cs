@@ -52,7 +52,7 @@ public static class SlurmBackend
     {
         var sbatch = Require("sbatch");
         LocalRunner.Prepare(plan);
-        using var lockFile = LocalRunner.Lock(plan.Root);
+        using var lockFile = LocalRunner.Lock(plan.Root, log);
         var done = LocalRunner.Done(plan, 1);
         var queue = Queue();
         var statuses = plan.Jobs.ToDictionary(j => j.Id, j => JobStatus.Read(j.StatusPath));

@@ -157,7 +157,8 @@ public sealed class SweepPlan
             }
             else { cur.Append(c); any = true; }
         }
-        if (quote != '\0') throw new UserError($"{place}: command has an unclosed {quote} quote: {command}");
+        if (quote != '\0')
+            throw new UserError($"{place}: command has an unclosed {quote} quote: {command.ReplaceLineEndings(" ")}");
         if (any) words.Add(cur.ToString());
         return words;
     }

@@ -110,6 +110,7 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
     /// <summary>Parse and check spec text; <paramref name="file"/> names it in errors.</summary>
     public static SweepSpec Parse(string text, string file)
     {
+        CheckNesting(text, file);
         var stream = new YamlStream();
         var parser = new Parser(new StringReader(text));
         try
@@ -121,7 +122,7 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
             var msg = e.InnerException is YamlException inner ? inner.Message : e.Message;
             throw new UserError($"{file}:{e.Start.Line}:{e.Start.Column}: not valid YAML: {OneLine(msg)}");
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
             // YamlDotNet's scanner gives up on some broken flow collections without a position: say where it was.
             var at = parser.Current?.End ?? Mark.Empty;
@@ -132,6 +133,61 @@ public sealed record SweepSpec(string Name, string File, string Text, IReadOnlyL
             throw new UserError($"{file}: a sweep spec is a YAML mapping (name:, tasks:, arms:, seeds:, stages:, …)");
         return new Reader(file, text).Spec(root);
     }
+
+    /// <summary>Deepest nesting a spec may have; a real one has a handful of levels.</summary>
+    const int MaxNesting = 64;
+
+    /// <summary>
+    /// Refuse text that nests collections deeper than <see cref="MaxNesting"/> before the YAML parser sees it: its
+    /// tree is built recursively, and thousands of '[' or '{' (or "- - - …") would overflow the stack, which ends
+    /// the process without a message. Counts flow brackets outside quotes and comments, and block sequence dashes and
+    /// indentation per line (an over-estimate is harmless: the limit is far above any real spec).
+    /// </summary>
+    static void CheckNesting(string text, string file)
+    {
+        var depth = 0;
+        var line = 1;
+        var quote = '\0';
+        var lineStart = true;
+        var block = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\n') { line++; lineStart = true; block = 0; if (quote == '\'') quote = '\0'; continue; }
+            if (quote != '\0')
+            {
+                if (c == quote) quote = '\0';
+                else if (c == '\\' && quote == '"') i++;
+                continue;
+            }
+            if (lineStart)
+            {
+                if (c == ' ') { block++; continue; }
+                if (c == '-' && i + 1 < text.Length && text[i + 1] is ' ' or '\n') { block += 2; i++; continue; }
+                lineStart = false;
+                if (block / 2 > MaxNesting) Deep(file, line);
+            }
+            switch (c)
+            {
+                case '#' when i == 0 || char.IsWhiteSpace(text[i - 1]):
+                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
+                    break;
+                case '"' or '\'' when i == 0 || text[i - 1] is ' ' or '\t' or '[' or '{' or ',' or ':' or '\n':
+                    quote = c;  // a quoted scalar (a quote inside a plain one, as in don't, is text)
+                    break;
+                case '[' or '{':
+                    if (++depth > MaxNesting) Deep(file, line);
+                    break;
+                case ']' or '}':
+                    depth = Math.Max(0, depth - 1);
+                    break;
+            }
+        }
+    }
+
+    static void Deep(string file, int line) =>
+        throw new UserError($"{file}:{line}: collections nest deeper than {MaxNesting} levels; a sweep spec needs a "
+            + "few — is the file damaged?");
 
     static string OneLine(string s) => string.Join(' ', s.Split('\n', StringSplitOptions.RemoveEmptyEntries));
 

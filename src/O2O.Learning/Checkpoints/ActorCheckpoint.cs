@@ -99,7 +99,7 @@ public sealed class ActorBundle : IDisposable
             };
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or KeyNotFoundException
-                                   or FormatException or ArgumentException)
+                                   or FormatException or ArgumentException or IndexOutOfRangeException)
         {
             throw new UserError(
                 $"actor checkpoint '{path}' has incomplete metadata ({e.Message}); save the actor again");

@@ -61,16 +61,29 @@ public static class StateDictFile
         }
         var tensors = new Dictionary<string, Tensor>();
         JsonObject? meta = null;
-        foreach (DictionaryEntry e in raw)
+        try
         {
-            if (e.Key is not string key || e.Value is not Tensor t) continue;
-            if (key == MetaKey)
+            foreach (DictionaryEntry e in raw)
             {
-                try { meta = JsonNode.Parse(t.data<byte>().ToArray())?.AsObject(); }
-                catch (JsonException) { throw new UserError($"{what} '{path}' has corrupt metadata; save it again"); }
-                t.Dispose();
+                if (e.Key is not string key || e.Value is not Tensor t) continue;
+                if (key != MetaKey) { tensors[key] = t; continue; }
+                using (t)
+                {
+                    // A damaged file can hold anything under the key: only a byte vector of JSON is metadata.
+                    if (t.dtype != ScalarType.Byte || t.dim() != 1)
+                        throw new UserError($"{what} '{path}' has corrupt metadata ({t.dtype} tensor); save it again");
+                    try { meta = JsonNode.Parse(t.data<byte>().ToArray())?.AsObject(); }
+                    catch (Exception x) when (x is JsonException or InvalidOperationException)
+                    {
+                        throw new UserError($"{what} '{path}' has corrupt metadata; save it again");
+                    }
+                }
             }
-            else tensors[key] = t;
+        }
+        catch
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+            throw;
         }
         return (tensors, meta);
     }

@@ -115,6 +115,13 @@ internal static class DsrCheckpoint
             }
             return model;
         }
+        catch (Exception e) when (e is NullReferenceException or ArgumentException or InvalidOperationException
+            or IndexOutOfRangeException or KeyNotFoundException or FormatException)
+        {
+            // A damaged file can lack any field of the metadata, or hold tensors of other shapes or types.
+            throw new UserError($"'{path}' has damaged dsr metadata or tensors ({e.GetType().Name}); retrain the DSR "
+                + "or use an intact copy", e);
+        }
         finally
         {
             foreach (var t in tensors.Values) t.Dispose();

@@ -37,7 +37,16 @@ public sealed class RunCheckpoint(string path, string learnerName, string envId)
         using (var state = new TrainingState())
         {
             learner.WriteState(state);
-            StateDictFile.Save(Path.Combine(tmp, ModelFile), state.Tensors, Meta(progress, options));
+            try
+            {
+                StateDictFile.Save(Path.Combine(tmp, ModelFile), state.Tensors, Meta(progress, options));
+            }
+            catch (DiskFullError e)
+            {
+                // Say how much a checkpoint takes: the previous one's size. The previous checkpoint stays whole.
+                var previous = Existing() is { } dir ? new FileInfo(Path.Combine(dir, ModelFile)).Length : 0;
+                throw DiskFull.Error(Path.Combine(tmp, ModelFile), 0, e, "writing the checkpoint", previous);
+            }
         }
         var old = path + ".old";
         if (Directory.Exists(old)) Directory.Delete(old, true);

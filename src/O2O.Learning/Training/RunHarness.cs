@@ -83,6 +83,8 @@ public static class RunHarness
     public static RunResult Run(ILearner learner, RunSettings s, bool resume, Action<string> log,
         CancellationToken ct = default, Func<EpochReport, bool>? stopWhen = null)
     {
+        // One run per name and folder: a second run writing the same log and checkpoint is refused.
+        using var runLock = RunLock.AcquireFile(LockPath(s), $"run '{s.RunName}' (log '{s.CsvPath}')", log);
         var checkpoint = new RunCheckpoint(s.CheckpointPath, learner.Name, s.EnvId);
         var columns = Columns(learner.TimeColumns, learner.MetricColumns, learner.ExtraColumns);
         var (progress, csv) = resume
@@ -125,6 +127,9 @@ public static class RunHarness
         return new RunResult(progress.Epoch, progress.EnvSteps, wallOffset + wall.Elapsed.TotalSeconds,
             progress.LastEval, progress.BestEval, s.CsvPath, s.FinalActorPath);
     }
+
+    /// <summary>The lock file of a run: its log's name with .lock, beside it (logs/NAME.lock).</summary>
+    public static string LockPath(RunSettings s) => Path.ChangeExtension(s.CsvPath, ".lock");
 
     static void Checkpointed(RunSettings s, RunProgress p) =>
         Interruption.Checkpointed($"'{s.CheckpointPath}' (epoch {p.Epoch} of {s.Epochs})");
