@@ -150,10 +150,12 @@ public static partial class Artefacts
                     diffs.Add("content");
                 break;
             case ".md":
-                // Wall times, and where this session found the data ("generated here" or "(cached)"), aside.
+                // What describes this session aside: wall times, where it found the data ("generated here" or
+                // "(cached)"), and the threads of the offline phases it trained (absent when they were cached).
                 static string Text(string path, string r) => Norm(string.Join('\n', File.ReadAllLines(path)
                     .Where(l => !l.Contains("wall time", StringComparison.Ordinal)
-                        && !l.StartsWith("| dataset |", StringComparison.Ordinal))), r)!;
+                        && !l.StartsWith("| dataset |", StringComparison.Ordinal)
+                        && !l.StartsWith("| libtorch threads", StringComparison.Ordinal))), r)!;
                 if (Text(A(refRoot), refRoot) != Text(A(root), root)) diffs.Add("text");
                 break;
         }
