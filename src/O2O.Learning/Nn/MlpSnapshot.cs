@@ -57,27 +57,7 @@ public sealed class MlpSnapshot
     }
 
     /// <summary>Forward one row. Not thread-safe (uses internal buffers).</summary>
-    public void Forward(ReadOnlySpan<float> x, Span<float> y)
-    {
-        x[..sizes[0]].CopyTo(bufA);
-        var cur = bufA;
-        var nxt = bufB;
-        var last = weights.Length - 1;
-        for (var l = 0; l <= last; l++)
-        {
-            int nin = sizes[l], nout = sizes[l + 1];
-            var wl = weights[l];
-            var bl = biases[l];
-            for (var o = 0; o < nout; o++)
-            {
-                var row = wl.AsSpan(o * nin, nin);
-                var s = bl[o] + Dot(row, cur.AsSpan(0, nin));
-                nxt[o] = l == last ? s : activation == Activation.Tanh ? MathF.Tanh(s) : MathF.Max(0, s);
-            }
-            (cur, nxt) = (nxt, cur);
-        }
-        cur.AsSpan(0, sizes[^1]).CopyTo(y);
-    }
+    public void Forward(ReadOnlySpan<float> x, Span<float> y) => ForwardRows(x, 1, y, bufA, bufB);
 
     /// <summary>
     /// Forward <paramref name="n"/> rows (row-major <paramref name="x"/>, n × Input, into <paramref name="y"/>,
@@ -88,11 +68,18 @@ public sealed class MlpSnapshot
     /// </summary>
     public void Forward(ReadOnlySpan<float> x, int n, Span<float> y)
     {
-        if (n == 1) { Forward(x, y); return; }
+        if (n == 1) { ForwardRows(x, 1, y, bufA, bufB); return; }
         var widest = bufA.Length;
         if (batchA.Length < n * widest) { batchA = new float[n * widest]; batchB = new float[n * widest]; }
-        x[..(n * sizes[0])].CopyTo(batchA);
-        float[] cur = batchA, nxt = batchB;
+        ForwardRows(x, n, y, batchA, batchB);
+    }
+
+    /// <summary>The layers over <paramref name="n"/> rows with <paramref name="a"/> and <paramref name="b"/> as
+    /// ping-pong buffers (each at least n × the widest layer); a single row takes the remainder loop.</summary>
+    void ForwardRows(ReadOnlySpan<float> x, int n, Span<float> y, float[] a, float[] b)
+    {
+        x[..(n * sizes[0])].CopyTo(a);
+        float[] cur = a, nxt = b;
         var last = weights.Length - 1;
         for (var l = 0; l <= last; l++)
         {
