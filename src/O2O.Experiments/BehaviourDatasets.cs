@@ -175,7 +175,7 @@ public static class BehaviourDatasets
         var result = trainer.Run(stopWhen: r =>
         {
             if (!untilTarget || r.EvalMean is not double ev) return false;
-            var decision = rule.Observe(r.EnvSteps, D4rlScores.Normalize(o.EnvId, ev));
+            var decision = rule.Observe(D4rlScores.Normalize(o.EnvId, ev));
             if (decision == StopDecision.Candidate)
             {
                 // The schedule's few episodes only nominate: a larger evaluation of the same stochastic policy
@@ -205,7 +205,7 @@ public static class BehaviourDatasets
             log($"behaviour policy: no evaluation confirmed within {DatasetRecipe.Band} of the target {target:F1} "
                 + $"in {result.EnvSteps} steps; using the closest, {closest.Score:F1} normalised at {closest.Steps} "
                 + "steps");
-            File.Copy(closestPath, actorPath, overwrite: true);
+            File.Move(closestPath, actorPath, overwrite: true); // a rename: never a partial actor under the name
             (actor, steps, reached) = (actorPath, closest.Steps, closest.Score);
         }
         else if (untilTarget && reached is null)
@@ -368,7 +368,7 @@ public sealed class BehaviourStopRule(DatasetRecipe recipe, double target)
 
     int above;
 
-    public StopDecision Observe(long envSteps, double score)
+    public StopDecision Observe(double score)
     {
         if (Reached is not null) return StopDecision.Stop;
         if (recipe == DatasetRecipe.V1)

@@ -6,15 +6,15 @@ namespace O2O.Cli.Tests;
 /// <summary>The recipes of generated datasets (issue 19): stop rules, metadata, and files of the old recipe.</summary>
 public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
 {
-    /// <summary>Feeds a stub learning curve (normalised evaluations every 1000 steps) to a stop rule.</summary>
+    /// <summary>Feeds a stub learning curve (normalised evaluations in order) to a stop rule.</summary>
     static (StopDecision[] Decisions, BehaviourStopRule Rule) Feed(DatasetRecipe recipe, double target,
         params double[] curve)
     {
         var rule = new BehaviourStopRule(recipe, target);
         var decisions = new List<StopDecision>();
-        for (var i = 0; i < curve.Length; i++)
+        foreach (var score in curve)
         {
-            decisions.Add(rule.Observe((i + 1) * 1000L, curve[i]));
+            decisions.Add(rule.Observe(score));
             if (decisions[^1] == StopDecision.Stop) break;
         }
         return ([.. decisions], rule);
@@ -42,10 +42,10 @@ public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
         Assert.Equal(StopDecision.NewClosest, rule.Confirm(3000, 37.9));
         Assert.Null(rule.Reached);
         // A farther confirmation is not the closest; a later one in the band stops (the band's edge counts).
-        Assert.Equal(StopDecision.Candidate, rule.Observe(4000, 52));
+        Assert.Equal(StopDecision.Candidate, rule.Observe(52));
         Assert.Equal(StopDecision.Continue, rule.Confirm(4000, 51));
         Assert.Equal((3000L, 37.9), (rule.Closest.Steps, rule.Closest.Score));
-        Assert.Equal(StopDecision.Candidate, rule.Observe(5000, 46));
+        Assert.Equal(StopDecision.Candidate, rule.Observe(46));
         Assert.Equal(StopDecision.Stop, rule.Confirm(5000, target + DatasetRecipe.Band));
         Assert.Equal(target + DatasetRecipe.Band, rule.Reached);
         Assert.Equal(5000, rule.Closest.Steps);
@@ -55,11 +55,11 @@ public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
     public void Without_a_confirmed_evaluation_in_the_band_the_closest_confirmed_one_is_remembered()
     {
         var rule = new BehaviourStopRule(DatasetRecipe.Matched, DatasetRecipe.Walker2dMedium);
-        Assert.Equal(StopDecision.Continue, rule.Observe(1000, 10));
+        Assert.Equal(StopDecision.Continue, rule.Observe(10));
         // A noisy scheduled evaluation near the target is only a nomination; its check decides what is kept.
-        Assert.Equal(StopDecision.Candidate, rule.Observe(2000, 58.5));
+        Assert.Equal(StopDecision.Candidate, rule.Observe(58.5));
         Assert.Equal(StopDecision.NewClosest, rule.Confirm(2000, 89.3));
-        Assert.Equal(StopDecision.Candidate, rule.Observe(3000, 55));
+        Assert.Equal(StopDecision.Candidate, rule.Observe(55));
         Assert.Equal(StopDecision.NewClosest, rule.Confirm(3000, 55));
         Assert.Null(rule.Reached);
         Assert.Equal(62.1 - 55, rule.Closest.Distance, 9);
@@ -73,12 +73,12 @@ public class DatasetRecipeTests(LearningData data) : IClassFixture<LearningData>
         var rule = new BehaviourStopRule(DatasetRecipe.Matched, 62.1);
         // Far above without any checked policy: training goes on (there is nothing to fall back on).
         foreach (var v in new double[] { 80, 90, 85, 80, 95, 99 })
-            Assert.Equal(StopDecision.Continue, rule.Observe(1000, v));
-        Assert.Equal(StopDecision.Candidate, rule.Observe(2000, 64));
+            Assert.Equal(StopDecision.Continue, rule.Observe(v));
+        Assert.Equal(StopDecision.Candidate, rule.Observe(64));
         Assert.Equal(StopDecision.NewClosest, rule.Confirm(2000, 66.7));
         // Four far above, one back near (the count restarts; it is nominated), then five far above in a row.
         double[] curve = [80, 90, 85, 75, 70, 80, 85, 90, 95, 99];
-        var decisions = curve.Select((v, i) => rule.Observe(3000 + 1000L * i, v)).ToArray();
+        var decisions = curve.Select(rule.Observe).ToArray();
         Assert.Equal(StopDecision.Passed, decisions[^1]);
         Assert.DoesNotContain(StopDecision.Passed, decisions[..^1]);
         Assert.Equal(StopDecision.Candidate, decisions[4]);
