@@ -282,7 +282,7 @@ public static class Pipeline
             // Kept whatever recipe made it (docs/data.md): a cached dataset is never regenerated.
             var recipe = generated ? DatasetRecipe.Describe(meta) : null;
             log($"found {h5}{(generated ? $" (generated here: {g}; recipe {recipe})" : "")}");
-            return generated ? $"generated here (cached; recipe {DatasetRecipe.Describe(meta).Split(' ')[0]})"
+            return generated ? $"generated here (cached; recipe {recipe!.Split(' ')[0]})"
                 : "present in the data folder";
         }
         if (o.Download)
